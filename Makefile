@@ -1,0 +1,44 @@
+# Hatchery: `make run` (demo) and `make test` set up everything they need on a fresh machine.
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+SHARED_DATA ?= $(abspath ../shared/data)
+DEMO_DIR ?= runs/demo
+# torch/torchvision pinned to the releases on this machine's disk (a newer one downloads GBs).
+TORCH_PINS := torch==2.14.1 torchvision==0.29.1
+
+.PHONY: run test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q --upgrade pip
+	$(PYTHON) -m pip install -q $(TORCH_PINS)
+	$(PYTHON) -m pip install -q -e '.[dev]' $(TORCH_PINS)
+	touch $@
+
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(PYTHON) -m pip install -q -e '.[dev,bench]' $(TORCH_PINS)
+	touch $@
+
+# Demo: a short pretrain of Hatchery's default method on NEU-DET, then its kNN report.
+run: $(VENV)/.installed
+	$(PYTHON) -m bench.neu_split --images $(SHARED_DATA)/neu-det/IMAGES --out $(DEMO_DIR)/neu
+	rm -rf $(DEMO_DIR)/pretrain
+	$(VENV)/bin/hatchery pretrain --data $(DEMO_DIR)/neu/all --out $(DEMO_DIR)/pretrain \
+		--steps 60 --batch-size 64 --image-size 64 \
+		--eval-train $(DEMO_DIR)/neu/train --eval-test $(DEMO_DIR)/neu/test --eval-every 60
+	$(VENV)/bin/hatchery eval knn --checkpoint $(DEMO_DIR)/pretrain/checkpoint.pt \
+		--train $(DEMO_DIR)/neu/train --test $(DEMO_DIR)/neu/test
+
+lint: $(VENV)/.installed
+	$(PYTHON) -m ruff check .
+
+test: $(VENV)/.installed
+	$(PYTHON) -m ruff check .
+	HATCHERY_SHARED_DATA=$(SHARED_DATA) $(PYTHON) -m pytest -q
+
+bench: $(VENV)/.bench-installed
+	$(PYTHON) -m bench.pretrain_throughput
+
+clean:
+	rm -rf runs .pytest_cache .ruff_cache

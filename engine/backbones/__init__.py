@@ -1,0 +1,5 @@
+"""Vision backbones: resnet18/50, vit_small/base, deit_small (patchify or conv stem), swin_tiny."""
+
+from engine.backbones.registry import Backbone, build_backbone
+
+__all__ = ["Backbone", "build_backbone"]

@@ -1,0 +1,179 @@
+"""The ``hatchery`` command: pretrain, embed, eval knn.
+
+Bad input (a missing folder, an unknown option, an impossible config) prints one line
+``hatchery: error: ...`` and exits with status 2, having written nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import yaml
+from pydantic import ValidationError
+
+from engine.errors import HatcheryInputError
+from engine.schemas.pretrain import BACKBONES, METHODS, PretrainConfig
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 143
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        fail(message)
+
+
+def fail(message: str) -> NoReturn:
+    print(f"hatchery: error: {message}", file=sys.stderr)
+    raise SystemExit(EXIT_BAD_INPUT)
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """The first problem of a pydantic error as 'field a.b: message'."""
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "config"
+    return f"config field {where}: {first['msg']}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineArgumentParser(prog="hatchery", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(
+        dest="command", required=True, parser_class=OneLineArgumentParser
+    )
+
+    pretrain = commands.add_parser("pretrain", help="self-supervised pretraining on images")
+    pretrain.add_argument("--data", help="folder of unlabeled images (searched recursively)")
+    pretrain.add_argument("--out", required=True, help="run folder: checkpoint, config, metrics")
+    pretrain.add_argument("--config", help="YAML file with a PretrainConfig; flags override it")
+    pretrain.add_argument("--method", choices=METHODS)
+    pretrain.add_argument("--backbone", choices=BACKBONES)
+    pretrain.add_argument("--stem", choices=("patchify", "conv"))
+    pretrain.add_argument("--memory", choices=("fifo", "priority"))
+    pretrain.add_argument("--memory-size", type=int)
+    pretrain.add_argument("--relic-alpha", type=float)
+    length = pretrain.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=float)
+    length.add_argument("--steps", type=int)
+    pretrain.add_argument("--batch-size", type=int)
+    pretrain.add_argument("--image-size", type=int)
+    pretrain.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    pretrain.add_argument("--seed", type=int)
+    pretrain.add_argument("--eval-train", help="labeled folder (one sub-folder per class)")
+    pretrain.add_argument("--eval-test", help="labeled folder for the kNN report")
+    pretrain.add_argument("--eval-every", type=int)
+    pretrain.add_argument("--resume", action="store_true", help="continue OUT/checkpoint.pt")
+    pretrain.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    embed = commands.add_parser("embed", help="write L2-normalized backbone features (.npz)")
+    embed.add_argument("--checkpoint", required=True)
+    embed.add_argument("--data", required=True)
+    embed.add_argument("--out", required=True)
+    embed.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+
+    evaluate = commands.add_parser("eval", help="evaluate a checkpoint")
+    evaluations = evaluate.add_subparsers(dest="evaluation", required=True,
+                                          parser_class=OneLineArgumentParser)
+    knn = evaluations.add_parser("knn", help="weighted kNN on labeled train/test folders")
+    knn.add_argument("--checkpoint", required=True)
+    knn.add_argument("--train", required=True)
+    knn.add_argument("--test", required=True)
+    knn.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    return parser
+
+
+def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        tree = tree.setdefault(part, {})
+    tree[leaf] = value
+
+
+def pretrain_config_from_args(args: argparse.Namespace) -> PretrainConfig:
+    """The YAML file (or, on --resume without one, the run's config.yaml) plus the flags."""
+    source = args.config
+    if source is None and args.resume and (Path(args.out) / "config.yaml").exists():
+        source = str(Path(args.out) / "config.yaml")
+    tree: dict[str, Any] = {}
+    if source is not None:
+        try:
+            tree = yaml.safe_load(Path(source).read_text()) or {}
+        except (OSError, yaml.YAMLError) as error:
+            fail(f"cannot read config {source}: {error}")
+        if not isinstance(tree, dict):
+            fail(f"config {source} must be a YAML mapping")
+    overrides = {
+        "data.path": args.data, "method": args.method, "backbone.name": args.backbone,
+        "backbone.stem": args.stem, "memory.kind": args.memory, "memory.size": args.memory_size,
+        "loss.relic_alpha": args.relic_alpha, "batch_size": args.batch_size,
+        "data.image_size": args.image_size, "runtime.device": args.device,
+        "runtime.seed": args.seed, "eval.train": args.eval_train, "eval.test": args.eval_test,
+        "eval.every": args.eval_every, "epochs": args.epochs, "steps": args.steps,
+    }
+    for dotted, value in overrides.items():
+        if value is not None:
+            _set(tree, dotted, value)
+    if args.epochs is not None:
+        tree.pop("steps", None)
+    if args.steps is not None:
+        tree.pop("epochs", None)
+    if "path" not in tree.get("data", {}):
+        fail("--data is required (or a config whose data.path names the image folder)")
+    try:
+        return PretrainConfig.model_validate(tree)
+    except ValidationError as error:
+        fail(describe_validation_error(error))
+
+
+def run_pretrain(args: argparse.Namespace) -> int:
+    from engine.train.pretrain import PretrainRun
+    from engine.train.progress import ProgressBar
+
+    config = pretrain_config_from_args(args)
+    callbacks = [] if args.quiet else [ProgressBar()]
+    run = PretrainRun(config, args.out, callbacks=callbacks, resume=args.resume)
+    if run.images.skipped:
+        names = ", ".join(path for path, _ in run.images.skipped[:5])
+        more = len(run.images.skipped) - 5
+        print(f"hatchery: skipped {len(run.images.skipped)} unreadable files: {names}"
+              + (f" and {more} more (see data.json)" if more > 0 else ""), file=sys.stderr)
+    result = run.run()
+    print(json.dumps({"status": result.status, "step": result.step,
+                      "total_steps": result.total_steps, "out": str(result.out_dir)}))
+    return EXIT_INTERRUPTED if result.status == "interrupted" else 0
+
+
+def run_embed(args: argparse.Namespace) -> int:
+    from engine.eval.embed import embed_folder
+
+    report = embed_folder(args.checkpoint, args.data, args.out, args.device)
+    print(json.dumps(report))
+    return 0
+
+
+def run_knn(args: argparse.Namespace) -> int:
+    from engine.eval.embed import evaluate_knn
+
+    print(json.dumps(evaluate_knn(args.checkpoint, args.train, args.test, args.device), indent=2))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {"pretrain": run_pretrain, "embed": run_embed, "eval": run_knn}
+    try:
+        return handlers[args.command](args)
+    except HatcheryInputError as error:
+        fail(str(error))
+    except ValidationError as error:
+        fail(describe_validation_error(error))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

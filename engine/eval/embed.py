@@ -1,0 +1,65 @@
+"""The ``embed`` and ``eval knn`` jobs on a pretrain checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.data.decode import UnreadableImageError, decode_image
+from engine.data.folder import DataFolderError, scan_image_folder
+from engine.errors import HatcheryInputError
+from engine.eval.features import embed_images
+from engine.eval.load import load_pretrained_backbone
+from engine.eval.monitor import KnnMonitor
+from engine.train.pretrain import resolve_device
+
+
+def embed_folder(checkpoint: str | Path, data: str | Path, out: str | Path,
+                 device: str = "auto") -> dict[str, Any]:
+    """Write ``out`` (.npz): ``features`` float32 [N, D] L2-normalized, ``paths`` [N] relative
+    to ``data``, ``skipped`` [M] unreadable files. Returns a short summary."""
+    out = Path(out)
+    if out.suffix != ".npz":
+        raise HatcheryInputError(f"--out {out} must end in .npz")
+    torch_device = resolve_device(device)
+    pretrained = load_pretrained_backbone(checkpoint, torch_device)
+    scan = scan_image_folder(data)
+    if not scan.paths:
+        raise DataFolderError(f"data folder {data} holds no readable image")
+    channels, bit_depth = pretrained.image_format.channels, pretrained.image_format.bit_depth
+    embedded: list[str] = []
+    skipped = [path for path, _ in scan.skipped]
+
+    def readable_images():
+        for path in scan.paths:
+            try:
+                image = decode_image(path, channels, bit_depth)
+            except UnreadableImageError:
+                skipped.append(scan.relative(path))
+                continue
+            embedded.append(scan.relative(path))
+            yield image
+
+    features = embed_images(pretrained.backbone, readable_images(), pretrained.setup, torch_device)
+    if not embedded:
+        raise DataFolderError(f"no image under {data} could be decoded")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        out,
+        features=features.cpu().numpy().astype(np.float32),
+        paths=np.array(embedded),
+        skipped=np.array(skipped, dtype=str),
+    )
+    return {"out": str(out), "images": int(features.shape[0]), "dim": int(features.shape[1]),
+            "skipped": len(skipped)}
+
+
+def evaluate_knn(checkpoint: str | Path, train: str | Path, test: str | Path,
+                 device: str = "auto") -> dict[str, Any]:
+    """Weighted kNN (k = 20 and 200, T = 0.07) of the checkpoint's frozen backbone."""
+    torch_device = resolve_device(device)
+    pretrained = load_pretrained_backbone(checkpoint, torch_device)
+    monitor = KnnMonitor(train, test, pretrained.image_format, pretrained.setup, torch_device)
+    return monitor.evaluate(pretrained.backbone)

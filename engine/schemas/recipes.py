@@ -1,0 +1,163 @@
+"""Each method's published recipe, applied to the fields a user left out.
+
+``resolve_pretrain_config`` turns a partial ``PretrainConfig`` into a complete one. Numbers
+follow the papers: MoCo v2 (Chen et al. 2020), MoCo v3 (Chen, Xie, He 2021), MoBY (Xie et al.
+2021), BYOL's asymmetric augmentations (Grill et al. 2020), ReLIC (Mitrovic et al. 2021).
+Torch-free.
+"""
+
+from __future__ import annotations
+
+from engine.errors import HatcheryInputError
+from engine.schemas.pretrain import (
+    TRANSFORMER_BACKBONES,
+    PretrainConfig,
+    ViewAugmentConfig,
+)
+
+FEATURE_DIMS: dict[str, int] = {
+    "resnet18": 512,
+    "resnet50": 2048,
+    "vit_small": 384,
+    "deit_small": 384,
+    "vit_base": 768,
+    "swin_tiny": 768,
+}
+SMALL_INPUT_MAX_SIZE = 96
+
+
+def mocov2_view() -> ViewAugmentConfig:
+    """MoCo v2's augmentation, the same for both views."""
+    return ViewAugmentConfig(
+        brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1, blur_prob=0.5, solarize_prob=0.0
+    )
+
+
+def byol_views() -> tuple[ViewAugmentConfig, ViewAugmentConfig]:
+    """BYOL's asymmetric pair: view 1 always blurred; view 2 rarely blurred, sometimes
+    solarized."""
+    common = {"brightness": 0.4, "contrast": 0.4, "saturation": 0.2, "hue": 0.1}
+    return (
+        ViewAugmentConfig(**common, blur_prob=1.0, solarize_prob=0.0),
+        ViewAugmentConfig(**common, blur_prob=0.1, solarize_prob=0.2),
+    )
+
+
+DEFAULT_MEMORY_SIZES: dict[str, int] = {"mocov2": 65536, "moby": 4096, "hatchery": 4096}
+
+
+def _resolve_memory(cfg: PretrainConfig, dataset_size: int | None) -> None:
+    """Queue kind and size; an unset size is capped so keys never outnumber the images."""
+    memory = cfg.memory
+    if memory.kind is None:
+        memory.kind = "priority" if cfg.method == "hatchery" else "fifo"
+    if memory.size is None:
+        size = DEFAULT_MEMORY_SIZES[cfg.method]
+        if dataset_size is not None:
+            whole_batches = dataset_size - dataset_size % cfg.batch_size
+            size = min(size, max(cfg.batch_size, whole_batches))
+        memory.size = size
+    if memory.max_age is None:
+        # Twice the time a key would live in a FIFO queue of the same size.
+        memory.max_age = max(1, 2 * memory.size // cfg.batch_size)
+
+
+def resolve_pretrain_config(
+    config: PretrainConfig, dataset_size: int | None = None
+) -> PretrainConfig:
+    """Return a copy with every ``None``/``"auto"`` recipe field filled in.
+
+    ``dataset_size`` (images found) caps an unset memory size so keys never outnumber images.
+    Device-dependent fields (precision, channels_last) stay "auto" until the trainer knows
+    the device. Resolving a resolved config changes nothing.
+    """
+    cfg = config.model_copy(deep=True)
+    _resolve_backbone(cfg)
+    _resolve_heads(cfg)
+    if cfg.method == "mocov3":
+        if cfg.memory.kind is not None or cfg.memory.size is not None:
+            raise HatcheryInputError("mocov3 contrasts within the batch and uses no memory")
+    else:
+        _resolve_memory(cfg, dataset_size)
+    _resolve_loss_and_momentum(cfg)
+    _resolve_optimizer(cfg)
+    _resolve_augmentations(cfg)
+    return cfg
+
+
+def _is_transformer(cfg: PretrainConfig) -> bool:
+    return cfg.backbone.name in TRANSFORMER_BACKBONES
+
+
+def _resolve_backbone(cfg: PretrainConfig) -> None:
+    backbone = cfg.backbone
+    if backbone.small_input == "auto":
+        backbone.small_input = cfg.data.image_size <= SMALL_INPUT_MAX_SIZE
+    if backbone.patch_size is None:
+        if backbone.name == "swin_tiny":
+            backbone.patch_size = 2 if backbone.small_input else 4
+        else:
+            backbone.patch_size = 8 if backbone.small_input else 16
+    if backbone.drop_path is None:
+        # Drop-path regularizes the online branch of MoBY-style methods (0.1 ViT-S, 0.2 Swin-T).
+        uses_drop_path = _is_transformer(cfg) and cfg.method in ("moby", "hatchery")
+        rate = 0.2 if backbone.name == "swin_tiny" else 0.1
+        backbone.drop_path = rate if uses_drop_path else 0.0
+
+
+def _resolve_heads(cfg: PretrainConfig) -> None:
+    heads = cfg.heads
+    if cfg.method == "mocov2":  # fc-ReLU-fc to 128 on the backbone's width
+        heads.hidden_dim = heads.hidden_dim or FEATURE_DIMS[cfg.backbone.name]
+        heads.out_dim = heads.out_dim or 128
+        heads.projector_layers = heads.projector_layers or 2
+        if heads.predictor_layers is None:
+            heads.predictor_layers = 0
+        return
+    heads.hidden_dim = heads.hidden_dim or 4096
+    heads.out_dim = heads.out_dim or 256
+    heads.projector_layers = heads.projector_layers or (3 if cfg.method == "mocov3" else 2)
+    if heads.predictor_layers is None:
+        heads.predictor_layers = 2
+
+
+def _resolve_loss_and_momentum(cfg: PretrainConfig) -> None:
+    method = cfg.method
+    if cfg.loss.temperature is None:
+        # MoCo v3 uses T = 1.0 for ResNets and 0.2 for ViTs; the others 0.2.
+        resnet_v3 = method == "mocov3" and not _is_transformer(cfg)
+        cfg.loss.temperature = 1.0 if resnet_v3 else 0.2
+    if cfg.loss.relic_alpha is None:
+        cfg.loss.relic_alpha = 1.0 if method == "hatchery" else 0.0
+    if cfg.momentum.base is None:
+        cfg.momentum.base = 0.999 if method == "mocov2" else 0.99
+    if cfg.momentum.schedule is None:
+        cfg.momentum.schedule = "constant" if method == "mocov2" else "cosine"
+
+
+def _resolve_optimizer(cfg: PretrainConfig) -> None:
+    """SGD for MoCo v2, LARS for MoCo v3 ResNets, AdamW for ViTs, SGD for MoBY ResNets."""
+    optim, method = cfg.optim, cfg.method
+    if optim.name is None:
+        if method == "mocov2":
+            optim.name = "sgd"
+        elif _is_transformer(cfg):
+            optim.name = "adamw"
+        else:
+            optim.name = "lars" if method == "mocov3" else "sgd"
+    v3_adamw = method == "mocov3" and optim.name == "adamw"
+    if optim.base_lr is None:
+        base_lrs = {"sgd": 0.03 if method == "mocov2" else 0.06, "lars": 0.3, "adamw": 5e-4}
+        optim.base_lr = 1.5e-4 if v3_adamw else base_lrs[optim.name]
+    if optim.weight_decay is None:
+        decays = {"sgd": 1e-4, "lars": 1e-6, "adamw": 0.05}
+        optim.weight_decay = 0.1 if v3_adamw else decays[optim.name]
+
+
+def _resolve_augmentations(cfg: PretrainConfig) -> None:
+    augment = cfg.augment
+    if augment.view1 is not None and augment.view2 is not None:
+        return
+    views = (mocov2_view(), mocov2_view()) if cfg.method == "mocov2" else byol_views()
+    augment.view1 = augment.view1 or views[0]
+    augment.view2 = augment.view2 or views[1]

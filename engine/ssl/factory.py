@@ -1,0 +1,97 @@
+"""Build a method from a resolved ``PretrainConfig``: backbones, heads, memories, schedule.
+
+``hatchery``, our default, is not a class of its own: it is MoBY with a ReLIC term and
+priority memories, each upgrade one switch of the config (``loss.relic_alpha``,
+``memory.kind``, ``momentum.schedule``, ``backbone.stem``), so every ablation is one flag.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from engine import distributed
+from engine.backbones import build_backbone
+from engine.schemas.pretrain import MemoryConfig, PretrainConfig
+from engine.ssl.base import SelfSupervisedMethod
+from engine.ssl.batchnorm import convert_to_split_batchnorm
+from engine.ssl.heads import Encoder, mlp_head
+from engine.ssl.memory import FifoQueue, NegativeMemory, PriorityMemory
+from engine.ssl.moby import MoBY
+from engine.ssl.mocov2 import MoCoV2
+from engine.ssl.mocov3 import MoCoV3
+from engine.ssl.momentum import MomentumSchedule
+
+
+def build_memory(config: MemoryConfig, dim: int) -> NegativeMemory:
+    """A FIFO queue or a priority memory of ``config.size`` keys of dimension ``dim``."""
+    if config.kind == "fifo":
+        return FifoQueue(config.size, dim)
+    return PriorityMemory(
+        config.size,
+        dim,
+        sampling=config.sampling,
+        num_samples=config.num_samples,
+        priority_exponent=config.priority_exponent,
+        importance_beta=config.importance_beta,
+        max_age=config.max_age,
+    )
+
+
+def _encoders(config: PretrainConfig, in_channels: int, batch_norm_heads: bool,
+              last_batch_norm: bool) -> tuple[Encoder, Encoder]:
+    """Online encoder (with drop-path) and its target twin (without), not yet synchronized."""
+    heads = config.heads
+
+    def encoder(drop_path: float) -> Encoder:
+        backbone = build_backbone(config.backbone, in_channels, drop_path=drop_path)
+        projector = mlp_head(backbone.feature_dim, heads.hidden_dim, heads.out_dim,
+                             heads.projector_layers, batch_norm_heads, last_batch_norm)
+        return Encoder(backbone, projector)
+
+    return encoder(config.backbone.drop_path), encoder(0.0)
+
+
+def _predictor(config: PretrainConfig) -> nn.Module:
+    heads = config.heads
+    if heads.predictor_layers == 0:
+        return nn.Identity()
+    return mlp_head(heads.out_dim, heads.hidden_dim, heads.out_dim, heads.predictor_layers)
+
+
+def _batchnorm_leak_fix(config: PretrainConfig) -> tuple[bool, bool]:
+    """(split BatchNorm, shuffle the key batch) for methods that contrast against a memory."""
+    mode = config.runtime.batchnorm_leak_fix
+    if config.method == "mocov3" or mode == "none":
+        return False, False
+    if mode == "auto":
+        mode = "shuffle" if distributed.world_size() > 1 else "split"
+    return mode == "split", True
+
+
+def build_method(
+    config: PretrainConfig, in_channels: int, total_steps: int
+) -> SelfSupervisedMethod:
+    """The method named by ``config.method``, from a config passed through
+    ``resolve_pretrain_config``, for images of ``in_channels`` channels (1 or 3) and a run of
+    ``total_steps`` optimizer steps (the momentum schedule's length)."""
+    schedule = MomentumSchedule(config.momentum.base, total_steps, config.momentum.schedule)
+    temperature = config.loss.temperature
+    if config.method == "mocov3":
+        online, target = _encoders(config, in_channels, batch_norm_heads=True, last_batch_norm=True)
+        return MoCoV3(online, target, _predictor(config), temperature, schedule)
+
+    split_bn, shuffle_keys = _batchnorm_leak_fix(config)
+    batch_norm_heads = config.method != "mocov2"
+    online, target = _encoders(config, in_channels, batch_norm_heads, last_batch_norm=False)
+    if split_bn:
+        online = convert_to_split_batchnorm(online, config.runtime.bn_splits)
+        target = convert_to_split_batchnorm(target, config.runtime.bn_splits)
+    dim = config.heads.out_dim
+    if config.method == "mocov2":
+        return MoCoV2(online, target, build_memory(config.memory, dim), temperature, schedule,
+                      shuffle_keys=shuffle_keys)
+    return MoBY(
+        online, target, _predictor(config),
+        build_memory(config.memory, dim), build_memory(config.memory, dim),
+        temperature, schedule, relic_alpha=config.loss.relic_alpha, shuffle_keys=shuffle_keys,
+    )

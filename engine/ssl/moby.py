@@ -1,0 +1,119 @@
+"""MoBY (Xie et al. 2021): MoCo's memory meets BYOL's predictor and asymmetric augmentations.
+
+    p1, p2 = normalize(predictor(projector(backbone(view_i))))   online, drop-path on
+    z1, z2 = normalize(target_projector(target_backbone(view_i))) EMA, no gradient
+    loss = InfoNCE(p1, z2, memory2) + InfoNCE(p2, z1, memory1)
+         + alpha · ReLIC-KL(p1, p2 over the same candidates)      (alpha = 0: plain MoBY)
+    after the optimizer step: target <- EMA(online) on a cosine schedule; z1 -> memory1,
+    z2 -> memory2
+
+With ``relic_alpha > 0`` and priority memories this is Hatchery's default method. The ReLIC
+candidates shared by both views are the batch's keys of both views and both memories' draws.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine import distributed
+from engine.ssl.base import SelfSupervisedMethod, StepOutput
+from engine.ssl.batchnorm import shuffled_forward
+from engine.ssl.heads import Encoder
+from engine.ssl.losses import info_nce, memory_logits, relic_invariance
+from engine.ssl.memory import NegativeDraw, NegativeMemory
+from engine.ssl.momentum import MomentumSchedule, copy_weights_and_freeze
+
+
+class MoBY(SelfSupervisedMethod):
+    """Symmetric InfoNCE of predictions against target keys and one memory per view."""
+
+    def __init__(
+        self,
+        online_encoder: Encoder,
+        target_encoder: Encoder,
+        predictor: nn.Module,
+        memory1: NegativeMemory,
+        memory2: NegativeMemory,
+        temperature: float,
+        momentum: MomentumSchedule,
+        relic_alpha: float = 0.0,
+        shuffle_keys: bool = False,
+    ) -> None:
+        super().__init__(momentum)
+        self.online_encoder = online_encoder
+        self.target_encoder = target_encoder
+        # The target backbone may differ in drop-path rate only: same parameters.
+        copy_weights_and_freeze(self.target_encoder, self.online_encoder)
+        self.predictor = predictor
+        self.memory1 = memory1
+        self.memory2 = memory2
+        self.temperature = temperature
+        self.relic_alpha = relic_alpha
+        self.shuffle_keys = shuffle_keys
+        self._pending: list[tuple[NegativeMemory, torch.Tensor, NegativeDraw, torch.Tensor]] = []
+
+    def _predict(self, view: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.predictor(self.online_encoder(view)), dim=1)
+
+    @torch.no_grad()
+    def _target(self, view: torch.Tensor) -> torch.Tensor:
+        keys = shuffled_forward(self.target_encoder, view) if self.shuffle_keys else (
+            self.target_encoder(view)
+        )
+        return F.normalize(keys, dim=1)
+
+    def forward(self, view1: torch.Tensor, view2: torch.Tensor) -> StepOutput:
+        pred1, pred2 = self._predict(view1), self._predict(view2)
+        key1, key2 = self._target(view1), self._target(view2)
+        draw1, draw2 = self.memory1.draw(), self.memory2.draw()
+
+        logits_12 = memory_logits(pred1, key2, draw2.keys, self.temperature, draw2.log_weights)
+        logits_21 = memory_logits(pred2, key1, draw1.keys, self.temperature, draw1.log_weights)
+        contrastive = info_nce(logits_12) + info_nce(logits_21)
+        metrics = {"contrastive": contrastive.detach()}
+        loss = contrastive
+        if self.relic_alpha > 0:
+            invariance = self._relic(pred1, pred2, key1, key2, draw1, draw2)
+            loss = loss + self.relic_alpha * invariance
+            metrics["relic_kl"] = invariance.detach()
+
+        self._pending = [
+            (self.memory1, distributed.gather_from_all_ranks(key1), draw1,
+             logits_21.negative_probabilities.detach()),
+            (self.memory2, distributed.gather_from_all_ranks(key2), draw2,
+             logits_12.negative_probabilities.detach()),
+        ]
+        return StepOutput(loss, metrics)
+
+    def _relic(
+        self,
+        pred1: torch.Tensor,
+        pred2: torch.Tensor,
+        key1: torch.Tensor,
+        key2: torch.Tensor,
+        draw1: NegativeDraw,
+        draw2: NegativeDraw,
+    ) -> torch.Tensor:
+        """KL between both views' distributions over one candidate set [2N + M1 + M2, D]."""
+        candidates = torch.cat([key1, key2, draw1.keys, draw2.keys]).to(pred1.dtype)
+        log_weights = torch.cat([
+            key1.new_zeros(2 * key1.shape[0]),
+            _log_weights_or_zeros(draw1),
+            _log_weights_or_zeros(draw2),
+        ]).to(pred1.dtype)
+        logits1 = pred1 @ candidates.T / self.temperature + log_weights
+        logits2 = pred2 @ candidates.T / self.temperature + log_weights
+        return relic_invariance(logits1, logits2)
+
+    def _update_memories(self, step: int) -> None:
+        for memory, keys, draw, probabilities in self._pending:
+            memory.update(keys, draw, probabilities, step)
+        self._pending = []
+
+
+def _log_weights_or_zeros(draw: NegativeDraw) -> torch.Tensor:
+    if draw.log_weights is not None:
+        return draw.log_weights
+    return draw.keys.new_zeros(draw.keys.shape[0])

@@ -1,0 +1,420 @@
+"""The pretraining loop: data -> batched two-view augmentation -> method -> optimizer.
+
+    result = PretrainRun(config, out_dir, callbacks=[ProgressBar()]).run()
+
+Everything is chosen from the config before anything is written: a bad folder or option
+fails with one ``HatcheryInputError`` and an untouched ``out_dir``. A run writes
+``config.yaml`` (the resolved config), ``metrics.jsonl`` and ``checkpoint.pt`` (every
+``runtime.checkpoint_every`` steps, on SIGTERM, on cancel and at the end). Resuming from that
+checkpoint continues the same loss curve: the data position follows from the step, the
+augmentation generator is re-seeded from (seed, rank, step), and model, memories, optimizer,
+scaler and the global RNG are restored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import torch.distributed as dist
+import yaml
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+
+from engine import distributed
+from engine.data.augment import TwoViewAugment
+from engine.data.dataset import PaddedBatch, collate_padded
+from engine.data.sampler import ResumableBatchSampler, batches_per_epoch
+from engine.data.training_set import TrainingImages, load_training_images
+from engine.errors import HatcheryInputError
+from engine.schemas.pretrain import TRANSFORMER_BACKBONES, PretrainConfig
+from engine.schemas.recipes import resolve_pretrain_config
+from engine.ssl import SelfSupervisedMethod, build_method
+from engine.train.checkpoint import (
+    CHECKPOINT_FORMAT,
+    capture_rng_state,
+    load_checkpoint,
+    restore_rng_state,
+    save_atomically,
+)
+from engine.train.optim import build_optimizer, scaled_learning_rate
+from engine.train.progress import (
+    CancelCheck,
+    MetricsLog,
+    Progress,
+    ProgressCallback,
+    StepMeter,
+)
+from engine.train.schedule import set_learning_rate, warmup_cosine
+
+DEFAULT_EPOCHS = 100
+Status = Literal["completed", "cancelled", "interrupted"]
+
+
+@dataclass
+class PretrainResult:
+    status: Status
+    step: int
+    total_steps: int
+    out_dir: Path
+    last_metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_device(requested: str) -> torch.device:
+    """'auto' -> this rank's GPU when there is one, else the CPU."""
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise HatcheryInputError("device cuda was requested but no CUDA GPU is available")
+    if requested == "cpu" or (requested == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    return torch.device("cuda", local_rank)
+
+
+def cpu_has_fast_bf16() -> bool:
+    """Whether oneDNN runs bf16 natively here (AVX512-BF16 or AMX): then CPU autocast to bf16
+    is about 2-3x faster than fp32 for convolutions; without it, bf16 is emulated and slower."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def init_distributed_from_env(device: torch.device) -> None:
+    """Join the process group that ``torchrun`` describes in the environment, if any."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not distributed.is_distributed():
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+
+
+def check_runnable(config: PretrainConfig, num_images: int, world_size: int) -> None:
+    """Refuse, with one clear line, a resolved config that cannot run on this data."""
+    per_rank = num_images // world_size
+    if per_rank < config.batch_size:
+        raise HatcheryInputError(
+            f"data folder {config.data.path} has {num_images} readable images, fewer than one "
+            f"batch of {config.batch_size}" + (f" per rank on {world_size} ranks" if world_size > 1
+                                               else "")
+        )
+    if config.method != "mocov3" and config.memory.size > num_images:
+        raise HatcheryInputError(
+            f"memory.size {config.memory.size} is larger than the data set ({num_images} images)"
+        )
+    if config.loss.relic_alpha and config.method not in ("moby", "hatchery"):
+        raise HatcheryInputError(
+            f"relic_alpha needs two predictions per image: use method moby or hatchery, "
+            f"not {config.method}"
+        )
+    if config.backbone.freeze_patch_embed and config.backbone.name not in TRANSFORMER_BACKBONES:
+        raise HatcheryInputError(
+            f"freeze_patch_embed applies to ViT backbones, not {config.backbone.name}"
+        )
+    splits = config.runtime.bn_splits
+    if config.runtime.batchnorm_leak_fix in ("auto", "split") and config.batch_size % splits:
+        raise HatcheryInputError(
+            f"batch_size {config.batch_size} must be a multiple of runtime.bn_splits {splits}"
+        )
+
+
+def total_steps_of(config: PretrainConfig, steps_per_epoch: int) -> int:
+    if config.steps is not None:
+        return config.steps
+    epochs = config.epochs if config.epochs is not None else DEFAULT_EPOCHS
+    return max(1, math.ceil(epochs * steps_per_epoch))
+
+
+class _StopSignal:
+    """Turns SIGTERM into a flag the loop checks every step (checkpoint, then stop)."""
+
+    def __init__(self) -> None:
+        self.received = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _StopSignal:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.received = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+
+class PretrainRun:
+    """One pretraining run into ``out_dir``; ``resume=True`` continues its checkpoint."""
+
+    def __init__(
+        self,
+        config: PretrainConfig,
+        out_dir: str | Path,
+        callbacks: Sequence[ProgressCallback] = (),
+        should_cancel: CancelCheck | None = None,
+        resume: bool = False,
+        images: TrainingImages | None = None,
+    ) -> None:
+        self.out_dir = Path(out_dir)
+        self.callbacks = list(callbacks)
+        self.should_cancel = should_cancel or (lambda: False)
+        self.resume = resume
+        self.checkpoint_path = self.out_dir / "checkpoint.pt"
+        self._validate_out_dir()
+
+        self.device = resolve_device(config.runtime.device)
+        init_distributed_from_env(self.device)
+        self.rank, self.world_size = distributed.rank(), distributed.world_size()
+        self.images = images or load_training_images(config.data, seed=config.runtime.seed)
+        self.config = resolve_pretrain_config(config, dataset_size=len(self.images.dataset))
+        self.config.runtime.device = self.device.type
+        check_runnable(self.config, len(self.images.dataset), self.world_size)
+        self._resolve_runtime()
+
+        self.steps_per_epoch = batches_per_epoch(
+            len(self.images.dataset), self.config.batch_size, self.world_size
+        )
+        self.total_steps = total_steps_of(self.config, self.steps_per_epoch)
+        self.global_batch = self.config.batch_size * self.world_size
+        self.peak_lr = scaled_learning_rate(self.config.optim, self.global_batch)
+        self.warmup_steps = int(self.config.optim.warmup_fraction * self.total_steps)
+        self._build_model()
+        self.metrics_log = MetricsLog(self.out_dir / "metrics.jsonl")
+        self.monitor = self._build_monitor()
+        self.step = 0
+
+    # ----------------------------------------------------------------------------- setup
+    def _validate_out_dir(self) -> None:
+        if self.out_dir.exists() and not self.out_dir.is_dir():
+            raise HatcheryInputError(f"output {self.out_dir} exists and is not a directory")
+        has_checkpoint = self.checkpoint_path.exists()
+        if self.resume and not has_checkpoint:
+            raise HatcheryInputError(f"--resume given but {self.checkpoint_path} does not exist")
+        if not self.resume and has_checkpoint:
+            raise HatcheryInputError(
+                f"{self.out_dir} already holds a checkpoint: pass --resume or choose another --out"
+            )
+
+    def _resolve_runtime(self) -> None:
+        """Pick precision and memory format for the device (measured: docs/benchmarks.md)."""
+        runtime = self.config.runtime
+        on_gpu = self.device.type == "cuda"
+        if runtime.precision == "auto":
+            runtime.precision = "bf16" if on_gpu or cpu_has_fast_bf16() else "fp32"
+        if runtime.precision == "fp16" and not on_gpu:
+            raise HatcheryInputError("fp16 needs a GPU; use bf16 or fp32 on the CPU")
+        if runtime.channels_last == "auto":
+            runtime.channels_last = self.config.backbone.name.startswith("resnet")
+
+    def _build_model(self) -> None:
+        config = self.config
+        torch.manual_seed(config.runtime.seed)
+        self.method: SelfSupervisedMethod = build_method(
+            config, self.images.channels, self.total_steps
+        ).to(self.device)
+        if config.runtime.channels_last:
+            self.method.to(memory_format=torch.channels_last)
+        if config.runtime.compile:
+            self.method.online_encoder.compile()
+            self.method.target_encoder.compile()
+        self.model: torch.nn.Module = self.method
+        if self.world_size > 1:
+            self.model = DistributedDataParallel(
+                self.method,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                broadcast_buffers=False,
+            )
+        self.optimizer = build_optimizer(config.optim, self.method, self.global_batch)
+        self.scaler = torch.amp.GradScaler(
+            self.device.type, enabled=config.runtime.precision == "fp16"
+        )
+        self.augment = TwoViewAugment(
+            config.augment, config.data.image_size, self.images.channels,
+            self.images.mean, self.images.std,
+        )
+        self.generator = torch.Generator(device=self.device)
+
+    def _build_monitor(self):
+        if self.config.eval.train is None or self.rank != 0:
+            return None
+        from engine.eval.monitor import KnnMonitor
+
+        return KnnMonitor.from_pretrain_setup(
+            self.config, self.images.image_format, self.images.mean, self.images.std,
+            self.device,
+        )
+
+    # --------------------------------------------------------------------------- helpers
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        precision = self.config.runtime.precision
+        if precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def _batches(self, start_step: int) -> Iterator[PaddedBatch]:
+        epoch, batch = divmod(start_step, self.steps_per_epoch)
+        dataset = self.images.dataset
+        workers = self.config.data.workers
+        if workers is None:
+            workers = 0 if dataset.cached else min(8, max(1, (os.cpu_count() or 2) // 2))
+        while True:
+            sampler = ResumableBatchSampler(
+                len(dataset), self.config.batch_size, self.config.runtime.seed, epoch,
+                start_batch=batch, rank=self.rank, world_size=self.world_size,
+            )
+            loader = DataLoader(
+                dataset, batch_sampler=sampler, num_workers=workers,
+                collate_fn=collate_padded, pin_memory=self.device.type == "cuda",
+            )
+            yield from loader
+            epoch, batch = epoch + 1, 0
+
+    def _seed_augmentation(self, step: int) -> None:
+        seed = hash((self.config.runtime.seed, self.rank, step)) & ((1 << 62) - 1)
+        self.generator.manual_seed(seed)
+
+    # ------------------------------------------------------------------------ checkpoint
+    def _checkpoint_state(self) -> dict[str, Any]:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "config": self.config.model_dump(mode="json"),
+            "data": self.images.describe(),
+            "step": self.step,
+            "total_steps": self.total_steps,
+            "method": self.method.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": capture_rng_state(),
+        }
+
+    def save_checkpoint(self) -> None:
+        if self.rank == 0:
+            save_atomically(self._checkpoint_state(), self.checkpoint_path)
+
+    def _restore(self) -> None:
+        state = load_checkpoint(self.checkpoint_path, map_location=self.device)
+        saved = state["config"]
+        for key in ("method", "batch_size"):
+            if saved[key] != getattr(self.config, key):
+                raise HatcheryInputError(
+                    f"cannot resume: the checkpoint has {key}={saved[key]!r}, the config "
+                    f"{getattr(self.config, key)!r}"
+                )
+        if saved["backbone"]["name"] != self.config.backbone.name:
+            raise HatcheryInputError(
+                f"cannot resume: the checkpoint's backbone is {saved['backbone']['name']}"
+            )
+        self.method.load_state_dict(state["method"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        restore_rng_state(state["rng"])
+        self.step = int(state["step"])
+
+    def _write_config(self) -> None:
+        if self.rank == 0:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            record = {**self.config.model_dump(mode="json"), "steps": self.total_steps}
+            record["epochs"] = None
+            text = yaml.safe_dump(record, sort_keys=False)
+            (self.out_dir / "config.yaml").write_text(text)
+
+    # ------------------------------------------------------------------------------ loop
+    def train_step(self, batch: PaddedBatch) -> dict[str, torch.Tensor]:
+        """One optimizer step on one batch; returns detached scalars (no host sync)."""
+        batch = batch.to(self.device, non_blocking=True)
+        self._seed_augmentation(self.step)
+        with torch.no_grad():
+            view1, view2 = self.augment(batch.images, batch.sizes, self.generator)
+        if self.config.runtime.channels_last:
+            view1 = view1.contiguous(memory_format=torch.channels_last)
+            view2 = view2.contiguous(memory_format=torch.channels_last)
+        lr = warmup_cosine(self.step, self.total_steps, self.peak_lr, self.warmup_steps)
+        set_learning_rate(self.optimizer, lr)
+
+        with self._autocast():
+            output = self.model(view1, view2)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(output.loss).backward()
+        if self.config.optim.clip_grad_norm is not None:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(
+                self.method.parameters(), self.config.optim.clip_grad_norm
+            )
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.method.after_optimizer_step(self.step)
+        self.step += 1
+        return {"loss": output.loss.detach(), **output.metrics}
+
+    def run(self) -> PretrainResult:
+        if self.resume:
+            self._restore()
+            if self.rank == 0:
+                self.metrics_log.truncate_after(self.step)
+        self._write_config()
+        self.method.train()
+        status: Status = "completed"
+        last: dict[str, Any] = {}
+        meter = StepMeter()
+        batches = self._batches(self.step)
+        with _StopSignal() as stop:
+            while self.step < self.total_steps:
+                started = time.perf_counter()
+                meter.add_scalars(self.train_step(next(batches)))
+                report_now = (self.step % self.config.runtime.log_every == 0
+                              or self.step == self.total_steps)
+                means = meter.averages() if report_now else {}  # waits for the device
+                meter.add_seconds(time.perf_counter() - started)
+                if report_now:
+                    last = self._report(means, meter)
+                    meter.reset_window()
+                if self.monitor is not None and (
+                    self.step % self.config.eval.every == 0 or self.step == self.total_steps
+                ):
+                    last["knn"] = self._evaluate()
+                if self.step % self.config.runtime.checkpoint_every == 0:
+                    self.save_checkpoint()
+                if stop.received or self.should_cancel():
+                    status = "interrupted" if stop.received else "cancelled"
+                    break
+        self.save_checkpoint()
+        return PretrainResult(status, self.step, self.total_steps, self.out_dir, last)
+
+    def _report(self, means: dict[str, float], meter: StepMeter) -> dict[str, Any]:
+        """Send the averages of the steps since the last report to the log and callbacks."""
+        progress = Progress(
+            step=self.step,
+            total_steps=self.total_steps,
+            epoch=self.step / self.steps_per_epoch,
+            loss=means.pop("loss"),
+            lr=self.optimizer.param_groups[0]["lr"],
+            images_per_second=meter.window_steps * self.global_batch
+            / max(meter.window_seconds, 1e-9),
+            eta_seconds=(self.total_steps - self.step) * meter.seconds_per_step,
+            metrics={**means, "momentum": self.method.momentum(self.step)},
+        )
+        record = progress.as_dict()
+        if self.rank == 0:
+            self.metrics_log.write(record)
+            for callback in self.callbacks:
+                callback(progress)
+        return record
+
+    def _evaluate(self) -> dict[str, Any]:
+        self.method.eval()
+        try:
+            report = self.monitor.evaluate(self.method.backbone)
+        finally:
+            self.method.train()
+        self.metrics_log.write({"step": self.step, "knn": report})
+        return report
