@@ -272,9 +272,12 @@ class PretrainRun:
                 len(dataset), self.config.batch_size, self.config.runtime.seed, epoch,
                 start_batch=batch, rank=self.rank, world_size=self.world_size,
             )
+            # A private generator: creating a loader iterator must not draw from the global
+            # RNG, or a resumed run (which creates one more) would diverge.
             loader = DataLoader(
                 dataset, batch_sampler=sampler, num_workers=workers,
                 collate_fn=collate_padded, pin_memory=self.device.type == "cuda",
+                generator=torch.Generator().manual_seed(epoch),
             )
             yield from loader
             epoch, batch = epoch + 1, 0

@@ -1,0 +1,124 @@
+"""End-to-end CPU runs on a NEU-DET subset: smoke, exact resume, embed and kNN through the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from engine.cli import main
+from engine.schemas.pretrain import PretrainConfig
+from engine.train.pretrain import PretrainRun
+from engine.train.progress import Progress
+
+
+def tiny_config(data, method="hatchery", steps=4, **overrides) -> PretrainConfig:
+    fields = {
+        "method": method,
+        "data": {"path": str(data), "image_size": 32},
+        "backbone": {"name": "resnet18"},
+        "heads": {"hidden_dim": 64},
+        "batch_size": 8,
+        "steps": steps,
+        "runtime": {"device": "cpu", "precision": "fp32", "log_every": 1,
+                    "checkpoint_every": 2},
+    }
+    fields.update(overrides)
+    return PretrainConfig.model_validate(fields)
+
+
+def losses(run_dir) -> list[float]:
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [json.loads(line)["loss"] for line in lines if "loss" in json.loads(line)]
+
+
+@pytest.mark.parametrize("method", ["mocov2", "mocov3", "moby", "hatchery"])
+def test_every_method_trains_and_writes_its_artifacts(neu_small, tmp_path, method):
+    seen: list[Progress] = []
+    result = PretrainRun(tiny_config(neu_small, method, steps=3), tmp_path / "run",
+                         callbacks=[seen.append]).run()
+    assert result.status == "completed" and result.step == 3
+    assert [p.step for p in seen] == [1, 2, 3]
+    assert all(np.isfinite(p.loss) and p.images_per_second > 0 for p in seen)
+    for name in ("checkpoint.pt", "config.yaml", "metrics.jsonl"):
+        assert (tmp_path / "run" / name).is_file()
+
+
+def test_resume_continues_the_uninterrupted_loss_curve(neu_small, tmp_path):
+    straight = PretrainRun(tiny_config(neu_small, steps=6), tmp_path / "straight").run()
+    assert straight.status == "completed"
+
+    calls = {"n": 0}
+
+    def cancel_after_three() -> bool:
+        calls["n"] += 1
+        return calls["n"] >= 3
+
+    first = PretrainRun(tiny_config(neu_small, steps=6), tmp_path / "resumed",
+                        should_cancel=cancel_after_three).run()
+    assert first.status == "cancelled" and first.step == 3
+    second = PretrainRun(tiny_config(neu_small, steps=6), tmp_path / "resumed",
+                         resume=True).run()
+    assert second.status == "completed" and second.step == 6
+    assert len(losses(tmp_path / "resumed")) == 6
+    torch.testing.assert_close(losses(tmp_path / "resumed"), losses(tmp_path / "straight"))
+    resumed_state = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=False)
+    straight_state = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
+    for name, tensor in straight_state["method"].items():
+        torch.testing.assert_close(resumed_state["method"][name], tensor, msg=name)
+
+
+def test_sigterm_saves_a_checkpoint_and_exits_143(neu_small, tmp_path):
+    """A real SIGTERM to a running `hatchery pretrain`: it saves and exits 143."""
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "engine.cli", "pretrain", "--data", str(neu_small),
+               "--out", str(out), "--steps", "400", "--batch-size", "8", "--image-size", "32",
+               "--device", "cpu", "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    metrics = out / "metrics.jsonl"
+    for _ in range(600):
+        if metrics.exists() and metrics.read_text().count("\n") >= 2:
+            break
+        if process.poll() is not None:
+            break
+        torch.multiprocessing.Event().wait(0.1)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 143, err.decode()
+    saved = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert 2 <= saved["step"] < 400
+
+
+def test_cli_pretrain_embed_and_knn(neu_small, neu_knn_split, tmp_path, capsys):
+    train, test = neu_knn_split
+    out = tmp_path / "run"
+    code = main(["pretrain", "--data", str(neu_small), "--out", str(out), "--steps", "2",
+                 "--batch-size", "8", "--image-size", "32", "--device", "cpu", "--quiet",
+                 "--eval-train", str(train), "--eval-test", str(test), "--eval-every", "2"])
+    assert code == 0
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    knn_records = [r for r in records if "knn" in r]
+    assert knn_records and 0 <= knn_records[-1]["knn"]["k=20"]["balanced_accuracy"] <= 1
+
+    features = tmp_path / "features.npz"
+    assert main(["embed", "--checkpoint", str(out / "checkpoint.pt"), "--data", str(neu_small),
+                 "--out", str(features), "--device", "cpu"]) == 0
+    saved = np.load(features)
+    assert saved["features"].shape == (48, 512)
+    np.testing.assert_allclose(np.linalg.norm(saved["features"], axis=1), 1.0, rtol=1e-4)
+    assert saved["paths"][0].startswith("crazing/")
+
+    capsys.readouterr()
+    assert main(["eval", "knn", "--checkpoint", str(out / "checkpoint.pt"), "--train",
+                 str(train), "--test", str(test), "--device", "cpu"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) == {"k=20", "k=200"}
+    assert set(report["k=20"]["per_class_recall"]) == {
+        "crazing", "inclusion", "patches", "pitted_surface", "rolled-in_scale", "scratches"}
