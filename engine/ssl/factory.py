@@ -13,7 +13,6 @@ from engine import distributed
 from engine.backbones import build_backbone
 from engine.schemas.pretrain import MemoryConfig, PretrainConfig
 from engine.ssl.base import SelfSupervisedMethod
-from engine.ssl.batchnorm import convert_to_split_batchnorm
 from engine.ssl.heads import Encoder, mlp_head
 from engine.ssl.memory import FifoQueue, NegativeMemory, PriorityMemory
 from engine.ssl.moby import MoBY
@@ -58,14 +57,17 @@ def _predictor(config: PretrainConfig) -> nn.Module:
     return mlp_head(heads.out_dim, heads.hidden_dim, heads.out_dim, heads.predictor_layers)
 
 
-def _batchnorm_leak_fix(config: PretrainConfig) -> tuple[bool, bool]:
-    """(split BatchNorm, shuffle the key batch) for methods that contrast against a memory."""
+def _batchnorm_leak_fix(config: PretrainConfig) -> tuple[int, bool]:
+    """(ghost batches per step, shuffle the key batch) for methods with a memory of keys.
+
+    auto: shuffle-BN across ranks under DDP; shuffled ghost batches on one device.
+    """
     mode = config.runtime.batchnorm_leak_fix
     if config.method == "mocov3" or mode == "none":
-        return False, False
+        return 1, False
     if mode == "auto":
         mode = "shuffle" if distributed.world_size() > 1 else "split"
-    return mode == "split", True
+    return (config.runtime.bn_splits if mode == "split" else 1), True
 
 
 def build_method(
@@ -80,18 +82,16 @@ def build_method(
         online, target = _encoders(config, in_channels, batch_norm_heads=True, last_batch_norm=True)
         return MoCoV3(online, target, _predictor(config), temperature, schedule)
 
-    split_bn, shuffle_keys = _batchnorm_leak_fix(config)
+    bn_splits, shuffle_keys = _batchnorm_leak_fix(config)
     batch_norm_heads = config.method != "mocov2"
     online, target = _encoders(config, in_channels, batch_norm_heads, last_batch_norm=False)
-    if split_bn:
-        online = convert_to_split_batchnorm(online, config.runtime.bn_splits)
-        target = convert_to_split_batchnorm(target, config.runtime.bn_splits)
     dim = config.heads.out_dim
     if config.method == "mocov2":
         return MoCoV2(online, target, build_memory(config.memory, dim), temperature, schedule,
-                      shuffle_keys=shuffle_keys)
+                      shuffle_keys=shuffle_keys, bn_splits=bn_splits)
     return MoBY(
         online, target, _predictor(config),
         build_memory(config.memory, dim), build_memory(config.memory, dim),
         temperature, schedule, relic_alpha=config.loss.relic_alpha, shuffle_keys=shuffle_keys,
+        bn_splits=bn_splits,
     )

@@ -19,7 +19,7 @@ from torch import nn
 
 from engine import distributed
 from engine.ssl.base import SelfSupervisedMethod, StepOutput
-from engine.ssl.batchnorm import shuffled_forward
+from engine.ssl.batchnorm import ghost_batch_forward, shuffled_forward
 from engine.ssl.heads import Encoder
 from engine.ssl.losses import info_nce, memory_logits, relic_invariance
 from engine.ssl.memory import NegativeDraw, NegativeMemory
@@ -40,6 +40,7 @@ class MoBY(SelfSupervisedMethod):
         momentum: MomentumSchedule,
         relic_alpha: float = 0.0,
         shuffle_keys: bool = False,
+        bn_splits: int = 1,
     ) -> None:
         super().__init__(momentum)
         self.online_encoder = online_encoder
@@ -52,17 +53,20 @@ class MoBY(SelfSupervisedMethod):
         self.temperature = temperature
         self.relic_alpha = relic_alpha
         self.shuffle_keys = shuffle_keys
+        self.bn_splits = bn_splits
         self._pending: list[tuple[NegativeMemory, torch.Tensor, NegativeDraw, torch.Tensor]] = []
 
     def _predict(self, view: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.predictor(self.online_encoder(view)), dim=1)
+        predictions = ghost_batch_forward(
+            lambda chunk: self.predictor(self.online_encoder(chunk)), view, self.bn_splits
+        )
+        return F.normalize(predictions, dim=1)
 
     @torch.no_grad()
     def _target(self, view: torch.Tensor) -> torch.Tensor:
-        keys = shuffled_forward(self.target_encoder, view) if self.shuffle_keys else (
-            self.target_encoder(view)
-        )
-        return F.normalize(keys, dim=1)
+        if self.shuffle_keys:
+            return F.normalize(shuffled_forward(self.target_encoder, view, self.bn_splits), dim=1)
+        return F.normalize(self.target_encoder(view), dim=1)
 
     def forward(self, view1: torch.Tensor, view2: torch.Tensor) -> StepOutput:
         pred1, pred2 = self._predict(view1), self._predict(view2)

@@ -5,8 +5,9 @@
     logits = [q·k | q·queue] / T,  loss = CE(logits, 0)
     after the optimizer step: key encoder <- EMA(query encoder); enqueue k
 
-The key encoder sees a shuffled batch (shuffle-BN across ranks, split BN on one device) so
-BatchNorm statistics cannot betray the positive. The memory may be the FIFO queue of the paper
+The key encoder sees a shuffled batch (shuffle-BN across ranks; on one device shuffled ghost
+batches, ``bn_splits``) so BatchNorm statistics cannot betray the positive. The memory may be
+the FIFO queue of the paper
 or the priority memory (``memory.kind=priority``).
 """
 
@@ -17,7 +18,7 @@ import torch.nn.functional as F
 
 from engine import distributed
 from engine.ssl.base import SelfSupervisedMethod, StepOutput
-from engine.ssl.batchnorm import shuffled_forward
+from engine.ssl.batchnorm import ghost_batch_forward, shuffled_forward
 from engine.ssl.heads import Encoder
 from engine.ssl.losses import info_nce, memory_logits
 from engine.ssl.memory import NegativeDraw, NegativeMemory
@@ -35,6 +36,7 @@ class MoCoV2(SelfSupervisedMethod):
         temperature: float,
         momentum: MomentumSchedule,
         shuffle_keys: bool = True,
+        bn_splits: int = 1,
     ) -> None:
         super().__init__(momentum)
         self.online_encoder = query_encoder
@@ -43,13 +45,15 @@ class MoCoV2(SelfSupervisedMethod):
         self.memory = memory
         self.temperature = temperature
         self.shuffle_keys = shuffle_keys
+        self.bn_splits = bn_splits
         self._pending: tuple[torch.Tensor, NegativeDraw, torch.Tensor] | None = None
 
     def forward(self, view1: torch.Tensor, view2: torch.Tensor) -> StepOutput:
-        queries = F.normalize(self.online_encoder(view1), dim=1)
+        queries = ghost_batch_forward(self.online_encoder, view1, self.bn_splits)
+        queries = F.normalize(queries, dim=1)
         with torch.no_grad():
             if self.shuffle_keys:
-                keys = shuffled_forward(self.target_encoder, view2)
+                keys = shuffled_forward(self.target_encoder, view2, self.bn_splits)
             else:
                 keys = self.target_encoder(view2)
             keys = F.normalize(keys, dim=1)

@@ -261,7 +261,7 @@ class PretrainRun:
         dtype = torch.bfloat16 if precision == "bf16" else torch.float16
         return torch.autocast(self.device.type, dtype=dtype)
 
-    def _batches(self, start_step: int) -> Iterator[PaddedBatch]:
+    def batches(self, start_step: int) -> Iterator[PaddedBatch]:
         epoch, batch = divmod(start_step, self.steps_per_epoch)
         dataset = self.images.dataset
         workers = self.config.data.workers
@@ -369,7 +369,7 @@ class PretrainRun:
         status: Status = "completed"
         last: dict[str, Any] = {}
         meter = StepMeter()
-        batches = self._batches(self.step)
+        batches = self.batches(self.step)
         with _StopSignal() as stop:
             while self.step < self.total_steps:
                 started = time.perf_counter()

@@ -16,7 +16,8 @@ CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_recipe_resolves_and_builds(path):
-    config = resolve_pretrain_config(PretrainConfig.model_validate(yaml.safe_load(path.read_text())))
+    raw = PretrainConfig.model_validate(yaml.safe_load(path.read_text()))
+    config = resolve_pretrain_config(raw)
     assert resolve_pretrain_config(config) == config  # resolving is idempotent
     method = build_method(config, in_channels=3, total_steps=1000)
     assert sum(p.numel() for p in method.parameters() if p.requires_grad) > 1_000_000

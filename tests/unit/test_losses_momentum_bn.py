@@ -1,4 +1,4 @@
-"""InfoNCE weighting, ReLIC's KL, the cosine momentum schedule and EMA, split BatchNorm."""
+"""InfoNCE weighting, ReLIC's KL, the cosine momentum schedule and EMA, ghost batches."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.ssl.batchnorm import SplitBatchNorm, convert_to_split_batchnorm, shuffled_forward
+from engine.ssl.batchnorm import ghost_batch_forward, shuffled_forward
 from engine.ssl.losses import batch_contrastive_loss, info_nce, memory_logits, relic_invariance
 from engine.ssl.memory import EMPTY_SLOT_LOG_WEIGHT
 from engine.ssl.momentum import MomentumSchedule, ema_update
@@ -85,25 +85,27 @@ def test_ema_update_is_the_per_tensor_formula():
         torch.testing.assert_close(value, reference)
 
 
-def test_split_batchnorm_normalizes_each_sub_batch_apart():
-    bn = SplitBatchNorm(3, num_splits=2)
+def test_ghost_batches_normalize_each_chunk_apart():
+    bn = nn.BatchNorm2d(3)
     x = torch.randn(8, 3, 4, 4)
-    x[0::2] += 5.0  # sub-batch 0 (even samples) is shifted: split BN removes it per split
-    out = bn(x)
-    for split in range(2):
-        part = out[split::2]
-        torch.testing.assert_close(part.mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-5, rtol=0)
-    bn.eval()
-    assert bn(x).shape == x.shape  # eval: one ordinary BatchNorm
+    x[:4] += 5.0  # the first ghost batch is shifted: its own statistics remove the shift
+    out = ghost_batch_forward(bn, x, splits=2)
+    for chunk in out.chunk(2):
+        torch.testing.assert_close(chunk.mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-5, rtol=0)
+    whole = bn(x)
+    assert not torch.allclose(whole[:4].mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-2)
 
 
-def test_split_batchnorm_handles_heads_and_conversion_keeps_state():
-    model = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Conv2d(1, 1, 1), nn.BatchNorm2d(1))
-    model[1].running_mean.fill_(0.3)
-    converted = convert_to_split_batchnorm(model, num_splits=2)
-    assert isinstance(converted[1], SplitBatchNorm) and isinstance(converted[3], SplitBatchNorm)
-    torch.testing.assert_close(converted[1].running_mean, torch.full((6,), 0.3))
-    assert converted[1](torch.randn(4, 6)).shape == (4, 6)
+def test_shuffled_keys_use_other_companions_than_their_queries():
+    """With ghost batches, key i is normalized with a different set of images than query i."""
+    torch.manual_seed(0)
+    bn = nn.BatchNorm1d(1, affine=False)
+    x = torch.arange(8.0).view(8, 1)
+    keys = shuffled_forward(bn, x, splits=2)
+    queries = ghost_batch_forward(bn, x, splits=2)
+    assert not torch.allclose(keys, queries)
+    # One ghost batch: the shuffle changes no statistic and the order is restored exactly.
+    torch.testing.assert_close(shuffled_forward(bn, x, splits=1), bn(x))
 
 
 def test_shuffled_forward_returns_keys_in_the_original_order():
