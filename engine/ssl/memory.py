@@ -158,7 +158,9 @@ class PriorityMemory(NegativeMemory):
         new_priorities = (unweighted * num_valid).clamp_min(1e-6)
         slots = draw.slots[used]
         self.priorities[slots] = new_priorities[used].to(self.priorities.dtype)
-        self.tree.update(slots, self.priorities[slots] ** self.priority_exponent)
+        self.tree.update(
+            slots, self.priorities[slots] ** self.priority_exponent, validate=False
+        )
 
     def _expire_old_keys(self, step: int) -> None:
         expired = self.valid & (step - self.birth_step > self.max_age)
@@ -166,7 +168,8 @@ class PriorityMemory(NegativeMemory):
             slots = expired.nonzero().squeeze(1)
             self.valid[slots] = False
             self.priorities[slots] = 0.0
-            self.tree.update(slots, torch.zeros(slots.numel(), device=self.keys.device))
+            zeros = torch.zeros(slots.numel(), device=self.keys.device)
+            self.tree.update(slots, zeros, validate=False)
 
     def _insert(self, new_keys: torch.Tensor, step: int) -> None:
         """Put [B, D] keys into the empty slots first, then over the lowest priorities."""
@@ -180,4 +183,5 @@ class PriorityMemory(NegativeMemory):
         self.birth_step[slots] = step
         self.valid[slots] = True
         self.priorities[slots] = entry_priority
-        self.tree.update(slots, entry_priority.expand(count) ** self.priority_exponent)
+        entry = entry_priority.expand(count) ** self.priority_exponent
+        self.tree.update(slots, entry, validate=False)

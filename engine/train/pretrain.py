@@ -119,9 +119,11 @@ def check_runnable(config: PretrainConfig, num_images: int, world_size: int) -> 
             f"freeze_patch_embed applies to ViT backbones, not {config.backbone.name}"
         )
     splits = config.runtime.bn_splits
-    if config.runtime.batchnorm_leak_fix in ("auto", "split") and config.batch_size % splits:
+    ghost_batches = config.runtime.batchnorm_leak_fix in ("auto", "split")
+    if ghost_batches and (config.batch_size % splits or config.batch_size < 2 * splits):
         raise HatcheryInputError(
-            f"batch_size {config.batch_size} must be a multiple of runtime.bn_splits {splits}"
+            f"batch_size {config.batch_size} must be a multiple of runtime.bn_splits {splits} "
+            f"and at least {2 * splits} (BatchNorm needs two images per ghost batch)"
         )
 
 
