@@ -59,11 +59,12 @@ def run_hatchery(args: argparse.Namespace) -> dict:
     probe = PretrainRun(hatchery_config(args, steps=10_000), Path(tempfile.mkdtemp()) / "p")
     probe.method.train()
     batches = probe.batches(0)
-    probe.train_step(next(batches))  # warm-up
-    started = time.perf_counter()
-    for _ in range(3):
+    for _ in range(2):  # warm-up: oneDNN primitives, allocator
         probe.train_step(next(batches))
-    seconds_per_step = (time.perf_counter() - started) / 3
+    started = time.perf_counter()
+    for _ in range(6):
+        probe.train_step(next(batches))
+    seconds_per_step = (time.perf_counter() - started) / 6
     del probe
     steps = max(1, int(args.budget_minutes * 60 / seconds_per_step))
     out = args.out / "hatchery"

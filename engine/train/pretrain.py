@@ -14,6 +14,7 @@ scaler and the global RNG are restored.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import signal
@@ -36,6 +37,7 @@ from engine.data.dataset import PaddedBatch, collate_padded
 from engine.data.sampler import ResumableBatchSampler, batches_per_epoch
 from engine.data.training_set import TrainingImages, load_training_images
 from engine.errors import HatcheryInputError
+from engine.eval.monitor import KnnMonitor
 from engine.schemas.pretrain import TRANSFORMER_BACKBONES, PretrainConfig
 from engine.schemas.recipes import resolve_pretrain_config
 from engine.ssl import SelfSupervisedMethod, build_method
@@ -245,11 +247,10 @@ class PretrainRun:
         )
         self.generator = torch.Generator(device=self.device)
 
-    def _build_monitor(self):
+    def _build_monitor(self) -> KnnMonitor | None:
+        """kNN on labeled folders during training (rank 0 only), when the config asks."""
         if self.config.eval.train is None or self.rank != 0:
             return None
-        from engine.eval.monitor import KnnMonitor
-
         return KnnMonitor.from_pretrain_setup(
             self.config, self.images.image_format, self.images.mean, self.images.std,
             self.device,
@@ -332,6 +333,12 @@ class PretrainRun:
             record["epochs"] = None
             text = yaml.safe_dump(record, sort_keys=False)
             (self.out_dir / "config.yaml").write_text(text)
+            data_report = {
+                **self.images.describe(),
+                "skipped": [{"file": path, "reason": reason}
+                            for path, reason in self.images.skipped],
+            }
+            (self.out_dir / "data.json").write_text(json.dumps(data_report, indent=2))
 
     # ------------------------------------------------------------------------------ loop
     def train_step(self, batch: PaddedBatch) -> dict[str, torch.Tensor]:

@@ -50,6 +50,28 @@ def test_every_method_trains_and_writes_its_artifacts(neu_small, tmp_path, metho
         assert (tmp_path / "run" / name).is_file()
 
 
+@pytest.mark.parametrize(
+    ("method", "backbone"),
+    [("mocov3", {"name": "vit_small", "freeze_patch_embed": True}),
+     ("hatchery", {"name": "vit_small", "stem": "conv"}),
+     ("moby", {"name": "swin_tiny"})],
+)
+def test_transformer_backbones_train(neu_small, tmp_path, method, backbone):
+    config = tiny_config(neu_small, method, steps=1, backbone=backbone,
+                         optim={"name": "adamw"})
+    run = PretrainRun(config, tmp_path / "run")
+    frozen_before = {name: p.clone() for name, p in run.method.named_parameters()
+                     if not p.requires_grad and name.startswith("online_encoder")}
+    result = run.run()
+    assert result.status == "completed"
+    assert run.config.backbone.drop_path == (0.0 if method == "mocov3" else
+                                             (0.2 if backbone["name"] == "swin_tiny" else 0.1))
+    for name, before in frozen_before.items():  # MoCo v3's frozen random patch projection
+        torch.testing.assert_close(dict(run.method.named_parameters())[name], before)
+    if backbone.get("freeze_patch_embed"):
+        assert frozen_before
+
+
 def test_resume_continues_the_uninterrupted_loss_curve(neu_small, tmp_path):
     straight = PretrainRun(tiny_config(neu_small, steps=6), tmp_path / "straight").run()
     assert straight.status == "completed"
