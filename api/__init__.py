@@ -1,0 +1,1 @@
+"""Hatchery's HTTP API: FastAPI app, one package per domain, tenant scoping in api/tenancy."""

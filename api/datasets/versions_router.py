@@ -1,0 +1,78 @@
+"""/api/v1: immutable dataset versions, their items, and their export as a zip."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+from fastapi.responses import StreamingResponse
+
+from api.datasets import service
+from api.datasets.export import ExportFormat, stream_zip
+from api.datasets.models import DatasetVersion, VersionItem
+from api.datasets.repository import Datasets, VersionItems, Versions, filtered
+from api.datasets.schemas import ItemOut, Split, VersionCreate, VersionOut
+from api.deps import SessionDep, SettingsDep, StoreDep
+from api.pagination import Page, PageParams, paginate
+from api.tenancy import TenantDep, WriterDep
+
+router = APIRouter(prefix="/api/v1", tags=["dataset versions"])
+PageDep = Annotated[PageParams, Depends()]
+
+
+@router.post("/datasets/{dataset_id}/versions", status_code=status.HTTP_201_CREATED,
+             response_model=VersionOut)
+def create_version(dataset_id: uuid.UUID, body: VersionCreate, tenant: WriterDep,
+                   session: SessionDep) -> DatasetVersion:
+    """Freeze the current items and labels; jobs train on versions, never on drafts."""
+    Datasets(session, tenant).get(dataset_id)
+    return service.create_version(session, tenant, dataset_id, body.note)
+
+
+@router.get("/datasets/{dataset_id}/versions", response_model=Page[VersionOut])
+def list_versions(dataset_id: uuid.UUID, tenant: TenantDep, session: SessionDep,
+                  page: PageDep) -> Page[VersionOut]:
+    Datasets(session, tenant).get(dataset_id)
+    query = Versions(session, tenant).select().where(DatasetVersion.dataset_id == dataset_id)
+    rows, total = paginate(session, query.order_by(DatasetVersion.number.desc()), page)
+    return Page(items=rows, total=total, offset=page.offset, limit=page.limit)
+
+
+@router.get("/dataset-versions/{version_id}", response_model=VersionOut)
+def get_version(version_id: uuid.UUID, tenant: TenantDep, session: SessionDep
+                ) -> DatasetVersion:
+    return Versions(session, tenant).get(version_id)
+
+
+@router.get("/dataset-versions/{version_id}/items", response_model=Page[ItemOut])
+def list_version_items(version_id: uuid.UUID, tenant: TenantDep, session: SessionDep,
+                       store: StoreDep, settings: SettingsDep, page: PageDep,
+                       labeled: bool | None = None,
+                       class_name: Annotated[str | None, Query(max_length=200)] = None,
+                       split: Split | None = None, is_defect: bool | None = None
+                       ) -> Page[ItemOut]:
+    Versions(session, tenant).get(version_id)
+    query = filtered(VersionItems(session, tenant).in_version(version_id), VersionItem,
+                     labeled, class_name, split, is_defect)
+    rows, total = paginate(session, query.order_by(VersionItem.path), page)
+    items = [service.item_out(item, blob, store, settings)
+             for item, blob in service.with_blobs(session, rows)]
+    return Page(items=items, total=total, offset=page.offset, limit=page.limit)
+
+
+@router.get("/dataset-versions/{version_id}/export",
+            responses={200: {"content": {"application/zip": {}}}})
+def export_version(version_id: uuid.UUID, tenant: TenantDep, session: SessionDep,
+                   store: StoreDep, format: ExportFormat = "folders") -> StreamingResponse:
+    """The version's images and labels as a zip: one folder per class, or COCO."""
+    version = Versions(session, tenant).get(version_id)
+    rows = list(session.scalars(VersionItems(session, tenant).in_version(version_id)
+                                .order_by(VersionItem.path)))
+    items = [{"path": item.path, "sha256": blob.sha256, "storage_key": blob.storage_key,
+              "width": blob.width, "height": blob.height, "class_name": item.class_name,
+              "is_defect": item.is_defect, "annotations": item.annotations}
+             for item, blob in service.with_blobs(session, rows)]
+    filename = f"dataset-{version.dataset_id}-v{version.number}-{format}.zip"
+    return StreamingResponse(stream_zip(items, store, format), media_type="application/zip",
+                             headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -1,0 +1,81 @@
+"""What each job kind takes, validated by the engine's own (torch-free) schemas.
+
+The REST body carries the same config the ``hatchery`` CLI reads from YAML; what the CLI
+gives as paths, the API gives as ids of tenant resources, written into the config as
+``dataset-version://<id>`` / ``job://<id>`` references that the worker resolves to local
+paths. A kind plugs in by adding one ``JobKind`` here; the endpoints do not change.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from api.problems import Unprocessable
+from engine.schemas import KnnEvalConfig, PretrainConfig
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str
+    schema: type[BaseModel]
+    # names of the id inputs the kind needs, and how each enters the config
+    inputs: dict[str, Callable[[dict[str, Any], uuid.UUID], None]]
+    queue: str = "gpu.any"
+    description: str = ""
+
+
+def _set_path(*keys: str, scheme: str) -> Callable[[dict[str, Any], uuid.UUID], None]:
+    def apply(config: dict[str, Any], value: uuid.UUID) -> None:
+        node = config
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = f"{scheme}://{value}"
+    return apply
+
+
+KINDS: dict[str, JobKind] = {
+    "pretrain": JobKind(
+        "pretrain", PretrainConfig,
+        {"dataset_version_id": _set_path("data", "path", scheme="dataset-version")},
+        description="self-supervised pretraining on a dataset version"),
+    "evaluate": JobKind(
+        "evaluate", KnnEvalConfig,
+        {"checkpoint_job_id": _set_path("checkpoint", scheme="job"),
+         "train_version_id": _set_path("train", scheme="dataset-version"),
+         "test_version_id": _set_path("test", scheme="dataset-version")},
+        queue="gpu.any", description="weighted kNN of a pretrained backbone"),
+}
+
+
+def _field(location: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in location)
+
+
+def validate_config(kind: str, inputs: dict[str, uuid.UUID], config: dict[str, Any]
+                    ) -> dict[str, Any]:
+    """The validated config (a plain dict) or a 422 that names the offending field."""
+    spec = KINDS.get(kind)
+    if spec is None:
+        raise Unprocessable(f"kind: unknown job kind {kind!r}; one of {', '.join(KINDS)}")
+    missing = [name for name in spec.inputs if name not in inputs]
+    if missing:
+        raise Unprocessable(f"inputs.{missing[0]}: required for a {kind} job")
+    unknown = [name for name in inputs if name not in spec.inputs]
+    if unknown:
+        raise Unprocessable(f"inputs.{unknown[0]}: not an input of a {kind} job")
+    merged = {key: (dict(value) if isinstance(value, dict) else value)
+              for key, value in config.items()}
+    for name, apply in spec.inputs.items():
+        apply(merged, inputs[name])
+    try:
+        return spec.schema.model_validate(merged).model_dump(mode="json")
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise Unprocessable(f"config.{_field(first['loc'])}: {first['msg']}",
+                            errors=[{"field": f"config.{_field(e['loc'])}", "message": e["msg"]}
+                                    for e in error.errors()]) from None

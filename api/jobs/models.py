@@ -1,0 +1,69 @@
+"""Jobs (pretrain, evaluate, and the kinds to come) and their progress/metric events."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Enum, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.db import Base, TenantMixin
+
+
+class JobStatus(enum.StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+TERMINAL = frozenset({JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled})
+ACTIVE = frozenset({JobStatus.queued, JobStatus.running})
+
+
+class Job(TenantMixin, Base):
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_org_status", "organization_id", "status"),)
+
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"),
+                                                  index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[JobStatus] = mapped_column(
+        Enum(JobStatus, native_enum=False, length=16), default=JobStatus.queued)
+    priority: Mapped[int] = mapped_column(default=0)
+    config: Mapped[dict] = mapped_column(default=dict)
+    inputs: Mapped[dict] = mapped_column(default=dict)
+    dataset_version_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("dataset_versions.id", ondelete="SET NULL"), default=None)
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), default=None, index=True)
+    gpus: Mapped[int] = mapped_column(default=1)
+    queue: Mapped[str] = mapped_column(String(64), default="gpu.any")
+    created_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    attempts: Mapped[int] = mapped_column(default=0)
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    progress: Mapped[dict] = mapped_column(default=dict)
+    result: Mapped[dict] = mapped_column(default=dict)
+    artifacts: Mapped[dict] = mapped_column(default=dict)
+    error: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime | None] = mapped_column(default=None)
+    gpu_seconds: Mapped[float] = mapped_column(default=0.0)
+
+
+class JobEvent(TenantMixin, Base):
+    """One progress report, metric record or status change, in order of ``id`` time."""
+
+    __tablename__ = "job_events"
+    __table_args__ = (Index("ix_job_events_job_created", "job_id", "created_at"),)
+
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # progress | metrics | status | log
+    step: Mapped[int | None] = mapped_column(default=None)
+    data: Mapped[dict] = mapped_column(default=dict)

@@ -1,0 +1,125 @@
+"""/api/v1: jobs — submit, list, get, cancel, retry, events, metrics, logs, live stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.responses import PlainTextResponse, StreamingResponse
+
+from api.db import session_scope
+from api.deps import SessionDep, StoreDep
+from api.jobs import service
+from api.jobs.kinds import KINDS
+from api.jobs.models import TERMINAL, Job, JobStatus
+from api.jobs.repository import Jobs
+from api.jobs.schemas import JobCreate, JobEventOut, JobOut, MetricSeries
+from api.pagination import Page, PageParams, paginate
+from api.projects.repository import Projects
+from api.tenancy import TenantDep, WriterDep
+
+router = APIRouter(prefix="/api/v1", tags=["jobs"])
+PageDep = Annotated[PageParams, Depends()]
+STREAM_POLL_SECONDS = 0.5
+
+
+def dispatcher(request: Request):
+    return request.app.state.dispatcher
+
+
+@router.get("/job-kinds")
+def job_kinds() -> dict[str, dict]:
+    """Each job kind with its inputs and the JSON schema of its config."""
+    return {name: {"description": kind.description, "inputs": sorted(kind.inputs),
+                   "config_schema": kind.schema.model_json_schema()}
+            for name, kind in KINDS.items()}
+
+
+@router.post("/projects/{project_id}/jobs", status_code=status.HTTP_201_CREATED,
+             response_model=JobOut)
+def submit(project_id: uuid.UUID, body: JobCreate, tenant: WriterDep, session: SessionDep,
+           request: Request) -> Job:
+    return service.submit(session, tenant, dispatcher(request), project_id, body)
+
+
+@router.get("/projects/{project_id}/jobs", response_model=Page[JobOut])
+def list_jobs(project_id: uuid.UUID, tenant: TenantDep, session: SessionDep, page: PageDep,
+              status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
+              kind: Annotated[str | None, Query(max_length=32)] = None) -> Page[JobOut]:
+    Projects(session, tenant).get(project_id)
+    query = Jobs(session, tenant).select().where(Job.project_id == project_id)
+    if status_filter is not None:
+        query = query.where(Job.status == status_filter)
+    if kind is not None:
+        query = query.where(Job.kind == kind)
+    rows, total = paginate(session, query.order_by(Job.created_at.desc()), page)
+    return Page(items=rows, total=total, offset=page.offset, limit=page.limit)
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut)
+def get(job_id: uuid.UUID, tenant: TenantDep, session: SessionDep) -> Job:
+    return Jobs(session, tenant).get(job_id)
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=JobOut)
+def cancel(job_id: uuid.UUID, tenant: WriterDep, session: SessionDep) -> Job:
+    return service.cancel(session, tenant, job_id)
+
+
+@router.post("/jobs/{job_id}/retry", response_model=JobOut)
+def retry(job_id: uuid.UUID, tenant: WriterDep, session: SessionDep, request: Request) -> Job:
+    return service.retry(session, tenant, dispatcher(request), job_id)
+
+
+@router.get("/jobs/{job_id}/events", response_model=list[JobEventOut])
+def events(job_id: uuid.UUID, tenant: TenantDep, session: SessionDep,
+           kind: Annotated[str | None, Query(max_length=16)] = None,
+           limit: Annotated[int, Query(ge=1, le=100_000)] = 1000) -> list:
+    return service.events(session, tenant, job_id, kind, limit)
+
+
+@router.get("/jobs/{job_id}/metrics", response_model=MetricSeries)
+def metrics(job_id: uuid.UUID, tenant: TenantDep, session: SessionDep) -> MetricSeries:
+    """Every numeric value the job reported, as a series over steps (for plots)."""
+    return MetricSeries(series=service.metric_series(session, tenant, job_id))
+
+
+@router.get("/jobs/{job_id}/logs", response_class=PlainTextResponse)
+def logs(job_id: uuid.UUID, tenant: TenantDep, session: SessionDep, store: StoreDep) -> str:
+    job = Jobs(session, tenant).get(job_id)
+    key = f"{job.organization_id}/jobs/{job.id}/log.txt"
+    return store.get_bytes(key).decode(errors="replace") if store.exists(key) else ""
+
+
+@router.get("/jobs/{job_id}/stream", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}}}})
+async def stream(job_id: uuid.UUID, tenant: TenantDep, request: Request) -> StreamingResponse:
+    """Server-Sent Events: ``status`` and ``progress`` as they change, until the job ends."""
+    factory = request.app.state.session_factory
+    with session_scope(factory) as session:
+        Jobs(session, tenant).get(job_id)
+
+    async def updates() -> AsyncIterator[str]:
+        last: tuple | None = None
+        while not await request.is_disconnected():
+            with session_scope(factory) as session:
+                job = Jobs(session, tenant).get(job_id)
+                snapshot = (job.status.value, json.dumps(job.progress, sort_keys=True))
+                terminal = job.status in TERMINAL
+            if snapshot != last:
+                if last is None or snapshot[0] != last[0]:
+                    yield f"event: status\ndata: {json.dumps({'status': snapshot[0]})}\n\n"
+                if snapshot[1] != "{}" and (last is None or snapshot[1] != last[1]):
+                    yield f"event: progress\ndata: {snapshot[1]}\n\n"
+                last = snapshot
+            if terminal:
+                yield "event: end\ndata: {}\n\n"
+                return
+            await asyncio.sleep(STREAM_POLL_SECONDS)
+
+    return StreamingResponse(updates(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache"})

@@ -1,0 +1,122 @@
+"""Submitting, cancelling and retrying jobs; reading their progress and metrics."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from api.datasets.repository import Versions
+from api.db import utcnow
+from api.jobs.dispatch import Dispatcher
+from api.jobs.kinds import KINDS, validate_config
+from api.jobs.models import TERMINAL, Job, JobEvent, JobStatus
+from api.jobs.repository import JobEvents, Jobs
+from api.jobs.schemas import JobCreate
+from api.problems import Conflict
+from api.projects.repository import Projects
+from api.quotas import check_job_quotas
+from api.tenancy import Tenant
+
+VERSION_INPUTS = ("dataset_version_id", "train_version_id", "test_version_id")
+
+
+def _check_inputs(session: Session, tenant: Tenant, inputs: dict[str, uuid.UUID]) -> None:
+    """Every id a job names must be the caller's own (else 404, like any foreign id)."""
+    for name, value in inputs.items():
+        if name in VERSION_INPUTS:
+            Versions(session, tenant).get(value)
+        elif name.endswith("job_id"):
+            Jobs(session, tenant).get(value)
+
+
+def add_event(session: Session, job: Job, kind: str, data: dict[str, Any],
+              step: int | None = None) -> None:
+    session.add(JobEvent(organization_id=job.organization_id, job_id=job.id, kind=kind,
+                         step=step, data=data))
+
+
+def submit(session: Session, tenant: Tenant, dispatcher: Dispatcher, project_id: uuid.UUID,
+           body: JobCreate) -> Job:
+    Projects(session, tenant).get(project_id)
+    config = validate_config(body.kind, body.inputs, body.config)
+    _check_inputs(session, tenant, body.inputs)
+    check_job_quotas(session, tenant.organization_id)
+    job = Jobs(session, tenant).add(Job(
+        project_id=project_id, kind=body.kind, name=body.name, priority=body.priority,
+        gpus=body.gpus, queue=KINDS[body.kind].queue if body.gpus else "cpu",
+        config=config, inputs={k: str(v) for k, v in body.inputs.items()},
+        dataset_version_id=body.inputs.get("dataset_version_id"),
+        created_by_user_id=tenant.principal.user_id, updated_at=utcnow()))
+    add_event(session, job, "status", {"status": JobStatus.queued.value})
+    session.commit()  # the worker must find the row when the message arrives
+    dispatcher.enqueue(job.id, job.queue, job.priority)
+    return job
+
+
+def cancel(session: Session, tenant: Tenant, job_id: uuid.UUID) -> Job:
+    """Queued jobs stop at once; running ones see the flag at their next step."""
+    job = Jobs(session, tenant).get(job_id)
+    if job.status in TERMINAL:
+        raise Conflict(f"job {job_id} already {job.status.value}")
+    job.cancel_requested = True
+    job.updated_at = utcnow()
+    if job.status == JobStatus.queued:
+        job.status = JobStatus.cancelled
+        job.finished_at = utcnow()
+        add_event(session, job, "status", {"status": JobStatus.cancelled.value})
+    return job
+
+
+def retry(session: Session, tenant: Tenant, dispatcher: Dispatcher, job_id: uuid.UUID) -> Job:
+    job = Jobs(session, tenant).get(job_id)
+    if job.status not in (JobStatus.failed, JobStatus.cancelled):
+        raise Conflict(f"only failed or cancelled jobs are retried; job {job_id} is "
+                       f"{job.status.value}")
+    check_job_quotas(session, tenant.organization_id)
+    job.status = JobStatus.queued
+    job.cancel_requested = False
+    job.error = ""
+    job.finished_at = None
+    job.updated_at = utcnow()
+    add_event(session, job, "status", {"status": JobStatus.queued.value, "retry": True})
+    session.commit()
+    dispatcher.enqueue(job.id, job.queue, job.priority)
+    return job
+
+
+def events(session: Session, tenant: Tenant, job_id: uuid.UUID, kind: str | None = None,
+           limit: int = 1000) -> list[JobEvent]:
+    Jobs(session, tenant).get(job_id)
+    query = JobEvents(session, tenant).select().where(JobEvent.job_id == job_id)
+    if kind:
+        query = query.where(JobEvent.kind == kind)
+    return list(session.scalars(query.order_by(JobEvent.created_at).limit(limit)))
+
+
+def metric_series(session: Session, tenant: Tenant, job_id: uuid.UUID
+                  ) -> dict[str, list[tuple[int, float]]]:
+    series: dict[str, list[tuple[int, float]]] = {}
+    for event in events(session, tenant, job_id, limit=1_000_000):
+        if event.kind not in ("progress", "metrics") or event.step is None:
+            continue
+        for name, value in _flatten(event.data).items():
+            series.setdefault(name, []).append((event.step, value))
+    return series
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    flat: dict[str, float] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name + "."))
+        elif isinstance(value, int | float) and not isinstance(value, bool) and key != "step":
+            flat[name] = float(value)
+    return flat
+
+
+def latest_change(session: Session, tenant: Tenant, job_id: uuid.UUID) -> Job:
+    session.expire_all()
+    return session.scalar(Jobs(session, tenant).select().where(Job.id == job_id))

@@ -1,0 +1,78 @@
+"""The FastAPI application: ``uvicorn api.main:app`` (settings from HATCHERY_* variables)."""
+
+from __future__ import annotations
+
+import contextlib
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from api.auth.router import router as auth_router
+from api.datasets.router import router as datasets_router
+from api.datasets.uploads_router import router as uploads_router
+from api.datasets.versions_router import router as versions_router
+from api.db import create_db_engine, make_session_factory
+from api.health_router import router as health_router
+from api.jobs.dispatch import CeleryDispatcher, Dispatcher
+from api.jobs.router import router as jobs_router
+from api.limits import BodySizeLimit
+from api.objects_router import router as objects_router
+from api.observability import configure_logging, install_observability
+from api.problems import install_problem_handlers
+from api.projects.router import router as projects_router
+from api.registry.router import router as registry_router
+from api.settings import Settings, get_settings
+from api.storage import ObjectStore, build_store
+from api.tenants.router import router as tenants_router
+
+API_DESCRIPTION = """
+Hatchery's REST API. Authenticate with `Authorization: Bearer <token>`, where the token is an
+access token from `/api/v1/auth/login` or an organization API key (`hk_...`). A user who
+belongs to several organizations names one in `X-Hatchery-Organization`. Every error is an
+RFC 9457 `application/problem+json` document.
+"""
+
+
+def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None = None,
+               store: ObjectStore | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = create_db_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        with contextlib.suppress(Exception):  # /readyz reports it; the API serves what it can
+            app.state.store.ensure_ready()
+        yield
+        engine.dispose()
+
+    app = FastAPI(title="Hatchery", version="1.0.0", description=API_DESCRIPTION,
+                  lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.store = store or build_store(settings)
+    app.state.dispatcher = dispatcher or CeleryDispatcher(settings.broker_url)
+
+    configure_logging()
+    install_problem_handlers(app)
+    install_observability(app)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_methods=["*"], allow_headers=["*"],
+                           expose_headers=["X-Request-ID"])
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    for router in (health_router, auth_router, tenants_router, projects_router,
+                   datasets_router, uploads_router, versions_router, jobs_router,
+                   registry_router, objects_router):
+        app.include_router(router)
+    return app
+
+
+def __getattr__(name: str):
+    """``api.main:app`` builds the app on first use, so importing this module is cheap."""
+    if name == "app":
+        application = create_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(name)

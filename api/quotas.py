@@ -1,0 +1,54 @@
+"""Per-organization quotas: storage, images per dataset, concurrent jobs, GPU-hours/month.
+
+A request that would go over answers 429 (or 403 for the monthly GPU budget) with a
+problem+json whose ``quota`` member names the quota.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.datasets.models import Blob
+from api.jobs.models import ACTIVE, Job
+from api.problems import Problem, QuotaExceeded
+from api.tenants.models import Organization
+from api.tenants.schemas import QuotaOut
+
+
+def _month_start() -> datetime:
+    now = datetime.now(UTC)
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def usage(session: Session, organization_id: uuid.UUID) -> QuotaOut:
+    organization = session.get(Organization, organization_id)
+    storage = session.scalar(select(func.coalesce(func.sum(Blob.size), 0))
+                             .where(Blob.organization_id == organization_id))
+    running = session.scalar(select(func.count()).select_from(Job).where(
+        Job.organization_id == organization_id, Job.status.in_(ACTIVE), Job.parent_id.is_(None)))
+    gpu_seconds = session.scalar(select(func.coalesce(func.sum(Job.gpu_seconds), 0.0)).where(
+        Job.organization_id == organization_id, Job.created_at >= _month_start()))
+    return QuotaOut(
+        storage_bytes=int(storage), storage_bytes_quota=organization.storage_bytes_quota,
+        images_per_dataset_quota=organization.images_per_dataset_quota,
+        running_jobs=int(running), concurrent_jobs_quota=organization.concurrent_jobs_quota,
+        gpu_hours_this_month=round(float(gpu_seconds) / 3600, 3),
+        gpu_hours_per_month_quota=organization.gpu_hours_per_month_quota)
+
+
+def check_job_quotas(session: Session, organization_id: uuid.UUID) -> None:
+    current = usage(session, organization_id)
+    if current.running_jobs >= current.concurrent_jobs_quota:
+        raise QuotaExceeded(
+            f"quota concurrent_jobs ({current.concurrent_jobs_quota}) reached: wait for a job "
+            f"to finish or cancel one", quota="concurrent_jobs",
+            limit=current.concurrent_jobs_quota)
+    if current.gpu_hours_this_month >= current.gpu_hours_per_month_quota:
+        raise Problem(
+            f"quota gpu_hours_per_month ({current.gpu_hours_per_month_quota:g}) is used up "
+            f"for this month", status=403, title="Quota exceeded", slug="quota-exceeded",
+            quota="gpu_hours_per_month", limit=current.gpu_hours_per_month_quota)

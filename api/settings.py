@@ -1,0 +1,72 @@
+"""Service settings from ``HATCHERY_*`` environment variables (pydantic-settings).
+
+The defaults are the embedded mode: SQLite, a local folder as object store, Celery over
+SQLite. Production points the same fields at Postgres, an S3 server and Redis. A secret key
+left at its development default is refused outside development and test.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "hatchery-development-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HATCHERY_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///runs/hatchery.db"
+    # file:///abs/path or file://relative/path for a folder; s3://bucket for an S3 server.
+    storage_url: str = "file://runs/objects"
+    s3_endpoint: str = "127.0.0.1:9000"
+    s3_access_key: SecretStr = SecretStr("")
+    s3_secret_key: SecretStr = SecretStr("")
+    s3_region: str = "us-east-1"
+    s3_secure: bool = False
+    broker_url: str = "sqla+sqlite:///runs/broker.db"
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    cors_origins: list[str] = Field(default_factory=list)
+    # Where browsers reach the API; prefixes the local store's presigned URLs.
+    public_url: str = "http://127.0.0.1:8000"
+
+    access_token_minutes: int = Field(15, ge=1)
+    refresh_token_days: int = Field(30, ge=1)
+    invitation_days: int = Field(7, ge=1)
+    login_failures_per_window: int = Field(5, ge=1)
+    login_window_seconds: int = Field(300, ge=1)
+
+    # Uploads: one request, one image, one archive (uncompressed) and its expansion ratio.
+    max_request_bytes: int = Field(2 * 1024**3, ge=1)
+    max_image_bytes: int = Field(64 * 1024**2, ge=1)
+    max_image_pixels: int = Field(100_000_000, ge=1)
+    max_archive_bytes: int = Field(8 * 1024**3, ge=1)
+    max_archive_ratio: float = Field(200.0, gt=1)
+    thumbnail_size: int = Field(256, ge=16)
+    presign_seconds: int = Field(3600, ge=60)
+
+    # Per-organization quotas given to new organizations.
+    default_storage_bytes: int = 50 * 1024**3
+    default_images_per_dataset: int = 500_000
+    default_concurrent_jobs: int = 4
+    default_gpu_hours_per_month: float = 200.0
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if (self.environment == "production"
+                and self.secret_key.get_secret_value() == DEVELOPMENT_SECRET):
+            raise ValueError("HATCHERY_SECRET_KEY must be set outside development and test")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

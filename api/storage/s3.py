@@ -1,0 +1,73 @@
+"""Objects in an S3 bucket through the ``minio`` client (MinIO, SeaweedFS, AWS S3)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import BinaryIO
+
+from minio import Minio
+from minio.error import S3Error
+
+from api.storage.base import StoredObject
+
+PART_SIZE = 16 * 1024 * 1024
+
+
+class S3Store:
+    def __init__(self, bucket: str, endpoint: str, access_key: str, secret_key: str,
+                 region: str = "us-east-1", secure: bool = False) -> None:
+        self.bucket = bucket
+        self.client = Minio(endpoint, access_key=access_key, secret_key=secret_key,
+                            region=region, secure=secure)
+
+    def ensure_ready(self) -> None:
+        if not self.client.bucket_exists(self.bucket):
+            self.client.make_bucket(self.bucket)
+
+    def put_file(self, key: str, stream: BinaryIO, size: int, content_type: str) -> None:
+        self.client.put_object(self.bucket, key, stream, length=size, part_size=PART_SIZE,
+                               content_type=content_type)
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        self.put_file(key, io.BytesIO(data), len(data), content_type)
+
+    def get_bytes(self, key: str) -> bytes:
+        response = self.client.get_object(self.bucket, key)
+        try:
+            return response.read()
+        finally:
+            response.close()
+            response.release_conn()
+
+    def open(self, key: str) -> BinaryIO:
+        return self.client.get_object(self.bucket, key)
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.stat_object(self.bucket, key)
+            return True
+        except S3Error as error:
+            if error.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
+                return False
+            raise
+
+    def size(self, key: str) -> int:
+        return int(self.client.stat_object(self.bucket, key).size)
+
+    def delete(self, key: str) -> None:
+        self.client.remove_object(self.bucket, key)
+
+    def list(self, prefix: str) -> Iterator[StoredObject]:
+        for item in self.client.list_objects(self.bucket, prefix=prefix, recursive=True):
+            yield StoredObject(item.object_name, int(item.size or 0))
+
+    def presigned_get(self, key: str, seconds: int, filename: str | None = None) -> str:
+        headers = ({"response-content-disposition": f'attachment; filename="{filename}"'}
+                   if filename else None)
+        return self.client.presigned_get_object(self.bucket, key, timedelta(seconds=seconds),
+                                                response_headers=headers)
+
+    def presigned_put(self, key: str, seconds: int) -> str:
+        return self.client.presigned_put_object(self.bucket, key, timedelta(seconds=seconds))

@@ -1,0 +1,183 @@
+"""Who is calling, for which organization, with which role: the one place tenancy lives.
+
+Every request resolves a ``Principal`` (a user from a bearer access token, or an API key) and
+then a ``Tenant``: the organization the request acts in and the role it acts with. Every
+tenant-owned table is read and written through ``TenantRepository``, which adds
+``organization_id = tenant`` to each query; a row of another organization is simply not
+found (404), never forbidden, so ids leak nothing.
+
+Choosing the organization: an API key belongs to one; a user names one in the
+``X-Hatchery-Organization`` header, or needs none when a member of exactly one.
+"""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Depends, Header, Request
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from api.auth.models import ApiKey, User
+from api.db import TenantMixin, utcnow
+from api.deps import SessionDep, SettingsDep
+from api.problems import Forbidden, NotFound, Problem, Unauthorized
+from api.security import read_access_token, sha256_hex, split_api_key
+from api.tenants.models import ROLE_RANK, Membership, Role
+
+SCOPE_ROLES = {"read": Role.viewer, "write": Role.member, "admin": Role.admin}
+ORGANIZATION_HEADER = "X-Hatchery-Organization"
+
+
+@dataclass
+class Principal:
+    user: User | None = None
+    api_key: ApiKey | None = None
+
+    @property
+    def user_id(self) -> uuid.UUID | None:
+        return self.user.id if self.user else None
+
+    @property
+    def api_key_id(self) -> uuid.UUID | None:
+        return self.api_key.id if self.api_key else None
+
+
+@dataclass
+class Tenant:
+    organization_id: uuid.UUID
+    role: Role
+    principal: Principal
+
+    def require(self, role: Role) -> None:
+        """Refuse (403) a caller whose role is below ``role``."""
+        if ROLE_RANK[self.role] < ROLE_RANK[role]:
+            raise Forbidden(f"this action needs the {role.value} role; you have {self.role.value}")
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("send 'Authorization: Bearer <access token or API key>'")
+    return token.strip()
+
+
+def _api_key(session: Session, token: str) -> ApiKey:
+    parts = split_api_key(token)
+    key = session.scalar(select(ApiKey).where(ApiKey.prefix == parts[0])) if parts else None
+    now = utcnow()
+    if (key is None or not hmac.compare_digest(key.secret_hash, sha256_hex(parts[1]))
+            or key.revoked_at is not None or (key.expires_at and key.expires_at <= now)):
+        raise Unauthorized("the API key is unknown, revoked or expired")
+    if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
+        key.last_used_at = now
+    return key
+
+
+def get_principal(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:
+    token = _bearer(request)
+    if split_api_key(token) is not None:
+        return Principal(api_key=_api_key(session, token))
+    user_id = read_access_token(token, settings.secret_key.get_secret_value())
+    user = session.get(User, user_id) if user_id else None
+    if user is None or not user.is_active:
+        raise Unauthorized("the access token is invalid or expired")
+    return Principal(user=user)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def current_user(principal: PrincipalDep) -> User:
+    if principal.user is None:
+        raise Forbidden("this endpoint needs a user login, not an API key")
+    return principal.user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def get_tenant(
+    principal: PrincipalDep,
+    session: SessionDep,
+    organization: Annotated[str | None, Header(alias=ORGANIZATION_HEADER)] = None,
+) -> Tenant:
+    if principal.api_key is not None:
+        key = principal.api_key
+        role = max((SCOPE_ROLES[s] for s in key.scopes if s in SCOPE_ROLES),
+                   key=ROLE_RANK.__getitem__, default=Role.viewer)
+        return Tenant(key.organization_id, role, principal)
+    memberships = session.scalars(
+        select(Membership).where(Membership.user_id == principal.user_id)).all()
+    if organization is not None:
+        try:
+            wanted = uuid.UUID(organization)
+        except ValueError:
+            raise Problem(f"{ORGANIZATION_HEADER} must be an organization id") from None
+        chosen = [m for m in memberships if m.organization_id == wanted]
+        if not chosen:
+            raise NotFound(f"organization {organization} not found")
+    elif len(memberships) == 1:
+        chosen = memberships
+    elif not memberships:
+        raise Forbidden("you are not a member of any organization")
+    else:
+        raise Problem(f"you belong to several organizations: name one in {ORGANIZATION_HEADER}")
+    return Tenant(chosen[0].organization_id, chosen[0].role, principal)
+
+
+TenantDep = Annotated[Tenant, Depends(get_tenant)]
+
+
+def writer(tenant: TenantDep) -> Tenant:
+    tenant.require(Role.member)
+    return tenant
+
+
+def administrator(tenant: TenantDep) -> Tenant:
+    tenant.require(Role.admin)
+    return tenant
+
+
+WriterDep = Annotated[Tenant, Depends(writer)]
+AdminDep = Annotated[Tenant, Depends(administrator)]
+
+Model = TypeVar("Model", bound=TenantMixin)
+
+
+class TenantRepository(Generic[Model]):
+    """Reads and writes of one tenant-owned table, always within the caller's organization."""
+
+    model: type[Model]
+    noun: str = "resource"
+
+    def __init__(self, session: Session, tenant: Tenant) -> None:
+        self.session = session
+        self.tenant = tenant
+
+    def select(self) -> Select[tuple[Model]]:
+        return select(self.model).where(self.model.organization_id == self.tenant.organization_id)
+
+    def find(self, id_: uuid.UUID) -> Model | None:
+        return self.session.scalar(self.select().where(self.model.id == id_))
+
+    def get(self, id_: uuid.UUID) -> Model:
+        row = self.find(id_)
+        if row is None:
+            raise NotFound(f"{self.noun} {id_} not found")
+        return row
+
+    def add(self, row: Model) -> Model:
+        row.organization_id = self.tenant.organization_id
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def delete(self, row: Model) -> None:
+        self.session.delete(row)
+        self.session.flush()

@@ -1,0 +1,127 @@
+"""/api/v1: organizations, members, invitations, API keys, the audit log."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Query, status
+from sqlalchemy import select
+
+from api.auth.service import create_organization
+from api.deps import SessionDep, SettingsDep
+from api.quotas import usage
+from api.tenancy import AdminDep, CurrentUser, TenantDep
+from api.tenants import service
+from api.tenants.models import AuditEvent, Invitation, Membership, Organization
+from api.tenants.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyOut,
+    AuditEventOut,
+    InvitationAccept,
+    InvitationCreate,
+    InvitationCreated,
+    InvitationOut,
+    MemberOut,
+    OrganizationCreate,
+    OrganizationOut,
+    QuotaOut,
+    RoleChange,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["organizations"])
+
+
+@router.post("/organizations", status_code=status.HTTP_201_CREATED,
+             response_model=OrganizationOut)
+def create(body: OrganizationCreate, user: CurrentUser, session: SessionDep,
+           settings: SettingsDep) -> Organization:
+    """A new organization owned by the caller."""
+    return create_organization(session, settings, body.name, user)
+
+
+@router.get("/organizations", response_model=list[OrganizationOut])
+def mine(user: CurrentUser, session: SessionDep) -> list[Organization]:
+    return list(session.scalars(
+        select(Organization).join(Membership).where(Membership.user_id == user.id)
+        .order_by(Organization.name)))
+
+
+@router.get("/organization", response_model=OrganizationOut)
+def current(tenant: TenantDep, session: SessionDep) -> Organization:
+    """The organization this request acts in."""
+    return session.get(Organization, tenant.organization_id)
+
+
+@router.get("/organization/usage", response_model=QuotaOut)
+def quota_usage(tenant: TenantDep, session: SessionDep) -> QuotaOut:
+    return usage(session, tenant.organization_id)
+
+
+@router.get("/members", response_model=list[MemberOut])
+def list_members(tenant: TenantDep, session: SessionDep) -> list[MemberOut]:
+    return [MemberOut(user_id=user.id, email=user.email, role=m.role, joined_at=m.created_at)
+            for m, user in service.members(session, tenant)]
+
+
+@router.patch("/members/{user_id}", response_model=MemberOut)
+def change_role(user_id: uuid.UUID, body: RoleChange, tenant: AdminDep,
+                session: SessionDep) -> MemberOut:
+    membership = service.change_role(session, tenant, user_id, body.role)
+    member = dict((m.user_id, u) for m, u in service.members(session, tenant))[user_id]
+    return MemberOut(user_id=user_id, email=member.email, role=membership.role,
+                     joined_at=membership.created_at)
+
+
+@router.delete("/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+def remove_member(user_id: uuid.UUID, tenant: AdminDep, session: SessionDep) -> None:
+    service.remove_member(session, tenant, user_id)
+
+
+@router.post("/invitations", status_code=status.HTTP_201_CREATED,
+             response_model=InvitationCreated)
+def invite(body: InvitationCreate, tenant: AdminDep, session: SessionDep,
+           settings: SettingsDep) -> InvitationCreated:
+    invitation, token = service.invite(session, settings, tenant, body.email, body.role)
+    return InvitationCreated(**InvitationOut.model_validate(invitation).model_dump(),
+                             token=token)
+
+
+@router.get("/invitations", response_model=list[InvitationOut])
+def list_invitations(tenant: AdminDep, session: SessionDep) -> list[Invitation]:
+    return list(session.scalars(select(Invitation).where(
+        Invitation.organization_id == tenant.organization_id)
+        .order_by(Invitation.created_at.desc())))
+
+
+@router.post("/invitations/accept", response_model=OrganizationOut)
+def accept(body: InvitationAccept, user: CurrentUser, session: SessionDep) -> Organization:
+    membership = service.accept_invitation(session, user, body.token)
+    return session.get(Organization, membership.organization_id)
+
+
+@router.post("/api-keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated)
+def create_api_key(body: ApiKeyCreate, tenant: AdminDep, session: SessionDep) -> ApiKeyCreated:
+    key, plaintext = service.create_api_key(session, tenant, body)
+    return ApiKeyCreated(**ApiKeyOut.model_validate(key).model_dump(), key=plaintext)
+
+
+@router.get("/api-keys", response_model=list[ApiKeyOut])
+def list_api_keys(tenant: AdminDep, session: SessionDep) -> list:
+    keys = service.ApiKeys(session, tenant)
+    return list(session.scalars(keys.select().order_by(keys.model.created_at.desc())))
+
+
+@router.delete("/api-keys/{key_id}", response_model=ApiKeyOut)
+def revoke_api_key(key_id: uuid.UUID, tenant: AdminDep, session: SessionDep):
+    return service.revoke_api_key(session, tenant, key_id)
+
+
+@router.get("/audit-events", response_model=list[AuditEventOut])
+def audit_events(tenant: AdminDep, session: SessionDep,
+                 limit: int = Query(100, ge=1, le=1000),
+                 action: str | None = Query(None, max_length=64)) -> list[AuditEvent]:
+    query = select(AuditEvent).where(AuditEvent.organization_id == tenant.organization_id)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    return list(session.scalars(query.order_by(AuditEvent.created_at.desc()).limit(limit)))
