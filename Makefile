@@ -7,7 +7,7 @@ DEMO_DIR ?= runs/demo
 # torch/torchvision pinned to the releases on this machine's disk (a newer one downloads GBs).
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench bench-api services clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -33,12 +33,24 @@ run: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(PYTHON) -m ruff check .
 
-test: $(VENV)/.installed
+# The real servers the integration tests talk to: started when they are down.
+services:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -1) main start
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || \
+		redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no
+	@for i in $$(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+
+test: $(VENV)/.installed services
 	$(PYTHON) -m ruff check .
 	HATCHERY_SHARED_DATA=$(SHARED_DATA) $(PYTHON) -m pytest -q
 
 bench: $(VENV)/.bench-installed
 	$(PYTHON) -m bench.pretrain_throughput
+
+bench-api: $(VENV)/.installed services
+	@command -v wrk >/dev/null || apt-get install -y -q wrk
+	$(PYTHON) -m bench.api_load
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -107,6 +108,17 @@ def install_problem_handlers(app: FastAPI) -> None:
             error.status_code, "HTTP error")
         return problem_response(request, error.status_code, title, str(error.detail),
                                 title.lower().replace(" ", "-"))
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, error: DataError) -> JSONResponse:
+        """A value the database cannot hold (a NUL in text, a number out of range): 422."""
+        reason = str(error.orig).splitlines()[0] if error.orig else "invalid value"
+        if "NUL" in reason:
+            reason = "text must not contain NUL (\\u0000) characters"
+        log.warning("refused unstorable value on %s %s: %s", request.method, request.url.path,
+                    reason)
+        return problem_response(request, 422, "Unprocessable content",
+                                f"a value cannot be stored: {reason}", "validation-error")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import stat
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -83,7 +84,11 @@ def tar_entries(source: BinaryIO, settings: Settings) -> Iterator[ArchiveEntry]:
     source.seek(0)
     expanded = 0
     with tarfile.open(fileobj=source, mode="r:*") as archive:
-        for member in archive:
+        for member in _members_until_corrupt(archive):
+            if member is None:
+                yield _refused("(rest of the archive)", 0,
+                               "the archive is truncated or corrupt from here on")
+                return
             if member.isdir():
                 continue
             if member.issym() or member.islnk():
@@ -106,11 +111,25 @@ def tar_entries(source: BinaryIO, settings: Settings) -> Iterator[ArchiveEntry]:
             yield ArchiveEntry(member.name, LimitedReader(stream, member.size), member.size)
 
 
+def _members_until_corrupt(archive: tarfile.TarFile) -> Iterator[tarfile.TarInfo | None]:
+    """The archive's members; a final None when a header or the compression is broken."""
+    while True:
+        try:
+            member = archive.next()
+        except (tarfile.TarError, EOFError, OSError, zlib.error):
+            yield None
+            return
+        if member is None:
+            return
+        yield member
+
+
 def _is_tar(source: BinaryIO) -> bool:
+    """True when a tar header (plain or gz/bz2/xz-compressed) opens the file."""
+    source.seek(0)
     try:
         with tarfile.open(fileobj=source, mode="r:*") as archive:
-            archive.next()
-        return True
+            return archive.firstmember is not None or archive.next() is not None
     except (tarfile.TarError, OSError, EOFError):
         return False
     finally:

@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, Enum, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base, RecordMixin
@@ -27,7 +27,7 @@ class Organization(RecordMixin, Base):
 
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(100), unique=True)
-    storage_bytes_quota: Mapped[int]
+    storage_bytes_quota: Mapped[int] = mapped_column(BigInteger)
     images_per_dataset_quota: Mapped[int]
     concurrent_jobs_quota: Mapped[int]
     gpu_hours_per_month_quota: Mapped[float]

@@ -38,7 +38,7 @@ def upgrade() -> None:
         "organizations",
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("slug", sa.String(length=100), nullable=False),
-        sa.Column("storage_bytes_quota", sa.Integer(), nullable=False),
+        sa.Column("storage_bytes_quota", sa.BigInteger(), nullable=False),
         sa.Column("images_per_dataset_quota", sa.Integer(), nullable=False),
         sa.Column("concurrent_jobs_quota", sa.Integer(), nullable=False),
         sa.Column("gpu_hours_per_month_quota", sa.Double(), nullable=False),

@@ -1,0 +1,54 @@
+"""Small builders shared by the integration tests."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from tests.conftest import SHARED_DATA
+
+NEU = SHARED_DATA / "neu-det"
+
+
+def neu_images(count: int, offset: int = 0) -> list[Path]:
+    return sorted((NEU / "IMAGES").glob("*.jpg"))[offset:offset + count]
+
+
+def png_bytes(value: int = 0, size: tuple[int, int] = (32, 32), mode: str = "L") -> bytes:
+    out = io.BytesIO()
+    array = np.full(size[::-1], value, np.uint16 if mode == "I;16" else np.uint8)
+    Image.fromarray(array).save(out, format="PNG")
+    return out.getvalue()
+
+
+def multipart(paths: list[Path]) -> list[tuple[str, tuple[str, bytes, str]]]:
+    return [("files", (path.name, path.read_bytes(), "image/jpeg")) for path in paths]
+
+
+def zip_bytes(entries: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def setup_dataset(member, name: str = "d") -> tuple[dict, dict]:
+    project = member.ok("POST", "/api/v1/projects", 201, json={"name": f"p-{name}"})
+    dataset = member.ok("POST", f"/api/v1/projects/{project['id']}/datasets", 201,
+                        json={"name": name})
+    return project, dataset
+
+
+def fetch(member, url: str):
+    """GET a presigned URL: from the S3 server, or from the API's own /objects route."""
+    import httpx
+
+    base = member.api.settings.public_url
+    if url.startswith(base):
+        return member.api.client.get(url[len(base):])
+    return httpx.get(url)
