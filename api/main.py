@@ -5,14 +5,17 @@ from __future__ import annotations
 import contextlib
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.auth.router import router as auth_router
+from api.auth_cache import AuthCache
 from api.datasets.router import router as datasets_router
 from api.datasets.uploads_router import router as uploads_router
 from api.datasets.versions_router import router as versions_router
-from api.db import create_db_engine, make_session_factory
+from api.db import create_db_engine, make_read_session_factory, make_session_factory
+from api.deps import SESSION_EXIT_THREADS
 from api.health_router import router as health_router
 from api.jobs.dispatch import CeleryDispatcher, Dispatcher
 from api.jobs.router import router as jobs_router
@@ -51,6 +54,9 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
+    app.state.read_session_factory = make_read_session_factory(engine)
+    app.state.session_exit = anyio.CapacityLimiter(SESSION_EXIT_THREADS)
+    app.state.auth_cache = AuthCache(settings.auth_cache_seconds)
     app.state.store = store or build_store(settings)
     app.state.dispatcher = dispatcher or CeleryDispatcher(settings.broker_url)
 

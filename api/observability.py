@@ -7,7 +7,7 @@ import logging
 import time
 import uuid
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -15,6 +15,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "X-Request-ID"
 access_log = logging.getLogger("hatchery.access")
@@ -39,6 +41,41 @@ def configure_logging(level: int = logging.INFO) -> None:
     root.propagate = False
 
 
+class ObservabilityMiddleware:
+    """Pure ASGI middleware: a request id (kept from ``X-Request-ID`` or made), one JSON
+    access-log line and the Prometheus counters for every HTTP request."""
+
+    def __init__(self, app: ASGIApp, requests: Counter, latency: Histogram) -> None:
+        self.app, self.requests, self.latency = app, requests, latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = Headers(scope=scope).get(REQUEST_ID_HEADER) or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            seconds = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.requests.labels(scope["method"], route, str(status)).inc()
+            self.latency.labels(scope["method"], route).observe(seconds)
+            access_log.info("request", extra={"fields": {
+                "request_id": request_id, "method": scope["method"], "route": route,
+                "status": status, "ms": round(seconds * 1000, 2)}})
+
+
 def install_observability(app: FastAPI) -> None:
     registry = CollectorRegistry()
     requests = Counter("hatchery_http_requests_total", "HTTP requests",
@@ -46,22 +83,7 @@ def install_observability(app: FastAPI) -> None:
     latency = Histogram("hatchery_http_request_seconds", "HTTP request latency",
                         ["method", "route"], registry=registry)
     app.state.metrics_registry = registry
-
-    @app.middleware("http")
-    async def _observe(request: Request, call_next) -> Response:
-        request_id = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
-        request.state.request_id = request_id
-        started = time.perf_counter()
-        response = await call_next(request)
-        seconds = time.perf_counter() - started
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        requests.labels(request.method, route, str(response.status_code)).inc()
-        latency.labels(request.method, route).observe(seconds)
-        response.headers[REQUEST_ID_HEADER] = request_id
-        access_log.info("request", extra={"fields": {
-            "request_id": request_id, "method": request.method, "route": route,
-            "status": response.status_code, "ms": round(seconds * 1000, 2)}})
-        return response
+    app.add_middleware(ObservabilityMiddleware, requests=requests, latency=latency)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

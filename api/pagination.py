@@ -1,10 +1,16 @@
-"""Keyset-free offset pagination with a total, shared by every list endpoint."""
+"""Offset pagination with a total, shared by every list endpoint.
+
+``PageDep`` parses ``offset``/``limit``; ``paginate`` returns one page of rows and the total
+number of matches in a single round trip (a ``count(*) OVER ()`` column), falling back to a
+separate count only when the page is past the end.
+"""
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Generic, TypeVar
 
-from fastapi import Query
+from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -19,14 +25,33 @@ class Page(BaseModel, Generic[Item]):
     limit: int
 
 
+@dataclass(frozen=True)
 class PageParams:
-    def __init__(self, offset: int = Query(0, ge=0, le=10_000_000),
-                 limit: int = Query(50, ge=1, le=500)) -> None:
-        self.offset = offset
-        self.limit = limit
+    offset: int = 0
+    limit: int = 50
+
+
+async def page_params(offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+                      limit: Annotated[int, Query(ge=1, le=500)] = 50) -> PageParams:
+    return PageParams(offset, limit)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
 
 
 def paginate(session: Session, query: Select, params: PageParams) -> tuple[list, int]:
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = list(session.scalars(query.offset(params.offset).limit(params.limit)))
+    """One page of ``query`` and the total number of matches.
+
+    A query of one ORM entity gives the entities; a query of columns gives its rows (with
+    one extra column, ``_total``).
+    """
+    counted = query.add_columns(func.count().over().label("_total"))
+    rows = session.execute(counted.offset(params.offset).limit(params.limit)).all()
+    if rows:
+        total = rows[0][-1]
+    else:
+        total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    columns = query.column_descriptions
+    if len(columns) == 1 and columns[0]["type"] is columns[0]["entity"]:
+        rows = [row[0] for row in rows]
     return rows, int(total or 0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from api.datasets.models import Blob
@@ -24,31 +24,46 @@ def _month_start() -> datetime:
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
+def _active_jobs(organization_id: uuid.UUID) -> Select:
+    return select(Job.id).where(Job.organization_id == organization_id,
+                                Job.status.in_(ACTIVE), Job.parent_id.is_(None))
+
+
+def _gpu_seconds_this_month(session: Session, organization_id: uuid.UUID) -> float:
+    """GPU time of the jobs that started this month (queued jobs have used none)."""
+    return float(session.scalar(select(func.coalesce(func.sum(Job.gpu_seconds), 0.0)).where(
+        Job.organization_id == organization_id, Job.started_at >= _month_start())) or 0.0)
+
+
 def usage(session: Session, organization_id: uuid.UUID) -> QuotaOut:
     organization = session.get(Organization, organization_id)
     storage = session.scalar(select(func.coalesce(func.sum(Blob.size), 0))
                              .where(Blob.organization_id == organization_id))
-    running = session.scalar(select(func.count()).select_from(Job).where(
-        Job.organization_id == organization_id, Job.status.in_(ACTIVE), Job.parent_id.is_(None)))
-    gpu_seconds = session.scalar(select(func.coalesce(func.sum(Job.gpu_seconds), 0.0)).where(
-        Job.organization_id == organization_id, Job.created_at >= _month_start()))
+    running = session.scalar(select(func.count()).select_from(
+        _active_jobs(organization_id).subquery()))
     return QuotaOut(
         storage_bytes=int(storage), storage_bytes_quota=organization.storage_bytes_quota,
         images_per_dataset_quota=organization.images_per_dataset_quota,
         running_jobs=int(running), concurrent_jobs_quota=organization.concurrent_jobs_quota,
-        gpu_hours_this_month=round(float(gpu_seconds) / 3600, 3),
+        gpu_hours_this_month=round(_gpu_seconds_this_month(session, organization_id) / 3600, 3),
         gpu_hours_per_month_quota=organization.gpu_hours_per_month_quota)
 
 
 def check_job_quotas(session: Session, organization_id: uuid.UUID) -> None:
-    current = usage(session, organization_id)
-    if current.running_jobs >= current.concurrent_jobs_quota:
+    """429 when the organization's active jobs reach its quota, 403 when this month's GPU
+    hours are used up. Counting stops at the quota, so the check costs the same however
+    many jobs wait."""
+    organization = session.get(Organization, organization_id)
+    limit = organization.concurrent_jobs_quota
+    active = session.scalar(select(func.count()).select_from(
+        _active_jobs(organization_id).limit(limit).subquery()))
+    if active >= limit:
         raise QuotaExceeded(
-            f"quota concurrent_jobs ({current.concurrent_jobs_quota}) reached: wait for a job "
-            f"to finish or cancel one", quota="concurrent_jobs",
-            limit=current.concurrent_jobs_quota)
-    if current.gpu_hours_this_month >= current.gpu_hours_per_month_quota:
+            f"quota concurrent_jobs ({limit}) reached: wait for a job to finish or cancel one",
+            quota="concurrent_jobs", limit=limit)
+    hours = _gpu_seconds_this_month(session, organization_id) / 3600
+    if hours >= organization.gpu_hours_per_month_quota:
         raise Problem(
-            f"quota gpu_hours_per_month ({current.gpu_hours_per_month_quota:g}) is used up "
-            f"for this month", status=403, title="Quota exceeded", slug="quota-exceeded",
-            quota="gpu_hours_per_month", limit=current.gpu_hours_per_month_quota)
+            f"quota gpu_hours_per_month ({organization.gpu_hours_per_month_quota:g}) is used "
+            f"up for this month", status=403, title="Quota exceeded", slug="quota-exceeded",
+            quota="gpu_hours_per_month", limit=organization.gpu_hours_per_month_quota)

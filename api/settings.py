@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     invitation_days: int = Field(7, ge=1)
     login_failures_per_window: int = Field(5, ge=1)
     login_window_seconds: int = Field(300, ge=1)
+    # How long one API process reuses an authorization decision (0 turns the cache off).
+    auth_cache_seconds: float = Field(5.0, ge=0, le=60)
 
     # Uploads: one request, one image, one archive (uncompressed) and its expansion ratio.
     max_request_bytes: int = Field(2 * 1024**3, ge=1)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Generic, TypeVar
 
+import anyio
 from fastapi import Depends, Header, Request
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -27,27 +28,33 @@ from api.db import TenantMixin, utcnow
 from api.deps import SessionDep, SettingsDep
 from api.problems import Forbidden, NotFound, Problem, Unauthorized
 from api.security import read_access_token, sha256_hex, split_api_key
+from api.settings import Settings
 from api.tenants.models import ROLE_RANK, Membership, Role
 
 SCOPE_ROLES = {"read": Role.viewer, "write": Role.member, "admin": Role.admin}
 ORGANIZATION_HEADER = "X-Hatchery-Organization"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Principal:
-    user: User | None = None
-    api_key: ApiKey | None = None
+    """Who calls, as plain values (safe to cache and to share between sessions)."""
 
-    @property
-    def user_id(self) -> uuid.UUID | None:
-        return self.user.id if self.user else None
+    user_id: uuid.UUID | None = None
+    api_key_id: uuid.UUID | None = None
+    api_key_organization_id: uuid.UUID | None = None
+    api_key_scopes: tuple[str, ...] = ()
 
-    @property
-    def api_key_id(self) -> uuid.UUID | None:
-        return self.api_key.id if self.api_key else None
+    @classmethod
+    def of_user(cls, user: User) -> Principal:
+        return cls(user_id=user.id)
+
+    @classmethod
+    def of_api_key(cls, key: ApiKey) -> Principal:
+        return cls(api_key_id=key.id, api_key_organization_id=key.organization_id,
+                   api_key_scopes=tuple(key.scopes))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Tenant:
     organization_id: uuid.UUID
     role: Role
@@ -79,39 +86,86 @@ def _api_key(session: Session, token: str) -> ApiKey:
     return key
 
 
-def get_principal(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:
+def resolve_principal(request: Request, session: Session, settings: Settings) -> Principal:
+    """Who calls: an API key or a user's access token (memoized on the request)."""
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
     token = _bearer(request)
     if split_api_key(token) is not None:
-        return Principal(api_key=_api_key(session, token))
-    user_id = read_access_token(token, settings.secret_key.get_secret_value())
-    user = session.get(User, user_id) if user_id else None
-    if user is None or not user.is_active:
-        raise Unauthorized("the access token is invalid or expired")
-    return Principal(user=user)
+        principal = Principal.of_api_key(_api_key(session, token))
+    else:
+        user_id = read_access_token(token, settings.secret_key.get_secret_value())
+        user = session.get(User, user_id) if user_id else None
+        if user is None or not user.is_active:
+            raise Unauthorized("the access token is invalid or expired")
+        principal = Principal.of_user(user)
+    request.state.principal = principal
+    return principal
+
+
+def get_principal(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:
+    return resolve_principal(request, session, settings)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def current_user(principal: PrincipalDep) -> User:
-    if principal.user is None:
+def current_user(principal: PrincipalDep, session: SessionDep) -> User:
+    if principal.user_id is None:
         raise Forbidden("this endpoint needs a user login, not an API key")
-    return principal.user
+    user = session.get(User, principal.user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("the access token is invalid or expired")
+    return user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def get_tenant(
-    principal: PrincipalDep,
+async def get_tenant(
+    request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     organization: Annotated[str | None, Header(alias=ORGANIZATION_HEADER)] = None,
 ) -> Tenant:
-    if principal.api_key is not None:
-        key = principal.api_key
-        role = max((SCOPE_ROLES[s] for s in key.scopes if s in SCOPE_ROLES),
+    """The caller and the organization it acts in.
+
+    A decision made in the last few seconds for the same token and organization is reused
+    (``api.auth_cache``); otherwise it is resolved in one thread-pool hop, and the
+    authentication reads are committed at once, which gives the connection back to the
+    pool: no request holds a connection while it waits for its next thread.
+    """
+    cache = request.app.state.auth_cache
+    key = (request.headers.get("Authorization", ""), organization)
+    tenant = cache.get(key)
+    if tenant is None:
+        tenant = await anyio.to_thread.run_sync(
+            _resolve_tenant, request, session, settings, organization)
+        cache.put(key, tenant)
+    request.state.principal = tenant.principal
+    return tenant
+
+
+def forget_authorizations(request: Request) -> None:
+    """After a change to who may do what, drop this process's cached decisions."""
+    request.app.state.auth_cache.clear()
+
+
+def _resolve_tenant(request: Request, session: Session, settings: Settings,
+                    organization: str | None) -> Tenant:
+    principal = resolve_principal(request, session, settings)
+    tenant = _choose_organization(principal, session, organization)
+    session.commit()
+    return tenant
+
+
+def _choose_organization(principal: Principal, session: Session,
+                         organization: str | None) -> Tenant:
+    if principal.api_key_id is not None:
+        role = max((SCOPE_ROLES[s] for s in principal.api_key_scopes if s in SCOPE_ROLES),
                    key=ROLE_RANK.__getitem__, default=Role.viewer)
-        return Tenant(key.organization_id, role, principal)
+        return Tenant(principal.api_key_organization_id, role, principal)
     memberships = session.scalars(
         select(Membership).where(Membership.user_id == principal.user_id)).all()
     if organization is not None:
@@ -134,12 +188,12 @@ def get_tenant(
 TenantDep = Annotated[Tenant, Depends(get_tenant)]
 
 
-def writer(tenant: TenantDep) -> Tenant:
+async def writer(tenant: TenantDep) -> Tenant:
     tenant.require(Role.member)
     return tenant
 
 
-def administrator(tenant: TenantDep) -> Tenant:
+async def administrator(tenant: TenantDep) -> Tenant:
     tenant.require(Role.admin)
     return tenant
 
@@ -171,6 +225,13 @@ class TenantRepository(Generic[Model]):
         if row is None:
             raise NotFound(f"{self.noun} {id_} not found")
         return row
+
+    def require(self, id_: uuid.UUID) -> None:
+        """404 unless the row exists in the caller's organization (reads only its id)."""
+        found = self.session.scalar(select(self.model.id).where(
+            self.model.organization_id == self.tenant.organization_id, self.model.id == id_))
+        if found is None:
+            raise NotFound(f"{self.noun} {id_} not found")
 
     def add(self, row: Model) -> Model:
         row.organization_id = self.tenant.organization_id

@@ -60,7 +60,9 @@ def parse_wrk(output: str) -> WrkResult:
         number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()
         return float(number) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
 
-    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, re.MULTILINE))
+    if set(percentiles) != {"50", "99"}:
+        raise RuntimeError(f"unexpected wrk report:\n{output}")
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
@@ -207,13 +209,15 @@ def main() -> None:
     parser.add_argument("--ingest-batch", type=int, default=30)
     parser.add_argument("--ingest-clients", type=int, default=4)
     parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument("--keep", type=Path, help="keep server logs and data in this folder")
     args = parser.parse_args()
     files = [(p.name, p.read_bytes()) for p in sorted(args.images.glob("*.jpg"))]
 
     with ExitStack() as stack:
         database_url = stack.enter_context(postgres_database())
         migrate(database_url)
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hatchery-")))
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hatchery-"))
+                       if args.keep is None else args.keep)
         s3 = stack.enter_context(seaweedfs(workdir / "seaweedfs"))
         env = api_environment(database_url, s3, f"bench-{uuid.uuid4().hex[:8]}")
         base = stack.enter_context(uvicorn("api.main:app", env, workdir / "api.log"))

@@ -97,7 +97,7 @@ def login(session: Session, settings: Settings, email: str, password: str, addre
         select(Membership.organization_id).where(Membership.user_id == user.id)).all()
     for organization_id in organizations or [None]:  # each organization's admins see it
         audit.record(session, "login", organization_id=organization_id,
-                     principal=Principal(user=user), address=address)
+                     principal=Principal.of_user(user), address=address)
     return issue_tokens(session, settings, user), user
 
 

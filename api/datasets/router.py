@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
 
 from api import audit
 from api.datasets import service
@@ -21,13 +21,12 @@ from api.datasets.schemas import (
     Split,
 )
 from api.deps import SessionDep, SettingsDep, StoreDep
-from api.pagination import Page, PageParams, paginate
+from api.pagination import Page, PageDep, paginate
 from api.problems import Conflict, TooLarge
 from api.projects.repository import Projects
 from api.tenancy import AdminDep, TenantDep, WriterDep
 
 router = APIRouter(prefix="/api/v1", tags=["datasets"])
-PageDep = Annotated[PageParams, Depends()]
 MAX_LABEL_FILE_BYTES = 256 * 1024 * 1024
 
 
@@ -84,12 +83,13 @@ def list_items(dataset_id: uuid.UUID, tenant: TenantDep, session: SessionDep,
                class_name: Annotated[str | None, Query(max_length=200)] = None,
                split: Split | None = None, is_defect: bool | None = None) -> Page[ItemOut]:
     """Items with pagination and filters (labeled, class, split, good/defect)."""
-    Datasets(session, tenant).get(dataset_id)
     query = filtered(Items(session, tenant).in_dataset(dataset_id), DatasetItem, labeled,
                      class_name, split, is_defect)
-    rows, total = paginate(session, query.order_by(DatasetItem.path), page)
-    items = [service.item_out(item, blob, store, settings)
-             for item, blob in service.with_blobs(session, rows)]
+    query = service.listing_rows(query.order_by(DatasetItem.path), DatasetItem)
+    rows, total = paginate(session, query, page)
+    if not rows:  # an empty page, or no such dataset in this organization (404)
+        Datasets(session, tenant).require(dataset_id)
+    items = [service.listed_item(row, store, settings) for row in rows]
     return Page(items=items, total=total, offset=page.offset, limit=page.limit)
 
 
@@ -134,7 +134,7 @@ def import_labels(dataset_id: uuid.UUID, tenant: WriterDep, session: SessionDep,
                   format: Annotated[Literal["coco", "voc", "yolo"], Form()]
                   ) -> LabelImportReport:
     """Bulk labels; images are matched by path, file name or (YOLO) file stem."""
-    Datasets(session, tenant).get(dataset_id)
+    Datasets(session, tenant).require(dataset_id)
     data = file.file.read(MAX_LABEL_FILE_BYTES + 1)
     if len(data) > MAX_LABEL_FILE_BYTES:
         raise TooLarge(f"label files are limited to {MAX_LABEL_FILE_BYTES} bytes")
@@ -145,6 +145,6 @@ def import_labels(dataset_id: uuid.UUID, tenant: WriterDep, session: SessionDep,
 @router.get("/datasets/{dataset_id}/stats")
 def stats(dataset_id: uuid.UUID, tenant: TenantDep, session: SessionDep) -> dict:
     """Counts, bytes, label counts and class balance of the current items."""
-    Datasets(session, tenant).get(dataset_id)
+    Datasets(session, tenant).require(dataset_id)
     return service.statistics(session, list(session.scalars(
         Items(session, tenant).in_dataset(dataset_id))))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 from fastapi.responses import StreamingResponse
 
 from api.datasets import service
@@ -14,11 +14,10 @@ from api.datasets.models import DatasetVersion, VersionItem
 from api.datasets.repository import Datasets, VersionItems, Versions, filtered
 from api.datasets.schemas import ItemOut, Split, VersionCreate, VersionOut
 from api.deps import SessionDep, SettingsDep, StoreDep
-from api.pagination import Page, PageParams, paginate
+from api.pagination import Page, PageDep, paginate
 from api.tenancy import TenantDep, WriterDep
 
 router = APIRouter(prefix="/api/v1", tags=["dataset versions"])
-PageDep = Annotated[PageParams, Depends()]
 
 
 @router.post("/datasets/{dataset_id}/versions", status_code=status.HTTP_201_CREATED,
@@ -52,12 +51,13 @@ def list_version_items(version_id: uuid.UUID, tenant: TenantDep, session: Sessio
                        class_name: Annotated[str | None, Query(max_length=200)] = None,
                        split: Split | None = None, is_defect: bool | None = None
                        ) -> Page[ItemOut]:
-    Versions(session, tenant).get(version_id)
     query = filtered(VersionItems(session, tenant).in_version(version_id), VersionItem,
                      labeled, class_name, split, is_defect)
-    rows, total = paginate(session, query.order_by(VersionItem.path), page)
-    items = [service.item_out(item, blob, store, settings)
-             for item, blob in service.with_blobs(session, rows)]
+    query = service.listing_rows(query.order_by(VersionItem.path), VersionItem)
+    rows, total = paginate(session, query, page)
+    if not rows:  # an empty page, or no such version in this organization (404)
+        Versions(session, tenant).require(version_id)
+    items = [service.listed_item(row, store, settings) for row in rows]
     return Page(items=items, total=total, offset=page.offset, limit=page.limit)
 
 

@@ -26,7 +26,8 @@ ACTIVE = frozenset({JobStatus.queued, JobStatus.running})
 
 class Job(TenantMixin, Base):
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_org_status", "organization_id", "status"),)
+    __table_args__ = (Index("ix_jobs_org_status", "organization_id", "status"),
+                      Index("ix_jobs_org_started", "organization_id", "started_at"))
 
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"),
                                                   index=True)

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from api.db import session_scope
@@ -18,12 +18,11 @@ from api.jobs.kinds import KINDS
 from api.jobs.models import TERMINAL, Job, JobStatus
 from api.jobs.repository import Jobs
 from api.jobs.schemas import JobCreate, JobEventOut, JobOut, MetricSeries
-from api.pagination import Page, PageParams, paginate
+from api.pagination import Page, PageDep, paginate
 from api.projects.repository import Projects
 from api.tenancy import TenantDep, WriterDep
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
-PageDep = Annotated[PageParams, Depends()]
 STREAM_POLL_SECONDS = 0.5
 
 

@@ -26,9 +26,9 @@ def _check_inputs(session: Session, tenant: Tenant, inputs: dict[str, uuid.UUID]
     """Every id a job names must be the caller's own (else 404, like any foreign id)."""
     for name, value in inputs.items():
         if name in VERSION_INPUTS:
-            Versions(session, tenant).get(value)
+            Versions(session, tenant).require(value)
         elif name.endswith("job_id"):
-            Jobs(session, tenant).get(value)
+            Jobs(session, tenant).require(value)
 
 
 def add_event(session: Session, job: Job, kind: str, data: dict[str, Any],
@@ -39,7 +39,7 @@ def add_event(session: Session, job: Job, kind: str, data: dict[str, Any],
 
 def submit(session: Session, tenant: Tenant, dispatcher: Dispatcher, project_id: uuid.UUID,
            body: JobCreate) -> Job:
-    Projects(session, tenant).get(project_id)
+    Projects(session, tenant).require(project_id)
     config = validate_config(body.kind, body.inputs, body.config)
     _check_inputs(session, tenant, body.inputs)
     check_job_quotas(session, tenant.organization_id)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, status
 from sqlalchemy.exc import IntegrityError
 
 from api import audit
 from api.deps import SessionDep
-from api.pagination import Page, PageParams, paginate
+from api.pagination import Page, PageDep, paginate
 from api.problems import Conflict
 from api.projects.models import Project
 from api.projects.repository import Projects
@@ -38,7 +37,7 @@ def create(body: ProjectCreate, tenant: WriterDep, session: SessionDep) -> Proje
 
 @router.get("", response_model=Page[ProjectOut])
 def list_projects(tenant: TenantDep, session: SessionDep,
-                  page: Annotated[PageParams, Depends()]) -> Page[ProjectOut]:
+                  page: PageDep) -> Page[ProjectOut]:
     projects = Projects(session, tenant)
     rows, total = paginate(session, projects.select().order_by(Project.created_at.desc()), page)
     return Page(items=rows, total=total, offset=page.offset, limit=page.limit)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from api import audit
 from api.deps import SessionDep, SettingsDep, StoreDep
-from api.pagination import Page, PageParams, paginate
+from api.pagination import Page, PageDep, paginate
 from api.problems import Conflict, NotFound
 from api.projects.repository import Projects
 from api.registry import service
@@ -25,7 +25,6 @@ from api.registry.schemas import (
 from api.tenancy import AdminDep, TenantDep, WriterDep
 
 router = APIRouter(prefix="/api/v1", tags=["models"])
-PageDep = Annotated[PageParams, Depends()]
 AliasName = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import BinaryIO
 
@@ -15,12 +18,41 @@ from api.storage.base import StoredObject
 PART_SIZE = 16 * 1024 * 1024
 
 
+class PresignedUrlCache:
+    """Reuses a presigned GET URL while more than half of its lifetime is left.
+
+    Listing a page of items signs one thumbnail URL per item (SigV4: four HMACs each); the
+    same URL for the same object also lets browsers cache the image. Bounded, LRU order.
+    """
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self.capacity = capacity
+        self.entries: OrderedDict[tuple[str, int], tuple[str, float]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get_or_sign(self, key: str, seconds: int, sign: Callable[[], str]) -> str:
+        now = time.monotonic()
+        with self.lock:
+            hit = self.entries.get((key, seconds))
+            if hit is not None and hit[1] > now:
+                self.entries.move_to_end((key, seconds))
+                return hit[0]
+        url = sign()
+        with self.lock:
+            self.entries[(key, seconds)] = (url, now + seconds / 2)
+            self.entries.move_to_end((key, seconds))
+            while len(self.entries) > self.capacity:
+                self.entries.popitem(last=False)
+        return url
+
+
 class S3Store:
     def __init__(self, bucket: str, endpoint: str, access_key: str, secret_key: str,
                  region: str = "us-east-1", secure: bool = False) -> None:
         self.bucket = bucket
         self.client = Minio(endpoint, access_key=access_key, secret_key=secret_key,
                             region=region, secure=secure)
+        self.presigned = PresignedUrlCache()
 
     def ensure_ready(self) -> None:
         if not self.client.bucket_exists(self.bucket):
@@ -64,6 +96,11 @@ class S3Store:
             yield StoredObject(item.object_name, int(item.size or 0))
 
     def presigned_get(self, key: str, seconds: int, filename: str | None = None) -> str:
+        if filename is None:
+            return self.presigned.get_or_sign(key, seconds, lambda: self._sign_get(key, seconds))
+        return self._sign_get(key, seconds, filename)
+
+    def _sign_get(self, key: str, seconds: int, filename: str | None = None) -> str:
         headers = ({"response-content-disposition": f'attachment; filename="{filename}"'}
                    if filename else None)
         return self.client.presigned_get_object(self.bucket, key, timedelta(seconds=seconds),

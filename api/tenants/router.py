@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from sqlalchemy import select
 
 from api.auth.service import create_organization
 from api.deps import SessionDep, SettingsDep
 from api.quotas import usage
-from api.tenancy import AdminDep, CurrentUser, TenantDep
+from api.tenancy import AdminDep, CurrentUser, TenantDep, forget_authorizations
 from api.tenants import service
 from api.tenants.models import AuditEvent, Invitation, Membership, Organization
 from api.tenants.schemas import (
@@ -35,9 +35,11 @@ router = APIRouter(prefix="/api/v1", tags=["organizations"])
 @router.post("/organizations", status_code=status.HTTP_201_CREATED,
              response_model=OrganizationOut)
 def create(body: OrganizationCreate, user: CurrentUser, session: SessionDep,
-           settings: SettingsDep) -> Organization:
+           settings: SettingsDep, request: Request) -> Organization:
     """A new organization owned by the caller."""
-    return create_organization(session, settings, body.name, user)
+    organization = create_organization(session, settings, body.name, user)
+    forget_authorizations(request)
+    return organization
 
 
 @router.get("/organizations", response_model=list[OrganizationOut])
@@ -66,16 +68,19 @@ def list_members(tenant: TenantDep, session: SessionDep) -> list[MemberOut]:
 
 @router.patch("/members/{user_id}", response_model=MemberOut)
 def change_role(user_id: uuid.UUID, body: RoleChange, tenant: AdminDep,
-                session: SessionDep) -> MemberOut:
+                session: SessionDep, request: Request) -> MemberOut:
     membership = service.change_role(session, tenant, user_id, body.role)
+    forget_authorizations(request)
     member = dict((m.user_id, u) for m, u in service.members(session, tenant))[user_id]
     return MemberOut(user_id=user_id, email=member.email, role=membership.role,
                      joined_at=membership.created_at)
 
 
 @router.delete("/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
-def remove_member(user_id: uuid.UUID, tenant: AdminDep, session: SessionDep) -> None:
+def remove_member(user_id: uuid.UUID, tenant: AdminDep, session: SessionDep,
+                  request: Request) -> None:
     service.remove_member(session, tenant, user_id)
+    forget_authorizations(request)
 
 
 @router.post("/invitations", status_code=status.HTTP_201_CREATED,
@@ -95,8 +100,10 @@ def list_invitations(tenant: AdminDep, session: SessionDep) -> list[Invitation]:
 
 
 @router.post("/invitations/accept", response_model=OrganizationOut)
-def accept(body: InvitationAccept, user: CurrentUser, session: SessionDep) -> Organization:
+def accept(body: InvitationAccept, user: CurrentUser, session: SessionDep,
+           request: Request) -> Organization:
     membership = service.accept_invitation(session, user, body.token)
+    forget_authorizations(request)
     return session.get(Organization, membership.organization_id)
 
 
@@ -113,8 +120,11 @@ def list_api_keys(tenant: AdminDep, session: SessionDep) -> list:
 
 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyOut)
-def revoke_api_key(key_id: uuid.UUID, tenant: AdminDep, session: SessionDep):
-    return service.revoke_api_key(session, tenant, key_id)
+def revoke_api_key(key_id: uuid.UUID, tenant: AdminDep, session: SessionDep,
+                   request: Request):
+    key = service.revoke_api_key(session, tenant, key_id)
+    forget_authorizations(request)
+    return key
 
 
 @router.get("/audit-events", response_model=list[AuditEventOut])

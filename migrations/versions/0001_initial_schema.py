@@ -557,6 +557,9 @@ def upgrade() -> None:
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.create_index("ix_jobs_org_status", ["organization_id", "status"], unique=False)
         batch_op.create_index(
+            "ix_jobs_org_started", ["organization_id", "started_at"], unique=False
+        )
+        batch_op.create_index(
             batch_op.f("ix_jobs_organization_id"), ["organization_id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_jobs_parent_id"), ["parent_id"], unique=False)
@@ -690,6 +693,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_jobs_project_id"))
         batch_op.drop_index(batch_op.f("ix_jobs_parent_id"))
         batch_op.drop_index(batch_op.f("ix_jobs_organization_id"))
+        batch_op.drop_index("ix_jobs_org_started")
         batch_op.drop_index("ix_jobs_org_status")
 
     op.drop_table("jobs")
