@@ -51,19 +51,24 @@ def usage(session: Session, organization_id: uuid.UUID) -> QuotaOut:
 
 def check_job_quotas(session: Session, organization_id: uuid.UUID) -> None:
     """429 when the organization's active jobs reach its quota, 403 when this month's GPU
-    hours are used up. Counting stops at the quota, so the check costs the same however
-    many jobs wait."""
-    organization = session.get(Organization, organization_id)
-    limit = organization.concurrent_jobs_quota
-    active = session.scalar(select(func.count()).select_from(
-        _active_jobs(organization_id).limit(limit).subquery()))
-    if active >= limit:
+    hours are used up. One round trip; counting stops at the quota, so the check costs the
+    same however many jobs wait."""
+    concurrent_quota = select(Organization.concurrent_jobs_quota).where(
+        Organization.id == organization_id).scalar_subquery()
+    active = select(func.count()).select_from(
+        _active_jobs(organization_id).limit(concurrent_quota).subquery()).scalar_subquery()
+    gpu_seconds = select(func.coalesce(func.sum(Job.gpu_seconds), 0.0)).where(
+        Job.organization_id == organization_id,
+        Job.started_at >= _month_start()).scalar_subquery()
+    limit, gpu_quota, active_jobs, used_seconds = session.execute(
+        select(Organization.concurrent_jobs_quota, Organization.gpu_hours_per_month_quota,
+               active, gpu_seconds).where(Organization.id == organization_id)).one()
+    if active_jobs >= limit:
         raise QuotaExceeded(
             f"quota concurrent_jobs ({limit}) reached: wait for a job to finish or cancel one",
             quota="concurrent_jobs", limit=limit)
-    hours = _gpu_seconds_this_month(session, organization_id) / 3600
-    if hours >= organization.gpu_hours_per_month_quota:
+    if float(used_seconds) / 3600 >= gpu_quota:
         raise Problem(
-            f"quota gpu_hours_per_month ({organization.gpu_hours_per_month_quota:g}) is used "
-            f"up for this month", status=403, title="Quota exceeded", slug="quota-exceeded",
-            quota="gpu_hours_per_month", limit=organization.gpu_hours_per_month_quota)
+            f"quota gpu_hours_per_month ({gpu_quota:g}) is used up for this month",
+            status=403, title="Quota exceeded", slug="quota-exceeded",
+            quota="gpu_hours_per_month", limit=gpu_quota)
