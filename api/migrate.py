@@ -7,12 +7,25 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import create_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def alembic_config() -> Config:
     return Config(str(ROOT / "alembic.ini"))
+
+
+def migrate_database(url: str, action: str = "upgrade", revision: str = "head") -> None:
+    """Run ``alembic <action> <revision>`` on the database at ``url`` (tests, benchmarks)."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            getattr(command, action)(config, revision)
+    finally:
+        engine.dispose()
 
 
 def upgrade(revision: str = "head") -> None:

@@ -29,10 +29,10 @@ def _active_jobs(organization_id: uuid.UUID) -> Select:
                                 Job.status.in_(ACTIVE), Job.parent_id.is_(None))
 
 
-def _gpu_seconds_this_month(session: Session, organization_id: uuid.UUID) -> float:
+def _gpu_seconds_this_month(organization_id: uuid.UUID) -> Select:
     """GPU time of the jobs that started this month (queued jobs have used none)."""
-    return float(session.scalar(select(func.coalesce(func.sum(Job.gpu_seconds), 0.0)).where(
-        Job.organization_id == organization_id, Job.started_at >= _month_start())) or 0.0)
+    return select(func.coalesce(func.sum(Job.gpu_seconds), 0.0)).where(
+        Job.organization_id == organization_id, Job.started_at >= _month_start())
 
 
 def usage(session: Session, organization_id: uuid.UUID) -> QuotaOut:
@@ -45,7 +45,8 @@ def usage(session: Session, organization_id: uuid.UUID) -> QuotaOut:
         storage_bytes=int(storage), storage_bytes_quota=organization.storage_bytes_quota,
         images_per_dataset_quota=organization.images_per_dataset_quota,
         running_jobs=int(running), concurrent_jobs_quota=organization.concurrent_jobs_quota,
-        gpu_hours_this_month=round(_gpu_seconds_this_month(session, organization_id) / 3600, 3),
+        gpu_hours_this_month=round(
+            float(session.scalar(_gpu_seconds_this_month(organization_id)) or 0.0) / 3600, 3),
         gpu_hours_per_month_quota=organization.gpu_hours_per_month_quota)
 
 
@@ -57,9 +58,7 @@ def check_job_quotas(session: Session, organization_id: uuid.UUID) -> None:
         Organization.id == organization_id).scalar_subquery()
     active = select(func.count()).select_from(
         _active_jobs(organization_id).limit(concurrent_quota).subquery()).scalar_subquery()
-    gpu_seconds = select(func.coalesce(func.sum(Job.gpu_seconds), 0.0)).where(
-        Job.organization_id == organization_id,
-        Job.started_at >= _month_start()).scalar_subquery()
+    gpu_seconds = _gpu_seconds_this_month(organization_id).scalar_subquery()
     limit, gpu_quota, active_jobs, used_seconds = session.execute(
         select(Organization.concurrent_jobs_quota, Organization.gpu_hours_per_month_quota,
                active, gpu_seconds).where(Organization.id == organization_id)).one()

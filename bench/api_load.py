@@ -34,6 +34,7 @@ import httpx
 from minio import Minio
 from sqlalchemy import create_engine, text
 
+from api.migrate import migrate_database
 from tests.integration.servers import (
     S3Server,
     free_port,
@@ -116,19 +117,6 @@ def api_environment(database_url: str, s3: S3Server, bucket: str) -> dict[str, s
         "HATCHERY_BROKER_URL": "redis://127.0.0.1:6379/15",
         "HATCHERY_SECRET_KEY": uuid.uuid4().hex,
     }
-
-
-def migrate(url: str) -> None:
-    from alembic import command
-
-    from api.migrate import alembic_config
-
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-    engine.dispose()
 
 
 class Tenant:
@@ -215,7 +203,7 @@ def main() -> None:
 
     with ExitStack() as stack:
         database_url = stack.enter_context(postgres_database())
-        migrate(database_url)
+        migrate_database(database_url)
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hatchery-"))
                        if args.keep is None else args.keep)
         s3 = stack.enter_context(seaweedfs(workdir / "seaweedfs"))

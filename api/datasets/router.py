@@ -34,7 +34,7 @@ MAX_LABEL_FILE_BYTES = 256 * 1024 * 1024
              response_model=DatasetOut)
 def create(project_id: uuid.UUID, body: DatasetCreate, tenant: WriterDep,
            session: SessionDep) -> Dataset:
-    Projects(session, tenant).get(project_id)
+    Projects(session, tenant).require(project_id)
     datasets = Datasets(session, tenant)
     if session.scalar(datasets.select().where(Dataset.project_id == project_id,
                                               Dataset.name == body.name)) is not None:
@@ -46,7 +46,7 @@ def create(project_id: uuid.UUID, body: DatasetCreate, tenant: WriterDep,
 @router.get("/projects/{project_id}/datasets", response_model=Page[DatasetOut])
 def list_datasets(project_id: uuid.UUID, tenant: TenantDep, session: SessionDep,
                   page: PageDep) -> Page[DatasetOut]:
-    Projects(session, tenant).get(project_id)
+    Projects(session, tenant).require(project_id)
     query = Datasets(session, tenant).select().where(Dataset.project_id == project_id)
     rows, total = paginate(session, query.order_by(Dataset.created_at.desc()), page)
     return Page(items=rows, total=total, offset=page.offset, limit=page.limit)

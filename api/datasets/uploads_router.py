@@ -79,7 +79,7 @@ def upload_archive(dataset_id: uuid.UUID, tenant: WriterDep, session: SessionDep
 def start_upload(dataset_id: uuid.UUID, body: UploadCreate, tenant: WriterDep,
                  session: SessionDep, store: StoreDep, settings: SettingsDep) -> UploadOut:
     """Presigned PUT URLs, one per file, valid for ``presign_seconds``; then finalize."""
-    Datasets(session, tenant).get(dataset_id)
+    Datasets(session, tenant).require(dataset_id)
     for index, entry in enumerate(body.files):
         if clean_path(entry.name) is None:
             raise Unprocessable(f"files.{index}.name: unsafe path {entry.name!r}")

@@ -25,14 +25,14 @@ router = APIRouter(prefix="/api/v1", tags=["dataset versions"])
 def create_version(dataset_id: uuid.UUID, body: VersionCreate, tenant: WriterDep,
                    session: SessionDep) -> DatasetVersion:
     """Freeze the current items and labels; jobs train on versions, never on drafts."""
-    Datasets(session, tenant).get(dataset_id)
+    Datasets(session, tenant).require(dataset_id)
     return service.create_version(session, tenant, dataset_id, body.note)
 
 
 @router.get("/datasets/{dataset_id}/versions", response_model=Page[VersionOut])
 def list_versions(dataset_id: uuid.UUID, tenant: TenantDep, session: SessionDep,
                   page: PageDep) -> Page[VersionOut]:
-    Datasets(session, tenant).get(dataset_id)
+    Datasets(session, tenant).require(dataset_id)
     query = Versions(session, tenant).select().where(DatasetVersion.dataset_id == dataset_id)
     rows, total = paginate(session, query.order_by(DatasetVersion.number.desc()), page)
     return Page(items=rows, total=total, offset=page.offset, limit=page.limit)

@@ -49,7 +49,7 @@ def submit(project_id: uuid.UUID, body: JobCreate, tenant: WriterDep, session: S
 def list_jobs(project_id: uuid.UUID, tenant: TenantDep, session: SessionDep, page: PageDep,
               status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
               kind: Annotated[str | None, Query(max_length=32)] = None) -> Page[JobOut]:
-    Projects(session, tenant).get(project_id)
+    Projects(session, tenant).require(project_id)
     query = Jobs(session, tenant).select().where(Job.project_id == project_id)
     if status_filter is not None:
         query = query.where(Job.status == status_filter)
@@ -100,7 +100,7 @@ async def stream(job_id: uuid.UUID, tenant: TenantDep, request: Request) -> Stre
     """Server-Sent Events: ``status`` and ``progress`` as they change, until the job ends."""
     factory = request.app.state.session_factory
     with session_scope(factory) as session:
-        Jobs(session, tenant).get(job_id)
+        Jobs(session, tenant).require(job_id)
 
     async def updates() -> AsyncIterator[str]:
         last: tuple | None = None

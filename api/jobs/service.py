@@ -88,7 +88,7 @@ def retry(session: Session, tenant: Tenant, dispatcher: Dispatcher, job_id: uuid
 
 def events(session: Session, tenant: Tenant, job_id: uuid.UUID, kind: str | None = None,
            limit: int = 1000) -> list[JobEvent]:
-    Jobs(session, tenant).get(job_id)
+    Jobs(session, tenant).require(job_id)
     query = JobEvents(session, tenant).select().where(JobEvent.job_id == job_id)
     if kind:
         query = query.where(JobEvent.kind == kind)

@@ -37,7 +37,7 @@ def _out(session, tenant, model: RegisteredModel) -> ModelOut:
              response_model=ModelOut)
 def create(project_id: uuid.UUID, body: ModelCreate, tenant: WriterDep,
            session: SessionDep) -> ModelOut:
-    Projects(session, tenant).get(project_id)
+    Projects(session, tenant).require(project_id)
     models = service.Models(session, tenant)
     if session.scalar(models.select().where(RegisteredModel.project_id == project_id,
                                             RegisteredModel.name == body.name)) is not None:
@@ -50,7 +50,7 @@ def create(project_id: uuid.UUID, body: ModelCreate, tenant: WriterDep,
 @router.get("/projects/{project_id}/models", response_model=Page[ModelOut])
 def list_models(project_id: uuid.UUID, tenant: TenantDep, session: SessionDep,
                 page: PageDep) -> Page[ModelOut]:
-    Projects(session, tenant).get(project_id)
+    Projects(session, tenant).require(project_id)
     query = service.Models(session, tenant).select().where(
         RegisteredModel.project_id == project_id).order_by(RegisteredModel.name)
     rows, total = paginate(session, query, page)

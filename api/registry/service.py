@@ -68,7 +68,7 @@ def aliases_of(session: Session, tenant: Tenant, model_id: uuid.UUID) -> dict[st
 
 def set_alias(session: Session, tenant: Tenant, model_id: uuid.UUID, alias: str,
               version_id: uuid.UUID) -> ModelAlias:
-    Models(session, tenant).get(model_id)
+    Models(session, tenant).require(model_id)
     version = ModelVersions(session, tenant).get(version_id)
     if version.model_id != model_id:
         raise NotFound(f"model version {version_id} not found in model {model_id}")

@@ -12,32 +12,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from alembic import command
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine
 
 from api.jobs.dispatch import RecordingDispatcher
 from api.main import create_app
-from api.migrate import alembic_config
+from api.migrate import migrate_database
 from api.settings import Settings
 from tests.integration.servers import S3Server, postgres_database, seaweedfs
 
 PASSWORD = "correct horse battery staple"
 
 
-def migrate(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-    engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     with postgres_database() as url:
-        migrate(url)
+        migrate_database(url)
         yield url
 
 
@@ -50,7 +39,7 @@ def s3_server(tmp_path_factory) -> Iterator[S3Server]:
 @pytest.fixture(scope="session")
 def sqlite_url(tmp_path_factory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'hatchery.db'}"
-    migrate(url)
+    migrate_database(url)
     return url
 
 

@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from api.all_models import metadata
-from api.migrate import alembic_config
+from api.migrate import migrate_database
 from tests.integration.servers import postgres_database
-
-
-def run(url: str, action: str, revision: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        getattr(command, action)(config, revision)
-    engine.dispose()
 
 
 @pytest.fixture(params=["postgres", "sqlite"])
@@ -32,7 +22,7 @@ def empty_database(request, tmp_path):
 
 
 def test_upgrade_downgrade_round_trip_matches_the_models(empty_database):
-    run(empty_database, "upgrade", "head")
+    migrate_database(empty_database, "upgrade", "head")
     engine = create_engine(empty_database)
     tables = set(inspect(engine).get_table_names())
     assert set(metadata.tables) <= tables
@@ -41,8 +31,8 @@ def test_upgrade_downgrade_round_trip_matches_the_models(empty_database):
     assert differences == []
     engine.dispose()
 
-    run(empty_database, "downgrade", "base")
+    migrate_database(empty_database, "downgrade", "base")
     engine = create_engine(empty_database)
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     engine.dispose()
-    run(empty_database, "upgrade", "head")
+    migrate_database(empty_database, "upgrade", "head")
