@@ -7,7 +7,7 @@ DEMO_DIR ?= runs/demo
 # torch/torchvision pinned to the releases on this machine's disk (a newer one downloads GBs).
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: run test lint bench bench-api services clean
+.PHONY: run demo test lint bench bench-api bench-queue services clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -20,8 +20,13 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 	$(PYTHON) -m pip install -q -e '.[dev,bench]' $(TORCH_PINS)
 	touch $@
 
-# Demo: a short pretrain of Hatchery's default method on NEU-DET, then its kNN report.
+# The platform, embedded: API + one worker on SQLite, a folder and Celery over SQLite, with a
+# demo organization, user and NEU-DET sample dataset; prints the URL and the login.
 run: $(VENV)/.installed
+	$(PYTHON) -m worker.embedded --data $(SHARED_DATA)/neu-det
+
+# The engine alone: a short pretrain of Hatchery's default method on NEU-DET, then kNN.
+demo: $(VENV)/.installed
 	$(PYTHON) -m bench.neu_split --images $(SHARED_DATA)/neu-det/IMAGES --out $(DEMO_DIR)/neu
 	rm -rf $(DEMO_DIR)/pretrain
 	$(VENV)/bin/hatchery pretrain --data $(DEMO_DIR)/neu/all --out $(DEMO_DIR)/pretrain \
@@ -51,6 +56,9 @@ bench: $(VENV)/.bench-installed
 bench-api: $(VENV)/.installed services
 	@command -v wrk >/dev/null || apt-get install -y -q wrk
 	$(PYTHON) -m bench.api_load
+
+bench-queue: $(VENV)/.installed services
+	$(PYTHON) -m bench.queue_latency
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

@@ -9,6 +9,7 @@ import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from api.admin.router import router as admin_router
 from api.auth.router import router as auth_router
 from api.auth_cache import AuthCache
 from api.datasets.router import router as datasets_router
@@ -58,7 +59,8 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.state.session_exit = anyio.CapacityLimiter(SESSION_EXIT_THREADS)
     app.state.auth_cache = AuthCache(settings.auth_cache_seconds)
     app.state.store = store or build_store(settings)
-    app.state.dispatcher = dispatcher or CeleryDispatcher(settings.broker_url)
+    app.state.dispatcher = dispatcher or CeleryDispatcher(settings.broker_url,
+                                                          settings.message_expires_seconds)
 
     configure_logging()
     install_problem_handlers(app)
@@ -70,7 +72,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     for router in (health_router, auth_router, tenants_router, projects_router,
                    datasets_router, uploads_router, versions_router, jobs_router,
-                   registry_router, objects_router):
+                   registry_router, objects_router, admin_router):
         app.include_router(router)
     return app
 

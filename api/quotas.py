@@ -1,7 +1,9 @@
 """Per-organization quotas: storage, images per dataset, concurrent jobs, GPU-hours/month.
 
 A request that would go over answers 429 (or 403 for the monthly GPU budget) with a
-problem+json whose ``quota`` member names the quota.
+problem+json whose ``quota`` member names the quota. ``concurrent_jobs`` bounds how many of
+an organization's jobs run at once: the scheduler (worker/scheduler.py) holds the rest in the
+queue. Submitting is refused only past ``max_queued_jobs`` waiting or running jobs.
 """
 
 from __future__ import annotations
@@ -13,59 +15,59 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from api.datasets.models import Blob
-from api.jobs.models import ACTIVE, Job
+from api.jobs.models import ACTIVE, Job, JobStatus
 from api.problems import Problem, QuotaExceeded
 from api.tenants.models import Organization
 from api.tenants.schemas import QuotaOut
 
 
-def _month_start() -> datetime:
+def month_start() -> datetime:
     now = datetime.now(UTC)
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def _active_jobs(organization_id: uuid.UUID) -> Select:
+def _jobs_in(organization_id: uuid.UUID, statuses) -> Select:
     return select(Job.id).where(Job.organization_id == organization_id,
-                                Job.status.in_(ACTIVE), Job.parent_id.is_(None))
+                                Job.status.in_(statuses), Job.parent_id.is_(None))
 
 
 def _gpu_seconds_this_month(organization_id: uuid.UUID) -> Select:
     """GPU time of the jobs that started this month (queued jobs have used none)."""
     return select(func.coalesce(func.sum(Job.gpu_seconds), 0.0)).where(
-        Job.organization_id == organization_id, Job.started_at >= _month_start())
+        Job.organization_id == organization_id, Job.started_at >= month_start())
 
 
 def usage(session: Session, organization_id: uuid.UUID) -> QuotaOut:
     organization = session.get(Organization, organization_id)
     storage = session.scalar(select(func.coalesce(func.sum(Blob.size), 0))
                              .where(Blob.organization_id == organization_id))
-    running = session.scalar(select(func.count()).select_from(
-        _active_jobs(organization_id).subquery()))
+    running, queued = (session.scalar(select(func.count()).select_from(
+        _jobs_in(organization_id, [status]).subquery()))
+        for status in (JobStatus.running, JobStatus.queued))
     return QuotaOut(
         storage_bytes=int(storage), storage_bytes_quota=organization.storage_bytes_quota,
         images_per_dataset_quota=organization.images_per_dataset_quota,
-        running_jobs=int(running), concurrent_jobs_quota=organization.concurrent_jobs_quota,
+        running_jobs=int(running), queued_jobs=int(queued),
+        concurrent_jobs_quota=organization.concurrent_jobs_quota,
         gpu_hours_this_month=round(
             float(session.scalar(_gpu_seconds_this_month(organization_id)) or 0.0) / 3600, 3),
         gpu_hours_per_month_quota=organization.gpu_hours_per_month_quota)
 
 
-def check_job_quotas(session: Session, organization_id: uuid.UUID) -> None:
-    """429 when the organization's active jobs reach its quota, 403 when this month's GPU
-    hours are used up. One round trip; counting stops at the quota, so the check costs the
-    same however many jobs wait."""
-    concurrent_quota = select(Organization.concurrent_jobs_quota).where(
-        Organization.id == organization_id).scalar_subquery()
+def check_job_quotas(session: Session, organization_id: uuid.UUID, max_queued: int) -> None:
+    """429 when the organization has ``max_queued`` jobs waiting or running, 403 when this
+    month's GPU hours are used up. One round trip; counting stops at the limit, so the check
+    costs the same however many jobs wait."""
     active = select(func.count()).select_from(
-        _active_jobs(organization_id).limit(concurrent_quota).subquery()).scalar_subquery()
+        _jobs_in(organization_id, ACTIVE).limit(max_queued).subquery()).scalar_subquery()
     gpu_seconds = _gpu_seconds_this_month(organization_id).scalar_subquery()
-    limit, gpu_quota, active_jobs, used_seconds = session.execute(
-        select(Organization.concurrent_jobs_quota, Organization.gpu_hours_per_month_quota,
-               active, gpu_seconds).where(Organization.id == organization_id)).one()
-    if active_jobs >= limit:
+    gpu_quota, active_jobs, used_seconds = session.execute(
+        select(Organization.gpu_hours_per_month_quota, active, gpu_seconds)
+        .where(Organization.id == organization_id)).one()
+    if active_jobs >= max_queued:
         raise QuotaExceeded(
-            f"quota concurrent_jobs ({limit}) reached: wait for a job to finish or cancel one",
-            quota="concurrent_jobs", limit=limit)
+            f"quota queued_jobs ({max_queued}) reached: wait for jobs to finish or cancel some",
+            quota="queued_jobs", limit=max_queued)
     if float(used_seconds) / 3600 >= gpu_quota:
         raise Problem(
             f"quota gpu_hours_per_month ({gpu_quota:g}) is used up for this month",

@@ -56,11 +56,27 @@ class Settings(BaseSettings):
     default_images_per_dataset: int = 500_000
     default_concurrent_jobs: int = 4
     default_gpu_hours_per_month: float = 200.0
+    # Jobs one organization may have waiting; how many run at once is its concurrent_jobs quota.
+    max_queued_jobs: int = Field(1000, ge=1)
+    # Every broker message expires; a job whose message expired is re-announced by a worker.
+    message_expires_seconds: int = Field(3600, ge=10)
+
+    # Workers (worker/): a lease that heartbeats renew, the local dataset cache, cancel grace.
+    worker_queues: list[str] = Field(default_factory=lambda: ["gpu.any"])
+    worker_name: str = ""
+    worker_work_dir: str = "runs/work"
+    worker_cache_dir: str = "runs/cache"
+    worker_cache_bytes: int = Field(50 * 1024**3, ge=0)
+    lease_seconds: float = Field(30.0, gt=0)
+    heartbeat_seconds: float = Field(5.0, gt=0)
+    housekeeping_seconds: float = Field(10.0, gt=0)
+    cancel_grace_seconds: float = Field(8.0, ge=0)
+    progress_flush_seconds: float = Field(1.0, ge=0)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if (self.environment == "production"
-                and self.secret_key.get_secret_value() == DEVELOPMENT_SECRET):
+                and self.secret_key.get_secret_value() in (DEVELOPMENT_SECRET, "change-me")):
             raise ValueError("HATCHERY_SECRET_KEY must be set outside development and test")
         return self
 

@@ -43,3 +43,13 @@ def broadcast_from_rank0(tensor: torch.Tensor) -> torch.Tensor:
     if is_distributed():
         dist.broadcast(tensor, src=0)
     return tensor
+
+
+def any_rank(flag: bool) -> bool:
+    """True on every rank when ``flag`` is True on at least one (a stop decision)."""
+    if not is_distributed():
+        return flag
+    backend_device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+    value = torch.tensor([1.0 if flag else 0.0], device=backend_device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())

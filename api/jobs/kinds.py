@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from api.problems import Unprocessable
-from engine.schemas import KnnEvalConfig, PretrainConfig
+from engine.schemas import KnnEvalConfig, PipelineConfig, PretrainConfig, ProbeConfig
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class JobKind:
     inputs: dict[str, Callable[[dict[str, Any], uuid.UUID], None]]
     queue: str = "gpu.any"
     description: str = ""
+    optional_inputs: frozenset[str] = frozenset()
 
 
 def _set_path(*keys: str, scheme: str) -> Callable[[dict[str, Any], uuid.UUID], None]:
@@ -49,7 +50,26 @@ KINDS: dict[str, JobKind] = {
          "train_version_id": _set_path("train", scheme="dataset-version"),
          "test_version_id": _set_path("test", scheme="dataset-version")},
         queue="gpu.any", description="weighted kNN of a pretrained backbone"),
+    "pipeline": JobKind(
+        "pipeline", PipelineConfig,
+        {"dataset_version_id": _set_path("pretrain", "data", "path", scheme="dataset-version"),
+         "train_version_id": _set_path("evaluate", "train", scheme="dataset-version"),
+         "test_version_id": _set_path("evaluate", "test", scheme="dataset-version")},
+        queue="cpu", optional_inputs=frozenset({"train_version_id", "test_version_id"}),
+        description="pretrain -> evaluate (kNN, given labeled train/test versions) -> "
+                    "register the backbone as a model version; each stage a child job"),
+    "probe": JobKind(
+        "probe", ProbeConfig, {}, queue="cpu",
+        description="checks a worker: reports its host and devices"),
 }
+
+
+def queue_for(kind: str, gpus: int) -> str:
+    """The queue a job of ``kind`` asking for ``gpus`` GPUs waits on."""
+    spec = KINDS[kind]
+    if spec.queue == "cpu" or gpus == 0:
+        return "cpu"
+    return spec.queue
 
 
 def _field(location: tuple[Any, ...]) -> str:
@@ -62,7 +82,8 @@ def validate_config(kind: str, inputs: dict[str, uuid.UUID], config: dict[str, A
     spec = KINDS.get(kind)
     if spec is None:
         raise Unprocessable(f"kind: unknown job kind {kind!r}; one of {', '.join(KINDS)}")
-    missing = [name for name in spec.inputs if name not in inputs]
+    missing = [name for name in spec.inputs
+               if name not in inputs and name not in spec.optional_inputs]
     if missing:
         raise Unprocessable(f"inputs.{missing[0]}: required for a {kind} job")
     unknown = [name for name in inputs if name not in spec.inputs]
@@ -71,7 +92,8 @@ def validate_config(kind: str, inputs: dict[str, uuid.UUID], config: dict[str, A
     merged = {key: (dict(value) if isinstance(value, dict) else value)
               for key, value in config.items()}
     for name, apply in spec.inputs.items():
-        apply(merged, inputs[name])
+        if name in inputs:
+            apply(merged, inputs[name])
     try:
         return spec.schema.model_validate(merged).model_dump(mode="json")
     except ValidationError as error:

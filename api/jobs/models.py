@@ -27,7 +27,8 @@ ACTIVE = frozenset({JobStatus.queued, JobStatus.running})
 class Job(TenantMixin, Base):
     __tablename__ = "jobs"
     __table_args__ = (Index("ix_jobs_org_status", "organization_id", "status"),
-                      Index("ix_jobs_org_started", "organization_id", "started_at"))
+                      Index("ix_jobs_org_started", "organization_id", "started_at"),
+                      Index("ix_jobs_queue_status", "queue", "status"))
 
     project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"),
                                                   index=True)
@@ -56,6 +57,27 @@ class Job(TenantMixin, Base):
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime | None] = mapped_column(default=None)
     gpu_seconds: Mapped[float] = mapped_column(default=0.0)
+    # When the job last entered ``queued`` (submit, retry, re-queue after a lost worker).
+    queued_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The worker holding the job while it runs; the lease lapses unless heartbeats renew it.
+    lease_owner: Mapped[str | None] = mapped_column(String(200), default=None)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Worker(Base):
+    """A worker process as it last reported itself (platform-wide, not tenant data)."""
+
+    __tablename__ = "workers"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int]
+    queues: Mapped[list] = mapped_column(default=list)
+    # {"kind": "cuda"|"cpu", "name", "memory_used_bytes", "memory_total_bytes", "utilization"}
+    devices: Mapped[list] = mapped_column(default=list)
+    current_job_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    started_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
 
 
 class JobEvent(TenantMixin, Base):

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from api.db import session_scope
-from api.deps import SessionDep, StoreDep
+from api.deps import SessionDep, SettingsDep, StoreDep
 from api.jobs import service
 from api.jobs.kinds import KINDS
 from api.jobs.models import TERMINAL, Job, JobStatus
@@ -34,6 +34,7 @@ def dispatcher(request: Request):
 def job_kinds() -> dict[str, dict]:
     """Each job kind with its inputs and the JSON schema of its config."""
     return {name: {"description": kind.description, "inputs": sorted(kind.inputs),
+                   "optional_inputs": sorted(kind.optional_inputs),
                    "config_schema": kind.schema.model_json_schema()}
             for name, kind in KINDS.items()}
 
@@ -41,8 +42,9 @@ def job_kinds() -> dict[str, dict]:
 @router.post("/projects/{project_id}/jobs", status_code=status.HTTP_201_CREATED,
              response_model=JobOut)
 def submit(project_id: uuid.UUID, body: JobCreate, tenant: WriterDep, session: SessionDep,
-           request: Request) -> Job:
-    return service.submit(session, tenant, dispatcher(request), project_id, body)
+           settings: SettingsDep, request: Request) -> Job:
+    return service.submit(session, tenant, dispatcher(request), project_id, body,
+                          settings.max_queued_jobs)
 
 
 @router.get("/projects/{project_id}/jobs", response_model=Page[JobOut])
@@ -70,8 +72,9 @@ def cancel(job_id: uuid.UUID, tenant: WriterDep, session: SessionDep) -> Job:
 
 
 @router.post("/jobs/{job_id}/retry", response_model=JobOut)
-def retry(job_id: uuid.UUID, tenant: WriterDep, session: SessionDep, request: Request) -> Job:
-    return service.retry(session, tenant, dispatcher(request), job_id)
+def retry(job_id: uuid.UUID, tenant: WriterDep, session: SessionDep, settings: SettingsDep,
+          request: Request) -> Job:
+    return service.retry(session, tenant, dispatcher(request), job_id, settings.max_queued_jobs)
 
 
 @router.get("/jobs/{job_id}/events", response_model=list[JobEventOut])

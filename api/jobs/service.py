@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from api.datasets.repository import Versions
 from api.db import utcnow
 from api.jobs.dispatch import Dispatcher
-from api.jobs.kinds import KINDS, validate_config
-from api.jobs.models import TERMINAL, Job, JobEvent, JobStatus
+from api.jobs.kinds import queue_for, validate_config
+from api.jobs.models import ACTIVE, TERMINAL, Job, JobEvent, JobStatus
 from api.jobs.repository import JobEvents, Jobs
 from api.jobs.schemas import JobCreate
 from api.problems import Conflict
@@ -38,17 +38,18 @@ def add_event(session: Session, job: Job, kind: str, data: dict[str, Any],
 
 
 def submit(session: Session, tenant: Tenant, dispatcher: Dispatcher, project_id: uuid.UUID,
-           body: JobCreate) -> Job:
+           body: JobCreate, max_queued: int) -> Job:
     Projects(session, tenant).require(project_id)
     config = validate_config(body.kind, body.inputs, body.config)
     _check_inputs(session, tenant, body.inputs)
-    check_job_quotas(session, tenant.organization_id)
+    check_job_quotas(session, tenant.organization_id, max_queued)
+    now = utcnow()
     job = Jobs(session, tenant).add(Job(
         project_id=project_id, kind=body.kind, name=body.name, priority=body.priority,
-        gpus=body.gpus, queue=KINDS[body.kind].queue if body.gpus else "cpu",
+        gpus=body.gpus, queue=queue_for(body.kind, body.gpus),
         config=config, inputs={k: str(v) for k, v in body.inputs.items()},
         dataset_version_id=body.inputs.get("dataset_version_id"),
-        created_by_user_id=tenant.principal.user_id, updated_at=utcnow()))
+        created_by_user_id=tenant.principal.user_id, updated_at=now, queued_at=now))
     add_event(session, job, "status", {"status": JobStatus.queued.value})
     session.commit()  # the worker must find the row when the message arrives
     dispatcher.enqueue(job.id, job.queue, job.priority)
@@ -56,30 +57,39 @@ def submit(session: Session, tenant: Tenant, dispatcher: Dispatcher, project_id:
 
 
 def cancel(session: Session, tenant: Tenant, job_id: uuid.UUID) -> Job:
-    """Queued jobs stop at once; running ones see the flag at their next step."""
+    """Queued jobs stop at once; running ones see the flag within a second (the worker ends
+    a job that does not stop after a grace period); a pipeline cancels its stages."""
     job = Jobs(session, tenant).get(job_id)
     if job.status in TERMINAL:
         raise Conflict(f"job {job_id} already {job.status.value}")
+    children = session.scalars(Jobs(session, tenant).select().where(
+        Job.parent_id == job.id, Job.status.in_(ACTIVE)))
+    for row in (job, *children):
+        _request_cancel(session, row)
+    return job
+
+
+def _request_cancel(session: Session, job: Job) -> None:
     job.cancel_requested = True
     job.updated_at = utcnow()
     if job.status == JobStatus.queued:
         job.status = JobStatus.cancelled
         job.finished_at = utcnow()
         add_event(session, job, "status", {"status": JobStatus.cancelled.value})
-    return job
 
 
-def retry(session: Session, tenant: Tenant, dispatcher: Dispatcher, job_id: uuid.UUID) -> Job:
+def retry(session: Session, tenant: Tenant, dispatcher: Dispatcher, job_id: uuid.UUID,
+          max_queued: int) -> Job:
     job = Jobs(session, tenant).get(job_id)
     if job.status not in (JobStatus.failed, JobStatus.cancelled):
         raise Conflict(f"only failed or cancelled jobs are retried; job {job_id} is "
                        f"{job.status.value}")
-    check_job_quotas(session, tenant.organization_id)
+    check_job_quotas(session, tenant.organization_id, max_queued)
     job.status = JobStatus.queued
     job.cancel_requested = False
     job.error = ""
     job.finished_at = None
-    job.updated_at = utcnow()
+    job.updated_at = job.queued_at = utcnow()
     add_event(session, job, "status", {"status": JobStatus.queued.value, "retry": True})
     session.commit()
     dispatcher.enqueue(job.id, job.queue, job.priority)

@@ -51,7 +51,13 @@ def register_job(session: Session, tenant: Tenant, model: RegisteredModel, job: 
         model_id=model.id, version=(latest or 0) + 1, job_id=job.id,
         dataset_version_id=job.dataset_version_id, kind=job.kind, config=job.config,
         metrics={**numeric_metrics(job.result.get("metrics", {})), **(extra_metrics or {})},
-        artifacts=dict(job.artifacts)))
+        artifacts=artifact_keys(job.artifacts)))
+
+
+def artifact_keys(artifacts: dict[str, Any]) -> dict[str, str]:
+    """Job artifacts ({"checkpoint": {"key": ..., "bytes": ...}}) as name -> object key."""
+    return {name: value["key"] if isinstance(value, dict) else value
+            for name, value in artifacts.items()}
 
 
 def register(session: Session, tenant: Tenant, model_id: uuid.UUID, job_id: uuid.UUID,

@@ -33,6 +33,7 @@ class QuotaOut(BaseModel):
     storage_bytes_quota: int
     images_per_dataset_quota: int
     running_jobs: int
+    queued_jobs: int
     concurrent_jobs_quota: int
     gpu_hours_this_month: float
     gpu_hours_per_month_quota: float

@@ -57,9 +57,12 @@ def embed_folder(checkpoint: str | Path, data: str | Path, out: str | Path,
 
 
 def evaluate_knn(checkpoint: str | Path, train: str | Path, test: str | Path,
-                 device: str = "auto") -> dict[str, Any]:
-    """Weighted kNN (k = 20 and 200, T = 0.07) of the checkpoint's frozen backbone."""
+                 device: str = "auto", ks: tuple[int, ...] = (20, 200),
+                 temperature: float = 0.07) -> dict[str, Any]:
+    """Weighted kNN (by default k = 20 and 200, T = 0.07) of the checkpoint's frozen
+    backbone."""
     torch_device = resolve_device(device)
     pretrained = load_pretrained_backbone(checkpoint, torch_device)
-    monitor = KnnMonitor(train, test, pretrained.image_format, pretrained.setup, torch_device)
+    monitor = KnnMonitor(train, test, pretrained.image_format, pretrained.setup, torch_device,
+                         ks=tuple(ks), temperature=temperature)
     return monitor.evaluate(pretrained.backbone)

@@ -20,7 +20,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -60,6 +60,8 @@ from engine.train.schedule import set_learning_rate, warmup_cosine
 
 DEFAULT_EPOCHS = 100
 Status = Literal["completed", "cancelled", "interrupted"]
+# Called with (checkpoint path, step) after each checkpoint is written, e.g. to upload it.
+CheckpointCallback = Callable[[Path, int], None]
 
 
 @dataclass
@@ -167,9 +169,11 @@ class PretrainRun:
         should_cancel: CancelCheck | None = None,
         resume: bool = False,
         images: TrainingImages | None = None,
+        checkpoint_callbacks: Sequence[CheckpointCallback] = (),
     ) -> None:
         self.out_dir = Path(out_dir)
         self.callbacks = list(callbacks)
+        self.checkpoint_callbacks = list(checkpoint_callbacks)
         self.should_cancel = should_cancel or (lambda: False)
         self.resume = resume
         self.checkpoint_path = self.out_dir / "checkpoint.pt"
@@ -304,8 +308,11 @@ class PretrainRun:
         }
 
     def save_checkpoint(self) -> None:
+        """Write ``checkpoint.pt`` (rank 0), then hand it to the checkpoint callbacks."""
         if self.rank == 0:
             save_atomically(self._checkpoint_state(), self.checkpoint_path)
+            for callback in self.checkpoint_callbacks:
+                callback(self.checkpoint_path, self.step)
 
     def _restore(self) -> None:
         state = load_checkpoint(self.checkpoint_path, map_location=self.device)
@@ -396,7 +403,8 @@ class PretrainRun:
                     last["knn"] = self._evaluate()
                 if self.step % self.config.runtime.checkpoint_every == 0:
                     self.save_checkpoint()
-                if stop.received or self.should_cancel():
+                # Under DDP every rank must leave the loop at the same step.
+                if distributed.any_rank(stop.received or self.should_cancel()):
                     status = "interrupted" if stop.received else "cancelled"
                     break
         self.save_checkpoint()

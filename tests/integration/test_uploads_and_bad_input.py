@@ -167,8 +167,8 @@ def test_quota_answers_which_quota_and_keeps_what_was_accepted(api):
     with api.session() as session:
         organization = session.get(Organization, member.organization_id)
         organization.images_per_dataset_quota = 2
-        organization.concurrent_jobs_quota = 1
         session.commit()
+    api.settings.max_queued_jobs = 1
     response = member.post(f"/api/v1/datasets/{dataset['id']}/items",
                            files=multipart(neu_images(3, offset=20)))
     assert response.status_code == 429
@@ -181,9 +181,9 @@ def test_quota_answers_which_quota_and_keeps_what_was_accepted(api):
            "config": {"steps": 1}}
     member.ok("POST", f"/api/v1/projects/{project['id']}/jobs", 201, json=job)
     second = member.post(f"/api/v1/projects/{project['id']}/jobs", json=job)
-    assert second.status_code == 429 and second.json()["quota"] == "concurrent_jobs"
+    assert second.status_code == 429 and second.json()["quota"] == "queued_jobs"
     usage = member.ok("GET", "/api/v1/organization/usage")
-    assert usage["running_jobs"] == 1 and usage["storage_bytes"] > 0
+    assert usage["queued_jobs"] == 1 and usage["storage_bytes"] > 0
 
 
 def test_yolo_and_coco_label_import(api):

@@ -1,0 +1,34 @@
+"""Small worker parts: routing, the child's command line, device reports."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+
+from api.jobs.kinds import queue_for
+from worker.devices import describe_devices
+from worker.supervisor import child_command
+
+
+def test_jobs_route_by_kind_and_requested_gpus():
+    assert queue_for("pretrain", 1) == "gpu.any"
+    assert queue_for("pretrain", 0) == "cpu"
+    assert queue_for("pipeline", 4) == "cpu"  # a pipeline only coordinates its stages
+    assert queue_for("probe", 1) == "cpu"
+
+
+def test_a_multi_gpu_pretrain_runs_under_torchrun_one_process_per_gpu():
+    job = uuid.uuid4()
+    single = child_command(job, "w@h/1", gpus=1, kind="pretrain")
+    assert single == [sys.executable, "-m", "worker.child", str(job), "w@h/1"]
+    multi = child_command(job, "w@h/1", gpus=4, kind="pretrain")
+    assert multi[:4] == [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    assert "--nproc_per_node=4" in multi and multi[-4:] == single[1:]
+    assert child_command(job, "w@h/1", gpus=4, kind="evaluate") == [
+        sys.executable, "-m", "worker.child", str(job), "w@h/1"]
+
+
+def test_a_worker_without_gpus_reports_its_cpu():
+    [device] = describe_devices()
+    assert device["kind"] == "cpu" and device["memory_total_bytes"] > 0
+    assert 0 <= device["utilization"] <= 1

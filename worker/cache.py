@@ -1,0 +1,139 @@
+"""A worker's local, content-addressed copy of dataset versions, shared by its jobs.
+
+Blobs are stored once per host under ``blobs/<sha256[:2]>/<sha256>`` and evicted least
+recently used first when the cache outgrows ``max_bytes``. A dataset version becomes a
+folder of hard links to those blobs (``views/<version>-<layout>/``): the engine reads an
+ordinary image folder, a second job on the same version downloads nothing, and evicting a
+blob never breaks a folder a running job is reading (the link keeps the bytes).
+
+Layouts: ``files`` keeps each item's uploaded path (pretraining on everything);
+``classes`` puts each labeled item under ``<class>/`` (kNN evaluation, classification).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.datasets.models import Blob, VersionItem
+from api.storage import ObjectStore
+
+COMPLETE_MARKER = ".complete"
+
+
+@dataclass
+class Materialized:
+    path: Path
+    images: int
+    downloaded: int  # blobs fetched from the object store for this call
+    downloaded_bytes: int
+
+
+def _safe_relative(path: str) -> PurePosixPath:
+    parts = [part for part in PurePosixPath(path.replace("\\", "/")).parts
+             if part not in ("", ".", "..", "/")]
+    return PurePosixPath(*parts) if parts else PurePosixPath("image")
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system
+        shutil.copyfile(source, target)
+
+
+class DatasetCache:
+    def __init__(self, root: str | Path, store: ObjectStore, max_bytes: int) -> None:
+        self.root = Path(root)
+        self.store = store
+        self.max_bytes = max_bytes
+        (self.root / "blobs").mkdir(parents=True, exist_ok=True)
+        (self.root / "views").mkdir(parents=True, exist_ok=True)
+
+    def blob_path(self, sha256: str) -> Path:
+        return self.root / "blobs" / sha256[:2] / sha256
+
+    def fetch_blob(self, sha256: str, key: str) -> int:
+        """Make the blob local; returns the bytes downloaded (0 on a cache hit)."""
+        path = self.blob_path(sha256)
+        if path.exists():
+            os.utime(path)  # most recently used
+            return 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{sha256}.{uuid.uuid4().hex}.part")
+        with self.store.open(key) as source, partial.open("wb") as target:
+            shutil.copyfileobj(source, target, 1024 * 1024)
+        partial.replace(path)  # atomic: another job never sees half a blob
+        return path.stat().st_size
+
+    def materialize(self, session: Session, version_id: uuid.UUID, layout: str = "files"
+                    ) -> Materialized:
+        """The version as an image folder (see the module docstring for layouts)."""
+        view = self.root / "views" / f"{version_id}-{layout}"
+        rows = session.execute(
+            select(VersionItem.path, VersionItem.class_name, Blob.sha256, Blob.storage_key,
+                   Blob.format)
+            .join(Blob, Blob.id == VersionItem.blob_id)
+            .where(VersionItem.version_id == version_id)
+            .order_by(VersionItem.path)).all()
+        if layout == "classes":
+            rows = [row for row in rows if row.class_name]
+        downloaded = downloaded_bytes = 0
+        for row in rows:
+            fetched = self.fetch_blob(row.sha256, row.storage_key)
+            downloaded += fetched > 0
+            downloaded_bytes += fetched
+        if not (view / COMPLETE_MARKER).exists():
+            self._build_view(view, rows, layout)
+        os.utime(view / COMPLETE_MARKER)
+        self.evict(keep=view)
+        return Materialized(view, len(rows), downloaded, downloaded_bytes)
+
+    def _build_view(self, view: Path, rows, layout: str) -> None:
+        building = view.with_name(f"{view.name}.{uuid.uuid4().hex}.building")
+        for row in rows:
+            relative = _safe_relative(row.path)
+            if layout == "classes":
+                relative = _safe_relative(row.class_name) / relative.name
+            if not relative.suffix:
+                relative = relative.with_suffix(f".{row.format.lower()}")
+            target = building / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists():
+                _link_or_copy(self.blob_path(row.sha256), target)
+        building.mkdir(parents=True, exist_ok=True)
+        (building / COMPLETE_MARKER).touch()
+        try:
+            building.rename(view)
+        except OSError:  # another job built it meanwhile
+            shutil.rmtree(building, ignore_errors=True)
+
+    def evict(self, keep: Path | None = None) -> int:
+        """Delete least recently used entries until the cache fits; returns bytes freed.
+
+        Views go first (their links would keep evicted bytes alive, and they are rebuilt
+        from blobs in moments), then blobs; ``keep`` (the view in use) stays.
+        """
+        blobs = [(path.stat(), path) for path in (self.root / "blobs").glob("*/*")
+                 if not path.name.endswith(".part")]
+        total = sum(stat.st_size for stat, _ in blobs)
+        if total <= self.max_bytes:
+            return 0
+        views = sorted((marker.stat().st_mtime, marker.parent)
+                       for marker in (self.root / "views").glob(f"*/{COMPLETE_MARKER}"))
+        for _, view in views:
+            if view != keep:
+                shutil.rmtree(view, ignore_errors=True)
+        freed = 0
+        for stat, path in sorted(blobs, key=lambda item: item[0].st_mtime):
+            if total - freed <= self.max_bytes:
+                break
+            path.unlink(missing_ok=True)
+            freed += stat.st_size
+        return freed

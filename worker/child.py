@@ -1,0 +1,102 @@
+"""The job's own process: ``python -m worker.child <job id> <lease owner>``.
+
+Started fresh for every job by the supervisor (so GPU memory goes back to the system when it
+ends), or once per GPU under ``torchrun`` for a multi-GPU job. It runs the job kind's runner
+and writes how the job ended — while it still holds the lease; a process that lost its lease
+writes nothing. Exit code 0: the outcome is recorded; anything else: the supervisor decides.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+import uuid
+from pathlib import Path
+
+from sqlalchemy import update
+
+from api.db import create_db_engine, make_session_factory, session_scope, utcnow
+from api.jobs.models import Job, JobEvent, JobStatus
+from api.settings import get_settings
+from api.storage import build_store
+from worker.cache import DatasetCache
+from worker.channel import JobChannel
+from worker.runners import RUNNERS, JobContext, Outcome
+
+log = logging.getLogger("hatchery.worker.child")
+
+FINAL = {"succeeded": JobStatus.succeeded, "failed": JobStatus.failed,
+         "cancelled": JobStatus.cancelled}
+
+
+def record_outcome(factory, job_id: uuid.UUID, organization_id: uuid.UUID, owner: str,
+                   outcome: Outcome) -> bool:
+    """End the job as ``outcome`` says (``interrupted``: back to the queue); False when
+    ``owner`` no longer holds the lease."""
+    now = utcnow()
+    if outcome.status == "interrupted":
+        values = {"status": JobStatus.queued, "queued_at": now}
+        status = JobStatus.queued
+    else:
+        status = FINAL[outcome.status]
+        values = {"status": status, "finished_at": now}
+    with session_scope(factory) as session:
+        changed = session.execute(
+            update(Job).where(Job.id == job_id, Job.lease_owner == owner,
+                              Job.status == JobStatus.running)
+            .values(**values, result=outcome.result, error=outcome.error[-4000:],
+                    lease_owner=None, lease_expires_at=None, updated_at=now))
+        if changed.rowcount != 1:
+            return False
+        event = {"status": status.value}
+        if outcome.error:
+            event["error"] = outcome.error.splitlines()[-1][:500]
+        session.add(JobEvent(organization_id=organization_id, job_id=job_id, kind="status",
+                             data=event))
+    return True
+
+
+def main(job_id_text: str, owner: str) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    factory = make_session_factory(create_db_engine(settings.database_url))
+    job_id = uuid.UUID(job_id_text)
+    with session_scope(factory) as session:
+        job = session.get(Job, job_id)
+        row = (job.organization_id, job.kind, dict(job.config), dict(job.artifacts), job.gpus)
+    organization_id, kind, config, artifacts, gpus = row
+    rank = int(os.environ.get("RANK", "0"))
+    channel = JobChannel(factory, job_id, organization_id, owner,
+                         settings.progress_flush_seconds, writer=rank == 0)
+    store = build_store(settings)
+    context = JobContext(
+        job_id=job_id, organization_id=organization_id, kind=kind, config=config,
+        artifacts=artifacts, gpus=gpus, factory=factory, store=store,
+        cache=DatasetCache(settings.worker_cache_dir, store, settings.worker_cache_bytes),
+        channel=channel, work_dir=Path(settings.worker_work_dir) / str(job_id) / f"rank{rank}")
+    log.info("job %s (%s) starts in process %d", job_id, kind, os.getpid())
+    try:
+        outcome = RUNNERS[kind](context)
+    except Exception as error:  # the job fails with the reason; the worker lives on
+        traceback.print_exc()
+        outcome = Outcome("failed", error=f"{type(error).__name__}: {error}")
+    if rank != 0:
+        return 0
+    channel.sync()
+    if not record_outcome(factory, job_id, organization_id, owner, outcome):
+        log.warning("job %s: lease lost, outcome %s not recorded", job_id, outcome.status)
+        return 3
+    log.info("job %s ends %s", job_id, outcome.status)
+    return 0
+
+
+if __name__ == "__main__":
+    code = main(sys.argv[1], sys.argv[2])
+    # Everything is committed and uploaded: leave now, without waiting for loader workers
+    # and library threads to wind down (the supervisor sees the exit at once).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
