@@ -27,6 +27,7 @@ from sqlalchemy import create_engine, update
 from api.auth.models import User
 from api.migrate import migrate_database
 from api.settings import get_settings
+from worker.supervisor import die_with_parent
 
 DEMO_EMAIL, DEMO_PASSWORD = "demo@example.com", "hatchery-demo-password"
 DEMO_ORGANIZATION, DEMO_PROJECT, DEMO_DATASET = "Demo Steelworks", "Steel surfaces", "neu-det"
@@ -101,12 +102,16 @@ def main() -> None:
     Path("runs").mkdir(exist_ok=True)
     migrate_database(settings.database_url)
     base = f"http://{args.host}:{args.port}"
+    # SIGTERM (e.g. from a service manager) stops the children like Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     env = {**os.environ, "HATCHERY_PUBLIC_URL": base}
     processes = [
         subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:app", "--host", args.host,
-                          "--port", str(args.port), "--log-level", "warning"], env=env),
+                          "--port", str(args.port), "--log-level", "warning"], env=env,
+                         preexec_fn=die_with_parent),
         subprocess.Popen([sys.executable, "-m", "worker", "--queues", "gpu.any,cpu", "--name",
-                          "embedded", "--loglevel", "WARNING"], env=env),
+                          "embedded", "--loglevel", "WARNING"], env=env,
+                         preexec_fn=die_with_parent),
     ]
     try:
         _wait_healthy(base, processes[0])

@@ -45,7 +45,7 @@ LOG_UPLOAD_SECONDS = 10.0
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def die_with_parent() -> None:  # runs in the child between fork and exec
     # Not Linux: no prctl; the child's own parent check (worker/channel.py) stops it instead.
     with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -91,7 +91,7 @@ class Supervisor:
             process = subprocess.Popen(
                 child_command(claim.job_id, self.owner, row.gpus, row.kind),
                 stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, preexec_fn=_die_with_parent,
+                start_new_session=True, preexec_fn=die_with_parent,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
             ending = self._watch(process, claim.job_id, log_path, log_key)
         self._upload_log(log_path, log_key)
