@@ -46,7 +46,8 @@ def record_outcome(factory, job_id: uuid.UUID, organization_id: uuid.UUID, owner
         changed = session.execute(
             update(Job).where(Job.id == job_id, Job.lease_owner == owner,
                               Job.status == JobStatus.running)
-            .values(**values, result=outcome.result, error=outcome.error[-4000:],
+            .values(**values, result=outcome.result,
+                    error=outcome.error[-4000:] if status == JobStatus.failed else "",
                     lease_owner=None, lease_expires_at=None, updated_at=now))
         if changed.rowcount != 1:
             return False

@@ -149,3 +149,15 @@ def advance(factory: sessionmaker[Session], dispatcher: Dispatcher, pipeline_id:
     for job_id, queue, priority in announce:
         dispatcher.enqueue(job_id, queue, priority)
     return status
+
+
+def stalled(factory: sessionmaker[Session]) -> list[uuid.UUID]:
+    """Running pipelines that hold no worker and have no stage queued or running: a worker
+    died between a stage's end and the pipeline's next step. ``advance`` picks them up."""
+    parent = Job.__table__.alias("parent")
+    with session_scope(factory) as session:
+        child = select(Job.id).where(Job.parent_id == parent.c.id, Job.status.in_(ACTIVE))
+        return list(session.scalars(
+            select(parent.c.id).where(parent.c.kind == "pipeline",
+                                      parent.c.status == JobStatus.running,
+                                      parent.c.lease_owner.is_(None), ~child.exists())))

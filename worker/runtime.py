@@ -105,11 +105,14 @@ class WorkerRuntime:
                 session.add(Worker(name=self.name, started_at=now, **values))
 
     def keep_house(self) -> None:
-        """Once: presence, lapsed leases back to their queue, announce long waits."""
+        """Once: presence, lapsed leases back to their queue, stalled pipelines on, long
+        waits announced."""
         self.report_presence()
         for job_id, queue in requeue_lapsed(self.factory):
             log.warning("job %s: its worker stopped heartbeating; re-queued", job_id)
             self.dispatcher.enqueue(job_id, queue, 0)
+        for pipeline_id in pipeline.stalled(self.factory):
+            pipeline.advance(self.factory, self.dispatcher, pipeline_id)
         self.announce_waiting(older_than_seconds=3 * self.settings.housekeeping_seconds)
 
     def start_housekeeping(self) -> threading.Thread:

@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import ScalarSelect, and_, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.db import session_scope, utcnow
@@ -38,7 +38,7 @@ class Claim:
     attempt: int
 
 
-def _running_of(organization_id) -> select:
+def _running_of(organization_id: uuid.UUID) -> ScalarSelect[int]:
     """Jobs of the organization that hold a worker (pipelines hold none while they wait)."""
     return (select(func.count()).select_from(Job)
             .where(Job.organization_id == organization_id, Job.status == JobStatus.running,

@@ -72,7 +72,9 @@ def cancel(session: Session, tenant: Tenant, job_id: uuid.UUID) -> Job:
 def _request_cancel(session: Session, job: Job) -> None:
     job.cancel_requested = True
     job.updated_at = utcnow()
-    if job.status == JobStatus.queued:
+    # A pipeline holds no worker while its stages run: it ends at once (its running stage
+    # sees its own flag).
+    if job.status == JobStatus.queued or (job.kind == "pipeline" and job.lease_owner is None):
         job.status = JobStatus.cancelled
         job.finished_at = utcnow()
         add_event(session, job, "status", {"status": JobStatus.cancelled.value})

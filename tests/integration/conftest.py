@@ -14,10 +14,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from api.db import create_db_engine, make_session_factory
 from api.jobs.dispatch import RecordingDispatcher
 from api.main import create_app
 from api.migrate import migrate_database
+from api.projects.models import Project
 from api.settings import Settings
+from api.tenants.models import Organization
 from tests.integration.servers import S3Server, postgres_database, seaweedfs
 
 PASSWORD = "correct horse battery staple"
@@ -143,6 +146,36 @@ def any_api(request, tmp_path) -> Iterator[Api]:
             "sqlite_url"), storage_url=f"file://{tmp_path / 'objects'}",
             login_failures_per_window=1000)
     yield from make_api(settings)
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def factory(request, tmp_path):
+    """Sessions on a fresh, migrated database: Postgres, then SQLite."""
+    if request.param == "postgres":
+        with postgres_database() as url:
+            migrate_database(url)
+            engine = create_db_engine(url)
+            yield make_session_factory(engine)
+            engine.dispose()
+    else:
+        url = f"sqlite:///{tmp_path / 'scheduler.db'}"
+        migrate_database(url)
+        engine = create_db_engine(url)
+        yield make_session_factory(engine)
+        engine.dispose()
+
+
+def organization(factory, concurrent_jobs: int = 4) -> tuple[uuid.UUID, uuid.UUID]:
+    with factory() as session:
+        org = Organization(name="o", slug=uuid.uuid4().hex, storage_bytes_quota=10**9,
+                           images_per_dataset_quota=100, concurrent_jobs_quota=concurrent_jobs,
+                           gpu_hours_per_month_quota=10)
+        session.add(org)
+        session.flush()
+        project = Project(organization_id=org.id, name="p")
+        session.add(project)
+        session.commit()
+        return org.id, project.id
 
 
 NEU_IMAGES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "neu-det"

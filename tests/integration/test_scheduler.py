@@ -6,46 +6,12 @@ import time
 import uuid
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select, update
 
-from api.db import create_db_engine, make_session_factory, utcnow
+from api.db import utcnow
 from api.jobs.models import Job, JobEvent, JobStatus
-from api.migrate import migrate_database
-from api.projects.models import Project
-from api.tenants.models import Organization
+from tests.integration.conftest import organization
 from worker.scheduler import claim_next, renew_lease, requeue_lapsed, waiting_queues
-
-
-@pytest.fixture(params=["postgres", "sqlite"])
-def factory(request, tmp_path):
-    if request.param == "postgres":
-        from tests.integration.servers import postgres_database
-
-        with postgres_database() as url:
-            migrate_database(url)
-            engine = create_db_engine(url)
-            yield make_session_factory(engine)
-            engine.dispose()
-    else:
-        url = f"sqlite:///{tmp_path / 'scheduler.db'}"
-        migrate_database(url)
-        engine = create_db_engine(url)
-        yield make_session_factory(engine)
-        engine.dispose()
-
-
-def organization(factory, concurrent_jobs: int = 4) -> tuple[uuid.UUID, uuid.UUID]:
-    with factory() as session:
-        org = Organization(name="o", slug=uuid.uuid4().hex, storage_bytes_quota=10**9,
-                           images_per_dataset_quota=100, concurrent_jobs_quota=concurrent_jobs,
-                           gpu_hours_per_month_quota=10)
-        session.add(org)
-        session.flush()
-        project = Project(organization_id=org.id, name="p")
-        session.add(project)
-        session.commit()
-        return org.id, project.id
 
 
 def queue_jobs(factory, org: tuple[uuid.UUID, uuid.UUID], count: int, priority: int = 0,

@@ -289,3 +289,21 @@ def test_a_redis_restart_during_a_job_loses_nothing(production):
         done = production.wait_status(member, job["id"], "succeeded", "failed")
         assert done["status"] == "succeeded", production.workers.logs()
     assert production.job(running["id"]).attempts == 1
+
+
+def test_a_job_asking_two_gpus_runs_under_torchrun_one_process_each(production):
+    """The multi-GPU path on this CPU machine: torchrun starts two ranks that train with DDP
+    over gloo; rank 0 alone reports and records the outcome."""
+    member = production.api.signup()
+    project, version = _pretrain_setup(member)
+    production.workers.start("w1")
+    job = member.ok("POST", f"/api/v1/projects/{project['id']}/jobs", 201, json={
+        "kind": "pretrain", "gpus": 2, "inputs": {"dataset_version_id": version["id"]},
+        "config": tiny_pretrain(steps=4)})
+    done = production.wait_status(member, job["id"], "succeeded", "failed")
+    assert done["status"] == "succeeded", production.workers.logs()
+    assert [e.step for e in production.events(job["id"], "progress")] == [1, 2, 3, 4]
+    log = member.get(f"/api/v1/jobs/{job['id']}/logs").text
+    assert log.count("(pretrain) starts in process") == 2  # one line per rank
+    config = production.api.store.get_bytes(done["artifacts"]["config"]["key"]).decode()
+    assert "batch_size: 16" in config
