@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     housekeeping_seconds: float = Field(10.0, gt=0)
     cancel_grace_seconds: float = Field(8.0, ge=0)
     progress_flush_seconds: float = Field(1.0, ge=0)
+    # A job that loses its worker this many times ends failed instead of going round again.
+    max_job_attempts: int = Field(5, ge=1)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

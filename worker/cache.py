@@ -4,7 +4,8 @@ Blobs are stored once per host under ``blobs/<sha256[:2]>/<sha256>`` and evicted
 recently used first when the cache outgrows ``max_bytes``. A dataset version becomes a
 folder of hard links to those blobs (``views/<version>-<layout>/``): the engine reads an
 ordinary image folder, a second job on the same version downloads nothing, and evicting a
-blob never breaks a folder a running job is reading (the link keeps the bytes).
+blob never breaks a folder a running job is reading (the link keeps the bytes). Workers on
+one host may share the cache: a view that a job reads is locked and never evicted.
 
 Layouts: ``files`` keeps each item's uploaded path (pretraining on everything);
 ``classes`` puts each labeled item under ``<class>/`` (kNN evaluation, classification).
@@ -12,6 +13,7 @@ Layouts: ``files`` keeps each item's uploaded path (pretraining on everything);
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import uuid
@@ -53,6 +55,7 @@ class DatasetCache:
         self.root = Path(root)
         self.store = store
         self.max_bytes = max_bytes
+        self._held: list = []  # open lock files of the views this process reads
         (self.root / "blobs").mkdir(parents=True, exist_ok=True)
         (self.root / "views").mkdir(parents=True, exist_ok=True)
 
@@ -91,6 +94,7 @@ class DatasetCache:
             downloaded_bytes += fetched
         if not (view / COMPLETE_MARKER).exists():
             self._build_view(view, rows, layout)
+        self._hold(view)
         os.utime(view / COMPLETE_MARKER)
         self.evict(keep=view)
         return Materialized(view, len(rows), downloaded, downloaded_bytes)
@@ -106,6 +110,8 @@ class DatasetCache:
             target = building / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             if not target.exists():
+                # another worker sharing the cache may have evicted it since it was fetched
+                self.fetch_blob(row.sha256, row.storage_key)
                 _link_or_copy(self.blob_path(row.sha256), target)
         building.mkdir(parents=True, exist_ok=True)
         (building / COMPLETE_MARKER).touch()
@@ -113,6 +119,22 @@ class DatasetCache:
             building.rename(view)
         except OSError:  # another job built it meanwhile
             shutil.rmtree(building, ignore_errors=True)
+
+    def _hold(self, view: Path) -> None:
+        """A shared lock on the view for as long as this process lives: while any job
+        reads a view, no worker sharing the cache removes it."""
+        handle = (view / COMPLETE_MARKER).open("rb")
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        self._held.append(handle)
+
+    @staticmethod
+    def _remove_unused(view: Path) -> None:
+        try:
+            with (view / COMPLETE_MARKER).open("rb") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while in use
+                shutil.rmtree(view, ignore_errors=True)
+        except OSError:
+            pass
 
     def evict(self, keep: Path | None = None) -> int:
         """Delete least recently used entries until the cache fits; returns bytes freed.
@@ -129,7 +151,7 @@ class DatasetCache:
                        for marker in (self.root / "views").glob(f"*/{COMPLETE_MARKER}"))
         for _, view in views:
             if view != keep:
-                shutil.rmtree(view, ignore_errors=True)
+                self._remove_unused(view)
         freed = 0
         for stat, path in sorted(blobs, key=lambda item: item[0].st_mtime):
             if total - freed <= self.max_bytes:

@@ -11,12 +11,14 @@ costs the database one small transaction a second, however many steps it runs.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.db import session_scope, utcnow
@@ -24,6 +26,8 @@ from api.jobs.models import Job, JobEvent
 
 if TYPE_CHECKING:  # the engine (torch) loads only in processes that train
     from engine.train.progress import Progress
+
+log = logging.getLogger("hatchery.worker.channel")
 
 
 class JobChannel:
@@ -59,7 +63,10 @@ class JobChannel:
         if self.stop_reason is None and os.getppid() != self.parent_pid:
             self.stop_reason = "the worker that started this process is gone"
         if self.stop_reason is None and time.monotonic() - self._last_sync >= self.flush_seconds:
-            self.sync()
+            try:
+                self.sync()
+            except SQLAlchemyError:  # the database blinked: keep the reports, train on
+                log.exception("job %s: progress not written; trying again", self.job_id)
         return self.stop_reason is not None
 
     # ------------------------------------------------------------------------ database side

@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 import traceback
 import uuid
 from pathlib import Path
 
 from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.db import create_db_engine, make_session_factory, session_scope, utcnow
 from api.jobs.models import Job, JobEvent, JobStatus
@@ -23,6 +25,7 @@ from api.settings import get_settings
 from api.storage import build_store
 from worker.cache import DatasetCache
 from worker.channel import JobChannel
+from worker.lifetime import die_with_parent
 from worker.runners import RUNNERS, JobContext, Outcome
 
 log = logging.getLogger("hatchery.worker.child")
@@ -59,7 +62,21 @@ def record_outcome(factory, job_id: uuid.UUID, organization_id: uuid.UUID, owner
     return True
 
 
+def _with_retries(call, attempts: int = 5, pause_seconds: float = 2.0):
+    """``call()``, tried again while the database does not answer (the work is done)."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except SQLAlchemyError:
+            if attempt == attempts - 1:
+                raise
+            log.exception("database unavailable; trying again in %.0f s", pause_seconds)
+            time.sleep(pause_seconds)
+    return None
+
+
 def main(job_id_text: str, owner: str) -> int:
+    die_with_parent()
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
@@ -86,8 +103,12 @@ def main(job_id_text: str, owner: str) -> int:
         outcome = Outcome("failed", error=f"{type(error).__name__}: {error}")
     if rank != 0:
         return 0
-    channel.sync()
-    if not record_outcome(factory, job_id, organization_id, owner, outcome):
+
+    def finish() -> bool:
+        channel.sync()  # the last progress reports first
+        return record_outcome(factory, job_id, organization_id, owner, outcome)
+
+    if not _with_retries(finish):
         log.warning("job %s: lease lost, outcome %s not recorded", job_id, outcome.status)
         return 3
     log.info("job %s ends %s", job_id, outcome.status)

@@ -27,7 +27,7 @@ from sqlalchemy import create_engine, update
 from api.auth.models import User
 from api.migrate import migrate_database
 from api.settings import get_settings
-from worker.supervisor import die_with_parent
+from worker.lifetime import die_with_parent
 
 DEMO_EMAIL, DEMO_PASSWORD = "demo@example.com", "hatchery-demo-password"
 DEMO_ORGANIZATION, DEMO_PROJECT, DEMO_DATASET = "Demo Steelworks", "Steel surfaces", "neu-det"

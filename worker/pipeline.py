@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.db import session_scope, utcnow
@@ -151,13 +152,19 @@ def advance(factory: sessionmaker[Session], dispatcher: Dispatcher, pipeline_id:
     return status
 
 
-def stalled(factory: sessionmaker[Session]) -> list[uuid.UUID]:
-    """Running pipelines that hold no worker and have no stage queued or running: a worker
-    died between a stage's end and the pipeline's next step. ``advance`` picks them up."""
+def stalled(factory: sessionmaker[Session], grace_seconds: float = 30.0) -> list[uuid.UUID]:
+    """Running pipelines that hold no worker and have no stage queued or running, untouched
+    for ``grace_seconds``: a worker died between a stage's end and the pipeline's next step
+    (the grace keeps housekeeping from racing a worker that is taking that step now).
+    ``advance`` picks them up."""
     parent = Job.__table__.alias("parent")
+    cutoff = utcnow() - timedelta(seconds=grace_seconds)
     with session_scope(factory) as session:
-        child = select(Job.id).where(Job.parent_id == parent.c.id, Job.status.in_(ACTIVE))
+        busy_stage = select(Job.id).where(
+            Job.parent_id == parent.c.id,
+            or_(Job.status.in_(ACTIVE), Job.finished_at > cutoff))
         return list(session.scalars(
             select(parent.c.id).where(parent.c.kind == "pipeline",
                                       parent.c.status == JobStatus.running,
-                                      parent.c.lease_owner.is_(None), ~child.exists())))
+                                      parent.c.lease_owner.is_(None),
+                                      parent.c.updated_at < cutoff, ~busy_stage.exists())))

@@ -75,12 +75,17 @@ class JobContext:
         download(self.store, checkpoint["key"], target)
         return target
 
-    def set_artifact(self, name: str, value: dict[str, Any]) -> None:
-        """Record an artifact on the job row at once (a resumed attempt finds it)."""
-        self.artifacts[name] = value
+    def set_artifact(self, name: str, value: dict[str, Any]) -> bool:
+        """Record an artifact on the job row at once (a resumed attempt finds it) — only
+        while this process's worker holds the job; False (nothing written) otherwise."""
+        artifacts = {**self.artifacts, name: value}
         with session_scope(self.factory) as session:
-            session.execute(update(Job).where(Job.id == self.job_id)
-                            .values(artifacts=dict(self.artifacts)))
+            written = session.execute(
+                update(Job).where(Job.id == self.job_id, Job.lease_owner == self.channel.owner)
+                .values(artifacts=artifacts)).rowcount == 1
+        if written:
+            self.artifacts = artifacts
+        return written
 
 
 @dataclass
@@ -121,9 +126,16 @@ def run_pretrain(context: JobContext) -> Outcome:
         context.channel.event("log", {"message": f"resuming from step {saved['step']}"})
 
     def upload_checkpoint(path: Path, step: int) -> None:
-        context.set_artifact("checkpoint", {
-            **upload(context.store, path, context.key("checkpoint.pt"),
-                     "application/octet-stream"), "step": step})
+        """Each checkpoint under its own key, recorded only while the job is ours; then the
+        previous one goes. A process that lost the job can never replace the checkpoint
+        the job's new holder resumed from."""
+        previous = context.artifacts.get("checkpoint")
+        uploaded = upload(context.store, path, context.key(f"checkpoint-{step:08d}.pt"),
+                          "application/octet-stream")
+        if not context.set_artifact("checkpoint", {**uploaded, "step": step}):
+            context.store.delete(uploaded["key"])
+        elif previous and previous["key"] != uploaded["key"]:
+            context.store.delete(previous["key"])
 
     run = PretrainRun(PretrainConfig.model_validate(config), out,
                       callbacks=[context.channel.report],

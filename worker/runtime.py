@@ -108,10 +108,11 @@ class WorkerRuntime:
         """Once: presence, lapsed leases back to their queue, stalled pipelines on, long
         waits announced."""
         self.report_presence()
-        for job_id, queue in requeue_lapsed(self.factory):
+        for job_id, queue in requeue_lapsed(self.factory, self.settings.max_job_attempts):
             log.warning("job %s: its worker stopped heartbeating; re-queued", job_id)
             self.dispatcher.enqueue(job_id, queue, 0)
-        for pipeline_id in pipeline.stalled(self.factory):
+        for pipeline_id in pipeline.stalled(self.factory,
+                                            3 * self.settings.housekeeping_seconds):
             pipeline.advance(self.factory, self.dispatcher, pipeline_id)
         self.announce_waiting(older_than_seconds=3 * self.settings.housekeeping_seconds)
 

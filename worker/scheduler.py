@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import ScalarSelect, and_, func, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.db import session_scope, utcnow
@@ -74,36 +75,50 @@ def claim_next(factory: sessionmaker[Session], queue: str, owner: str,
                lease_seconds: float) -> Claim | None:
     """Take the fairest queued job of ``queue`` for ``owner``; None when nothing may run."""
     for _ in range(CLAIM_ATTEMPTS):
-        with session_scope(factory) as session:
-            candidate = fair_candidate(session, queue)
-            if candidate is None:
-                return None
-            job_id, organization_id = candidate
-            # Claims of one organization go one at a time (a row lock on Postgres; SQLite
-            # writes are serial anyway), and the UPDATE re-counts its running jobs, so two
-            # workers cannot both take its last free slot.
-            session.execute(select(Organization.id).where(Organization.id == organization_id)
-                            .with_for_update())
-            now = utcnow()
-            quota = (select(Organization.concurrent_jobs_quota)
-                     .where(Organization.id == organization_id).scalar_subquery())
-            claimed = session.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.status == JobStatus.queued,
-                       Job.cancel_requested.is_(False), _running_of(organization_id) < quota)
-                .values(status=JobStatus.running, lease_owner=owner,
-                        lease_expires_at=now + timedelta(seconds=lease_seconds),
-                        attempts=Job.attempts + 1, updated_at=now,
-                        started_at=func.coalesce(Job.started_at, now))
-                .returning(Job.kind, Job.attempts)).first()
-            if claimed is None:
-                continue  # another worker was faster, or the slot went: look again
-            kind, attempt = claimed
-            session.add(JobEvent(organization_id=organization_id, job_id=job_id, kind="status",
-                                 data={"status": JobStatus.running.value, "worker": owner,
-                                       "attempt": attempt}))
-            return Claim(job_id, organization_id, kind, attempt)
+        try:
+            claim = _claim_once(factory, queue, owner, lease_seconds)
+        except OperationalError:  # a lock conflict (e.g. a deadlock victim): look again
+            continue
+        if claim is not _RETRY:
+            return claim
     return None
+
+
+_RETRY = object()
+
+
+def _claim_once(factory: sessionmaker[Session], queue: str, owner: str,
+                lease_seconds: float) -> Claim | object | None:
+    """A claim, None when nothing may run, or ``_RETRY`` when another worker was faster."""
+    with session_scope(factory) as session:
+        candidate = fair_candidate(session, queue)
+        if candidate is None:
+            return None
+        job_id, organization_id = candidate
+        # Claims of one organization go one at a time (a row lock on Postgres; SQLite
+        # writes are serial anyway), and the UPDATE re-counts its running jobs, so two
+        # workers cannot both take its last free slot.
+        session.execute(select(Organization.id).where(Organization.id == organization_id)
+                        .with_for_update(key_share=True))
+        now = utcnow()
+        quota = (select(Organization.concurrent_jobs_quota)
+                 .where(Organization.id == organization_id).scalar_subquery())
+        claimed = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.queued,
+                   Job.cancel_requested.is_(False), _running_of(organization_id) < quota)
+            .values(status=JobStatus.running, lease_owner=owner,
+                    lease_expires_at=now + timedelta(seconds=lease_seconds),
+                    attempts=Job.attempts + 1, updated_at=now,
+                    started_at=func.coalesce(Job.started_at, now))
+            .returning(Job.kind, Job.attempts)).first()
+        if claimed is None:
+            return _RETRY  # another worker was faster, or the slot went
+        kind, attempt = claimed
+        session.add(JobEvent(organization_id=organization_id, job_id=job_id, kind="status",
+                             data={"status": JobStatus.running.value, "worker": owner,
+                                   "attempt": attempt}))
+        return Claim(job_id, organization_id, kind, attempt)
 
 
 def renew_lease(factory: sessionmaker[Session], job_id: uuid.UUID, owner: str,
@@ -118,8 +133,11 @@ def renew_lease(factory: sessionmaker[Session], job_id: uuid.UUID, owner: str,
         return result.rowcount == 1
 
 
-def requeue_lapsed(factory: sessionmaker[Session]) -> list[tuple[uuid.UUID, str]]:
-    """Hand jobs whose worker stopped heartbeating back to their queue (cancelled ones end).
+def requeue_lapsed(factory: sessionmaker[Session], max_attempts: int = 5
+                   ) -> list[tuple[uuid.UUID, str]]:
+    """Hand jobs whose worker stopped heartbeating back to their queue. A cancelled job
+    ends cancelled; one that has lost its worker ``max_attempts`` times ends failed (it may
+    be what kills them).
 
     Returns (job id, queue) of every re-queued job, so the caller announces them.
     """
@@ -127,22 +145,31 @@ def requeue_lapsed(factory: sessionmaker[Session]) -> list[tuple[uuid.UUID, str]
     with session_scope(factory) as session:
         now = utcnow()
         lapsed = session.execute(
-            select(Job.id, Job.organization_id, Job.queue, Job.cancel_requested, Job.lease_owner)
+            select(Job.id, Job.organization_id, Job.queue, Job.cancel_requested, Job.lease_owner,
+                   Job.attempts)
             .where(Job.status == JobStatus.running, Job.lease_owner.is_not(None),
                    Job.lease_expires_at < now)).all()
-        for job_id, organization_id, queue, cancel_requested, owner in lapsed:
-            status = JobStatus.cancelled if cancel_requested else JobStatus.queued
+        for job_id, organization_id, queue, cancel_requested, owner, attempts in lapsed:
+            reason = f"worker {owner} stopped heartbeating"
+            if cancel_requested:
+                status = JobStatus.cancelled
+            elif attempts >= max_attempts:
+                status = JobStatus.failed
+                reason += f"; the job lost its worker {attempts} times and is not retried"
+            else:
+                status = JobStatus.queued
+            ended = status != JobStatus.queued
             changed = session.execute(
                 update(Job).where(Job.id == job_id, Job.lease_owner == owner,
                                   Job.lease_expires_at < now)
                 .values(status=status, lease_owner=None, lease_expires_at=None, updated_at=now,
-                        queued_at=now if status == JobStatus.queued else Job.queued_at,
-                        finished_at=now if status == JobStatus.cancelled else None))
+                        queued_at=Job.queued_at if ended else now,
+                        finished_at=now if ended else None,
+                        error=reason if status == JobStatus.failed else Job.error))
             if changed.rowcount != 1:
                 continue
             session.add(JobEvent(organization_id=organization_id, job_id=job_id, kind="status",
-                                 data={"status": status.value,
-                                       "reason": f"worker {owner} stopped heartbeating"}))
+                                 data={"status": status.value, "reason": reason}))
             if status == JobStatus.queued:
                 requeued.append((job_id, queue))
     return requeued
@@ -150,7 +177,8 @@ def requeue_lapsed(factory: sessionmaker[Session]) -> list[tuple[uuid.UUID, str]
 
 def waiting_queues(factory: sessionmaker[Session], older_than_seconds: float = 0.0
                    ) -> dict[str, uuid.UUID]:
-    """Queues with a job queued for longer than ``older_than_seconds`` -> its oldest job."""
+    """Queues with a job queued for longer than ``older_than_seconds`` that could start now
+    -> the queue's oldest job."""
     with session_scope(factory) as session:
         cutoff = utcnow() - timedelta(seconds=older_than_seconds)
         oldest = (select(Job.queue, func.min(Job.queued_at).label("since"))
@@ -160,4 +188,7 @@ def waiting_queues(factory: sessionmaker[Session], older_than_seconds: float = 0
             select(Job.queue, Job.id).join(oldest, and_(oldest.c.queue == Job.queue,
                                                         oldest.c.since == Job.queued_at))
             .where(Job.status == JobStatus.queued, oldest.c.since <= cutoff)).all()
-        return {queue: job_id for queue, job_id in rows}
+        # Only queues where a job may start now: one held back by its organization's quota
+        # is announced when a job of that organization ends.
+        return {queue: job_id for queue, job_id in rows
+                if fair_candidate(session, queue) is not None}

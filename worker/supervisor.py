@@ -11,16 +11,17 @@ with heartbeats, ships the job's log to the object store, and acts when the chil
   to the queue;
 - child died without recording an outcome: the job fails with its exit code and log tail.
 
-The child dies with the worker (``PR_SET_PDEATHSIG``), so a worker killed with ``kill -9``
-leaves nothing running; its lease lapses and another worker resumes the job.
+The child dies with the worker (``PR_SET_PDEATHSIG``, set by the child itself: see
+worker/lifetime.py), so a worker killed with ``kill -9`` leaves nothing running; its lease
+lapses and another worker resumes the job.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.db import session_scope, utcnow
@@ -42,13 +44,6 @@ from worker.scheduler import Claim, renew_lease
 log = logging.getLogger("hatchery.worker.supervisor")
 POLL_SECONDS = 0.1
 LOG_UPLOAD_SECONDS = 10.0
-PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent() -> None:  # runs in the child between fork and exec
-    # Not Linux: no prctl; the child's own parent check (worker/channel.py) stops it instead.
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def child_command(job_id: uuid.UUID, owner: str, gpus: int, kind: str) -> list[str]:
@@ -58,6 +53,22 @@ def child_command(job_id: uuid.UUID, owner: str, gpus: int, kind: str) -> list[s
         return [sys.executable, "-m", "torch.distributed.run", "--standalone",
                 f"--nproc_per_node={gpus}", *entry]
     return [sys.executable, *entry]
+
+
+class BackgroundOnce:
+    """Runs one call at a time on a thread; a new call while one runs is skipped."""
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+
+    def start(self, call) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=call, daemon=True)
+            self._thread.start()
+
+    def wait(self, seconds: float = 30.0) -> None:
+        if self._thread is not None:
+            self._thread.join(seconds)
 
 
 @dataclass
@@ -77,6 +88,8 @@ class Supervisor:
         self.store = store
         self.owner = owner
         self.shutting_down = shutting_down
+        # the log goes up beside the heartbeats, never in their way (a slow store)
+        self._log_uploader = BackgroundOnce()
 
     def run(self, claim: Claim) -> tuple[JobStatus, JobRow]:
         with session_scope(self.factory) as session:
@@ -85,25 +98,35 @@ class Supervisor:
         work_dir = Path(self.settings.worker_work_dir) / str(claim.job_id)
         work_dir.mkdir(parents=True, exist_ok=True)
         log_key = f"{row.organization_id}/jobs/{claim.job_id}/log.txt"
-        log_path = self._open_log(work_dir, log_key, claim)
         started = time.monotonic()
-        with log_path.open("ab") as log_file:
-            process = subprocess.Popen(
-                child_command(claim.job_id, self.owner, row.gpus, row.kind),
-                stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, preexec_fn=die_with_parent,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"})
-            ending = self._watch(process, claim.job_id, log_path, log_key)
-        self._upload_log(log_path, log_key)
-        status = self._settle(claim, row, process.returncode, ending, log_path)
-        self._account(claim.job_id, row, time.monotonic() - started)
+        process: subprocess.Popen | None = None
+        try:
+            log_path = self._open_log(work_dir, log_key, claim)
+            with log_path.open("ab") as log_file:
+                process = subprocess.Popen(
+                    child_command(claim.job_id, self.owner, row.gpus, row.kind),
+                    stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                ending = self._watch(process, claim.job_id, log_path, log_key)
+            self._log_uploader.wait()
+            self._upload_log(log_path, log_key)
+            status = self._settle(claim, row, process.returncode, ending, log_path)
+            self._account(claim.job_id, row, time.monotonic() - started)
+        finally:
+            if process is not None and process.poll() is None:  # never leave it unwatched
+                self._kill(process)
+            shutil.rmtree(work_dir, ignore_errors=True)
         return status, row
 
     # ------------------------------------------------------------------------------ watch
     def _watch(self, process: subprocess.Popen, job_id: uuid.UUID, log_path: Path,
                log_key: str) -> str:
-        """Wait for the child; returns why it ended: exited, cancelled, lease-lost, shutdown."""
-        next_beat = next_log = time.monotonic()
+        """Wait for the child; returns why it ended: exited, cancelled, lease-lost, shutdown.
+
+        A database that does not answer is waited out while the lease still runs; the child
+        is stopped only once the lease has lapsed, when another worker may take the job.
+        """
+        next_beat = next_log = renewed = time.monotonic()
         cancel_seen: float | None = None
         ending = "exited"
         terminated = False
@@ -111,13 +134,23 @@ class Supervisor:
             now = time.monotonic()
             if now >= next_beat:
                 next_beat = now + min(self.settings.heartbeat_seconds, 1.0)
-                if not renew_lease(self.factory, job_id, self.owner, self.settings.lease_seconds):
+                try:
+                    held = renew_lease(self.factory, job_id, self.owner,
+                                       self.settings.lease_seconds)
+                    cancelled = cancel_seen is None and self._cancel_requested(job_id)
+                except SQLAlchemyError:
+                    log.exception("job %s: heartbeat failed", job_id)
+                    held = now - renewed < self.settings.lease_seconds
+                    cancelled = False
+                else:
+                    renewed = now if held else renewed
+                if not held:
                     if self._exits_soon(process):  # it recorded its outcome and is leaving
                         break
                     log.warning("job %s: lease lost; stopping its process", job_id)
                     self._kill(process)
                     return "lease-lost"
-                if cancel_seen is None and self._cancel_requested(job_id):
+                if cancelled:
                     cancel_seen = now
                     ending = "cancelled"
             if cancel_seen is not None and now - cancel_seen > self.settings.cancel_grace_seconds:
@@ -130,7 +163,7 @@ class Supervisor:
                 terminated, ending = True, "shutdown"
             if now >= next_log:
                 next_log = now + LOG_UPLOAD_SECONDS
-                self._upload_log(log_path, log_key)
+                self._log_uploader.start(lambda: self._upload_log(log_path, log_key))
             time.sleep(POLL_SECONDS)
         process.wait()
         return ending
@@ -174,8 +207,7 @@ class Supervisor:
                 log_path: Path) -> JobStatus:
         """The job's status after its process ended; records an outcome the child could not."""
         if ending == "lease-lost":  # whoever holds the job now (or its end) decides
-            with session_scope(self.factory) as session:
-                return session.scalar(select(Job.status).where(Job.id == claim.job_id))
+            return self._status_now(claim.job_id)
         now = utcnow()
         if ending == "cancelled":
             status, error = JobStatus.cancelled, ""
@@ -199,7 +231,12 @@ class Supervisor:
                                      kind="status", data={"status": status.value,
                                                           "exit_code": returncode}))
                 return status
-            return session.scalar(select(Job.status).where(Job.id == claim.job_id))
+        return self._status_now(claim.job_id)
+
+    def _status_now(self, job_id: uuid.UUID) -> JobStatus:
+        """The job's status as recorded (``failed`` if the job was deleted meanwhile)."""
+        with session_scope(self.factory) as session:
+            return session.scalar(select(Job.status).where(Job.id == job_id)) or JobStatus.failed
 
     def _account(self, job_id: uuid.UUID, row: JobRow, seconds: float) -> None:
         if not row.queue.startswith("gpu."):

@@ -28,6 +28,8 @@ class JobKind:
     queue: str = "gpu.any"
     description: str = ""
     optional_inputs: frozenset[str] = frozenset()
+    # runs one process per GPU (DDP under torchrun) when a job asks for several
+    distributed: bool = False
 
 
 def _set_path(*keys: str, scheme: str) -> Callable[[dict[str, Any], uuid.UUID], None]:
@@ -43,7 +45,7 @@ KINDS: dict[str, JobKind] = {
     "pretrain": JobKind(
         "pretrain", PretrainConfig,
         {"dataset_version_id": _set_path("data", "path", scheme="dataset-version")},
-        description="self-supervised pretraining on a dataset version"),
+        description="self-supervised pretraining on a dataset version", distributed=True),
     "evaluate": JobKind(
         "evaluate", KnnEvalConfig,
         {"checkpoint_job_id": _set_path("checkpoint", scheme="job"),
@@ -65,10 +67,14 @@ KINDS: dict[str, JobKind] = {
 
 
 def queue_for(kind: str, gpus: int) -> str:
-    """The queue a job of ``kind`` asking for ``gpus`` GPUs waits on."""
+    """The queue a job of ``kind`` asking for ``gpus`` GPUs waits on: ``cpu``, the kind's GPU
+    queue (``gpu.any``), or for a distributed job on N > 1 GPUs ``gpu.any.xN``, which only
+    workers that hold N GPUs (``CUDA_VISIBLE_DEVICES=0,..,N-1``) listen on."""
     spec = KINDS[kind]
     if spec.queue == "cpu" or gpus == 0:
         return "cpu"
+    if spec.distributed and gpus > 1:
+        return f"{spec.queue}.x{gpus}"
     return spec.queue
 
 

@@ -60,10 +60,13 @@ def cancel(session: Session, tenant: Tenant, job_id: uuid.UUID) -> Job:
     """Queued jobs stop at once; running ones see the flag within a second (the worker ends
     a job that does not stop after a grace period); a pipeline cancels its stages."""
     job = Jobs(session, tenant).get(job_id)
+    # Locked (Postgres) so a worker's claim or a pipeline's last step cannot slip in between
+    # reading the status and writing the cancel.
+    session.refresh(job, with_for_update=True)
     if job.status in TERMINAL:
         raise Conflict(f"job {job_id} already {job.status.value}")
     children = session.scalars(Jobs(session, tenant).select().where(
-        Job.parent_id == job.id, Job.status.in_(ACTIVE)))
+        Job.parent_id == job.id, Job.status.in_(ACTIVE)).with_for_update())
     for row in (job, *children):
         _request_cancel(session, row)
     return job

@@ -23,6 +23,10 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index("ix_jobs_queue_status", ["queue", "status"], unique=False)
+    # Jobs queued before workers existed wait since they were created; ones marked running
+    # had no worker to hold them: back to the queue, where a worker takes them.
+    op.execute("UPDATE jobs SET queued_at = created_at WHERE queued_at IS NULL")
+    op.execute("UPDATE jobs SET status = 'queued' WHERE status = 'running'")
     op.create_table(
         "workers",
         sa.Column("name", sa.String(length=200), nullable=False),

@@ -57,8 +57,9 @@ def test_concurrency_quota_holds_jobs_back_and_priorities_order_an_organization(
     claim = claim_next(factory, "gpu.any", "w1", 30)
     assert claim.job_id == high[0] and claim.attempt == 1
     assert claim_next(factory, "gpu.any", "w2", 30) is None  # quota 1: the other waits
-    assert "gpu.any" in waiting_queues(factory)
+    assert "gpu.any" not in waiting_queues(factory)  # held back: nothing to announce
     finish(factory, high[0])
+    assert waiting_queues(factory) == {"gpu.any": low[0]}
     assert claim_next(factory, "gpu.any", "w2", 30).job_id == low[0]
 
 

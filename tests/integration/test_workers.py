@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from api.auth.models import User
 from api.jobs.dispatch import RUN_JOB_TASK, CeleryDispatcher
-from api.jobs.models import Job, JobEvent
+from api.jobs.models import ACTIVE, Job, JobEvent, JobStatus
 from api.main import create_app
 from api.migrate import migrate_database
 from api.settings import Settings
@@ -29,7 +29,7 @@ from tests.integration.workers import RedisServer, WorkerPool, redis_server, wai
 
 CLASSES = ("crazing", "inclusion", "patches", "pitted_surface", "rolled-in_scale", "scratches")
 JOB_TIMEOUT = 150.0
-FAST_LEASES = {"lease_seconds": 3.0, "heartbeat_seconds": 0.5, "housekeeping_seconds": 1.0,
+FAST_LEASES = {"lease_seconds": 8.0, "heartbeat_seconds": 0.5, "housekeeping_seconds": 1.0,
                "cancel_grace_seconds": 3.0, "progress_flush_seconds": 0.2}
 
 
@@ -88,6 +88,10 @@ def _deploy(settings: Settings, workdir: Path, redis: RedisServer | None
             yield Deployment(Api(client, settings, dispatcher), pool, redis)
         finally:
             pool.stop_all()
+            with app.state.session_factory() as session:  # the next test's workers start clean
+                session.execute(update(Job).where(Job.status.in_(ACTIVE))
+                                .values(status=JobStatus.cancelled, lease_owner=None))
+                session.commit()
 
 
 @pytest.fixture
@@ -201,7 +205,7 @@ def test_kill_9_mid_job_resumes_from_checkpoint_on_a_new_worker(production):
     first = production.workers.start("first")
     job = member.ok("POST", f"/api/v1/projects/{project['id']}/jobs", 201, json={
         "kind": "pretrain", "inputs": {"dataset_version_id": version["id"]},
-        "config": tiny_pretrain(steps=30, checkpoint_every=4)})
+        "config": tiny_pretrain(steps=40, checkpoint_every=4)})
 
     def checkpointed() -> int:
         saved = production.job(job["id"]).artifacts.get("checkpoint")
@@ -215,8 +219,12 @@ def test_kill_9_mid_job_resumes_from_checkpoint_on_a_new_worker(production):
     busy = next(w for w in workers if w["name"].startswith("first@"))
     assert busy["current_job_id"] == job["id"] and busy["online"]
     assert busy["devices"][0]["memory_total_bytes"] > 0
+    queues = {row["queue"]: row for row in admin.ok("GET", "/api/v1/admin/queues")}
+    assert queues["gpu.any"]["running"] >= 1
+    assert member.get("/api/v1/admin/workers").status_code == 403  # platform admins only
     first.kill()
-    assert subprocess.run(["pgrep", "-f", f"worker.child {job['id']}"]).returncode == 1
+    wait_for(lambda: subprocess.run(["pgrep", "-f", f"worker.child {job['id']}"])
+             .returncode == 1, 30, "the job's process to die with its worker")
 
     production.workers.start("second")
     done = production.wait_status(member, job["id"], "succeeded", "failed")
@@ -228,7 +236,7 @@ def test_kill_9_mid_job_resumes_from_checkpoint_on_a_new_worker(production):
     assert resumed and int(resumed[0].split()[-1]) >= 8
     # The loss curve continues: every step reported once, in order, across both attempts.
     steps = [e.step for e in production.events(job["id"], "progress")]
-    assert sorted(steps) == list(range(1, 31))
+    assert sorted(steps) == list(range(1, 41))
     statuses = [e.data["status"] for e in production.events(job["id"], "status")]
     assert statuses == ["queued", "running", "queued", "running", "succeeded"]
     usage = admin.ok("GET", "/api/v1/admin/usage")
@@ -296,10 +304,11 @@ def test_a_job_asking_two_gpus_runs_under_torchrun_one_process_each(production):
     over gloo; rank 0 alone reports and records the outcome."""
     member = production.api.signup()
     project, version = _pretrain_setup(member)
-    production.workers.start("w1")
+    production.workers.start("w1", queues="gpu.any.x2")
     job = member.ok("POST", f"/api/v1/projects/{project['id']}/jobs", 201, json={
         "kind": "pretrain", "gpus": 2, "inputs": {"dataset_version_id": version["id"]},
         "config": tiny_pretrain(steps=4)})
+    assert job["queue"] == "gpu.any.x2"
     done = production.wait_status(member, job["id"], "succeeded", "failed")
     assert done["status"] == "succeeded", production.workers.logs()
     assert [e.step for e in production.events(job["id"], "progress")] == [1, 2, 3, 4]

@@ -40,10 +40,29 @@ def test_a_view_keeps_its_files_when_their_blobs_are_evicted(tmp_path):
     cache.fetch_blob(sha, key)
 
     class Row:
-        path, class_name, sha256, format = "a/b.png", None, sha, "PNG"
+        path, class_name, sha256, storage_key, format = "a/b.png", None, sha, key, "PNG"
 
     view = tmp_path / "cache" / "views" / "v-files"
     cache._build_view(view, [Row()], "files")
     cache.evict(keep=view)
     assert not cache.blob_path(sha).exists()
     assert (view / "a" / "b.png").read_bytes() == b"image bytes"
+
+
+def test_a_view_in_use_by_another_process_is_not_evicted(tmp_path):
+    store = LocalStore(tmp_path / "store")
+    store.ensure_ready()
+    sha, key = put(store, b"image bytes")
+
+    class Row:
+        path, class_name, sha256, storage_key, format = "x.png", None, sha, key, "PNG"
+
+    reader = DatasetCache(tmp_path / "cache", store, max_bytes=0)
+    used, unused = (tmp_path / "cache" / "views" / name for name in ("used", "unused"))
+    for view in (used, unused):
+        reader._build_view(view, [Row()], "files")
+    reader.fetch_blob(sha, key)
+    reader._hold(used)  # a job of this process reads it
+    other_worker = DatasetCache(tmp_path / "cache", store, max_bytes=0)
+    other_worker.evict()
+    assert (used / "x.png").exists() and not unused.exists()

@@ -12,6 +12,8 @@ from worker.supervisor import child_command
 
 def test_jobs_route_by_kind_and_requested_gpus():
     assert queue_for("pretrain", 1) == "gpu.any"
+    assert queue_for("pretrain", 4) == "gpu.any.x4"  # only 4-GPU workers listen there
+    assert queue_for("evaluate", 4) == "gpu.any"  # not distributed: one process, one GPU
     assert queue_for("pretrain", 0) == "cpu"
     assert queue_for("pipeline", 4) == "cpu"  # a pipeline only coordinates its stages
     assert queue_for("probe", 1) == "cpu"
