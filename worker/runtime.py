@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.db import create_db_engine, make_session_factory, session_scope, utcnow
@@ -94,6 +95,13 @@ class WorkerRuntime:
 
     # ----------------------------------------------------------------------- housekeeping
     def report_presence(self) -> None:
+        """Best effort: the admin page may lag a heartbeat; a job never fails for it."""
+        try:
+            self._write_presence()
+        except SQLAlchemyError:
+            log.exception("could not report this worker's presence")
+
+    def _write_presence(self) -> None:
         now = utcnow()
         values = {"hostname": socket.gethostname(), "pid": os.getpid(), "queues": self.queues,
                   "devices": describe_devices(), "current_job_id": self.current_job,
