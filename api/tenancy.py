@@ -217,11 +217,13 @@ class TenantRepository(Generic[Model]):
     def select(self) -> Select[tuple[Model]]:
         return select(self.model).where(self.model.organization_id == self.tenant.organization_id)
 
-    def find(self, id_: uuid.UUID) -> Model | None:
-        return self.session.scalar(self.select().where(self.model.id == id_))
+    def find(self, id_: uuid.UUID, for_update: bool = False) -> Model | None:
+        query = self.select().where(self.model.id == id_)
+        return self.session.scalar(query.with_for_update() if for_update else query)
 
-    def get(self, id_: uuid.UUID) -> Model:
-        row = self.find(id_)
+    def get(self, id_: uuid.UUID, for_update: bool = False) -> Model:
+        """The row, or 404; ``for_update`` locks it until the commit (Postgres)."""
+        row = self.find(id_, for_update)
         if row is None:
             raise NotFound(f"{self.noun} {id_} not found")
         return row

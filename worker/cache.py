@@ -87,20 +87,19 @@ class DatasetCache:
             .order_by(VersionItem.path)).all()
         if layout == "classes":
             rows = [row for row in rows if row.class_name]
-        downloaded = downloaded_bytes = 0
-        for row in rows:
-            fetched = self.fetch_blob(row.sha256, row.storage_key)
-            downloaded += fetched > 0
-            downloaded_bytes += fetched
+        fetched: list[int] = []  # a built view holds its files: nothing to fetch
         if not (view / COMPLETE_MARKER).exists():
-            self._build_view(view, rows, layout)
+            fetched = self._build_view(view, rows, layout)
         self._hold(view)
         os.utime(view / COMPLETE_MARKER)
         self.evict(keep=view)
-        return Materialized(view, len(rows), downloaded, downloaded_bytes)
+        return Materialized(view, len(rows), sum(size > 0 for size in fetched), sum(fetched))
 
-    def _build_view(self, view: Path, rows, layout: str) -> None:
+    def _build_view(self, view: Path, rows, layout: str) -> list[int]:
+        """Link every row's blob into ``view`` (fetching what is missing); returns the bytes
+        downloaded per row."""
         building = view.with_name(f"{view.name}.{uuid.uuid4().hex}.building")
+        fetched = []
         for row in rows:
             relative = _safe_relative(row.path)
             if layout == "classes":
@@ -109,9 +108,8 @@ class DatasetCache:
                 relative = relative.with_suffix(f".{row.format.lower()}")
             target = building / relative
             target.parent.mkdir(parents=True, exist_ok=True)
+            fetched.append(self.fetch_blob(row.sha256, row.storage_key))
             if not target.exists():
-                # another worker sharing the cache may have evicted it since it was fetched
-                self.fetch_blob(row.sha256, row.storage_key)
                 _link_or_copy(self.blob_path(row.sha256), target)
         building.mkdir(parents=True, exist_ok=True)
         (building / COMPLETE_MARKER).touch()
@@ -119,6 +117,7 @@ class DatasetCache:
             building.rename(view)
         except OSError:  # another job built it meanwhile
             shutil.rmtree(building, ignore_errors=True)
+        return fetched
 
     def _hold(self, view: Path) -> None:
         """A shared lock on the view for as long as this process lives: while any job

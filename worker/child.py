@@ -16,50 +16,32 @@ import traceback
 import uuid
 from pathlib import Path
 
-from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.db import create_db_engine, make_session_factory, session_scope, utcnow
-from api.jobs.models import Job, JobEvent, JobStatus
+from api.db import create_db_engine, make_session_factory, session_scope
+from api.jobs.models import Job, JobStatus
 from api.settings import get_settings
 from api.storage import build_store
 from worker.cache import DatasetCache
 from worker.channel import JobChannel
 from worker.lifetime import die_with_parent
 from worker.runners import RUNNERS, JobContext, Outcome
+from worker.scheduler import release
 
 log = logging.getLogger("hatchery.worker.child")
 
-FINAL = {"succeeded": JobStatus.succeeded, "failed": JobStatus.failed,
-         "cancelled": JobStatus.cancelled}
+OUTCOME_STATUS = {"succeeded": JobStatus.succeeded, "failed": JobStatus.failed,
+                  "cancelled": JobStatus.cancelled, "interrupted": JobStatus.queued}
 
 
 def record_outcome(factory, job_id: uuid.UUID, organization_id: uuid.UUID, owner: str,
                    outcome: Outcome) -> bool:
     """End the job as ``outcome`` says (``interrupted``: back to the queue); False when
     ``owner`` no longer holds the lease."""
-    now = utcnow()
-    if outcome.status == "interrupted":
-        values = {"status": JobStatus.queued, "queued_at": now}
-        status = JobStatus.queued
-    else:
-        status = FINAL[outcome.status]
-        values = {"status": status, "finished_at": now}
-    with session_scope(factory) as session:
-        changed = session.execute(
-            update(Job).where(Job.id == job_id, Job.lease_owner == owner,
-                              Job.status == JobStatus.running)
-            .values(**values, result=outcome.result,
-                    error=outcome.error[-4000:] if status == JobStatus.failed else "",
-                    lease_owner=None, lease_expires_at=None, updated_at=now))
-        if changed.rowcount != 1:
-            return False
-        event = {"status": status.value}
-        if outcome.error:
-            event["error"] = outcome.error.splitlines()[-1][:500]
-        session.add(JobEvent(organization_id=organization_id, job_id=job_id, kind="status",
-                             data=event))
-    return True
+    failed = outcome.status == "failed"
+    event = {"error": outcome.error.splitlines()[-1][:500]} if outcome.error else {}
+    return release(factory, job_id, organization_id, owner, OUTCOME_STATUS[outcome.status],
+                   event, result=outcome.result, error=outcome.error[-4000:] if failed else "")
 
 
 def _with_retries(call, attempts: int = 5, pause_seconds: float = 2.0):

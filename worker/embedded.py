@@ -61,26 +61,37 @@ def _demo_token(client: httpx.Client) -> tuple[str, bool]:
     return signup.json()["access_token"], True
 
 
+def neu_sample(data: Path, per_class: int, offset: int = 0) -> list[Path]:
+    """``per_class`` NEU-DET images of each defect class, from the ``offset``-th on."""
+    return [path for name in CLASSES
+            for path in sorted((data / "IMAGES").glob(f"{name}_*.jpg"))[offset:offset + per_class]]
+
+
+def voc_labels(images: list[Path], annotations: Path) -> bytes:
+    """A zip of the VOC annotation files of ``images`` (the label import's input)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for path in images:
+            xml = annotations / f"{path.stem}.xml"
+            if xml.exists():
+                archive.writestr(xml.name, xml.read_bytes())
+    return out.getvalue()
+
+
 def _seed(client: httpx.Client, data: Path, per_class: int) -> str:
     """Project, dataset (``per_class`` images of each defect class, VOC labels), version 1."""
     project = client.post("/api/v1/projects", json={"name": DEMO_PROJECT}).raise_for_status()
     dataset = client.post(f"/api/v1/projects/{project.json()['id']}/datasets",
                           json={"name": DEMO_DATASET}).raise_for_status().json()
-    images = [path for name in CLASSES
-              for path in sorted((data / "IMAGES").glob(f"{name}_*.jpg"))[:per_class]]
+    images = neu_sample(data, per_class)
     for start in range(0, len(images), 60):
         chunk = images[start:start + 60]
         files = [("files", (path.name, path.read_bytes(), "image/jpeg")) for path in chunk]
         client.post(f"/api/v1/datasets/{dataset['id']}/items", files=files,
                     timeout=120).raise_for_status()
-    labels = io.BytesIO()
-    with zipfile.ZipFile(labels, "w") as archive:
-        for path in images:
-            xml = data / "ANNOTATIONS" / f"{path.stem}.xml"
-            if xml.exists():
-                archive.writestr(xml.name, xml.read_bytes())
+    labels = voc_labels(images, data / "ANNOTATIONS")
     client.post(f"/api/v1/datasets/{dataset['id']}/labels/import", data={"format": "voc"},
-                files={"file": ("labels.zip", labels.getvalue(), "application/zip")},
+                files={"file": ("labels.zip", labels, "application/zip")},
                 timeout=120).raise_for_status()
     client.post(f"/api/v1/datasets/{dataset['id']}/versions",
                 json={"note": "demo sample"}).raise_for_status()

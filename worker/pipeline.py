@@ -22,9 +22,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.db import session_scope, utcnow
 from api.jobs.dispatch import Dispatcher
 from api.jobs.kinds import queue_for
-from api.jobs.models import ACTIVE, Job, JobEvent, JobStatus
+from api.jobs.metrics import numeric_metrics
+from api.jobs.models import ACTIVE, Job, JobStatus
+from api.jobs.service import add_event
 from api.registry.models import RegisteredModel
-from api.registry.service import numeric_metrics, register_job
+from api.registry.service import register_job
 from api.tenancy import Principal, Tenant
 from api.tenants.models import Role
 from engine.schemas.pipeline import PIPELINE_STAGES
@@ -49,9 +51,8 @@ def _finish(session: Session, pipeline: Job, status: JobStatus, error: str = "",
     pipeline.lease_owner = pipeline.lease_expires_at = None
     if result is not None:
         pipeline.result = result
-    session.add(JobEvent(organization_id=pipeline.organization_id, job_id=pipeline.id,
-                         kind="status", data={"status": status.value,
-                                              **({"error": error} if error else {})}))
+    add_event(session, pipeline, "status",
+              {"status": status.value, **({"error": error} if error else {})})
 
 
 def _start_stage(session: Session, pipeline: Job, stage: str, config: dict[str, Any]) -> Job:
@@ -64,8 +65,8 @@ def _start_stage(session: Session, pipeline: Job, stage: str, config: dict[str, 
                 created_by_user_id=pipeline.created_by_user_id, queued_at=now, updated_at=now)
     session.add(child)
     session.flush()
-    session.add(JobEvent(organization_id=child.organization_id, job_id=child.id, kind="status",
-                         data={"status": JobStatus.queued.value, "pipeline": str(pipeline.id)}))
+    add_event(session, child, "status",
+              {"status": JobStatus.queued.value, "pipeline": str(pipeline.id)})
     return child
 
 
@@ -73,8 +74,7 @@ def _requeue_stage(session: Session, child: Job) -> None:
     child.status, child.error, child.cancel_requested = JobStatus.queued, "", False
     child.finished_at = None
     child.queued_at = child.updated_at = utcnow()
-    session.add(JobEvent(organization_id=child.organization_id, job_id=child.id, kind="status",
-                         data={"status": JobStatus.queued.value, "retry": True}))
+    add_event(session, child, "status", {"status": JobStatus.queued.value, "retry": True})
 
 
 def _register(session: Session, pipeline: Job, children: dict[str, Job]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.db import session_scope, utcnow
-from api.jobs.models import Job, JobEvent, JobStatus
+from api.jobs.models import Job, JobEvent, JobStatus, holding_a_worker
 from api.tenants.models import Organization
 
 CLAIM_ATTEMPTS = 5
@@ -39,11 +39,16 @@ class Claim:
     attempt: int
 
 
+def _status_event(session: Session, organization_id: uuid.UUID, job_id: uuid.UUID,
+                  status: JobStatus, **details) -> None:
+    session.add(JobEvent(organization_id=organization_id, job_id=job_id, kind="status",
+                         data={"status": status.value, **details}))
+
+
 def _running_of(organization_id: uuid.UUID) -> ScalarSelect[int]:
     """Jobs of the organization that hold a worker (pipelines hold none while they wait)."""
     return (select(func.count()).select_from(Job)
-            .where(Job.organization_id == organization_id, Job.status == JobStatus.running,
-                   Job.lease_owner.is_not(None))
+            .where(Job.organization_id == organization_id, holding_a_worker())
             .scalar_subquery())
 
 
@@ -58,7 +63,7 @@ def fair_candidate(session: Session, queue: str) -> tuple[uuid.UUID, uuid.UUID] 
                Job.cancel_requested.is_(False))
         .subquery())
     running = (select(Job.organization_id, func.count().label("jobs"))
-               .where(Job.status == JobStatus.running, Job.lease_owner.is_not(None))
+               .where(holding_a_worker())
                .group_by(Job.organization_id).subquery())
     busy = func.coalesce(running.c.jobs, 0)
     row = session.execute(
@@ -115,22 +120,47 @@ def _claim_once(factory: sessionmaker[Session], queue: str, owner: str,
         if claimed is None:
             return _RETRY  # another worker was faster, or the slot went
         kind, attempt = claimed
-        session.add(JobEvent(organization_id=organization_id, job_id=job_id, kind="status",
-                             data={"status": JobStatus.running.value, "worker": owner,
-                                   "attempt": attempt}))
+        _status_event(session, organization_id, job_id, JobStatus.running, worker=owner,
+                      attempt=attempt)
         return Claim(job_id, organization_id, kind, attempt)
 
 
+@dataclass(frozen=True)
+class Heartbeat:
+    cancel_requested: bool
+
+
 def renew_lease(factory: sessionmaker[Session], job_id: uuid.UUID, owner: str,
-                lease_seconds: float) -> bool:
-    """Extend the lease; False when ``owner`` no longer holds the job (it must stop)."""
+                lease_seconds: float) -> Heartbeat | None:
+    """Extend the lease and read the cancel flag in one statement; None when ``owner`` no
+    longer holds the job (it must stop)."""
     with session_scope(factory) as session:
         now = utcnow()
-        result = session.execute(
+        row = session.execute(
             update(Job).where(Job.id == job_id, Job.lease_owner == owner,
                               Job.status == JobStatus.running)
-            .values(lease_expires_at=now + timedelta(seconds=lease_seconds)))
-        return result.rowcount == 1
+            .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+            .returning(Job.cancel_requested)).first()
+        return Heartbeat(bool(row.cancel_requested)) if row else None
+
+
+def release(factory: sessionmaker[Session], job_id: uuid.UUID, organization_id: uuid.UUID,
+            owner: str, status: JobStatus, event: dict | None = None, **values) -> bool:
+    """The lease holder ends its hold: the job becomes ``status`` (``queued``: back to the
+    queue) with ``values``, and a status event is recorded. False, and nothing written, when
+    ``owner`` no longer holds the job."""
+    now = utcnow()
+    moment = {"queued_at": now} if status == JobStatus.queued else {"finished_at": now}
+    with session_scope(factory) as session:
+        changed = session.execute(
+            update(Job).where(Job.id == job_id, Job.lease_owner == owner,
+                              Job.status == JobStatus.running)
+            .values(status=status, lease_owner=None, lease_expires_at=None, updated_at=now,
+                    **moment, **values))
+        if changed.rowcount != 1:
+            return False
+        _status_event(session, organization_id, job_id, status, **(event or {}))
+    return True
 
 
 def requeue_lapsed(factory: sessionmaker[Session], max_attempts: int = 5
@@ -147,8 +177,7 @@ def requeue_lapsed(factory: sessionmaker[Session], max_attempts: int = 5
         lapsed = session.execute(
             select(Job.id, Job.organization_id, Job.queue, Job.cancel_requested, Job.lease_owner,
                    Job.attempts)
-            .where(Job.status == JobStatus.running, Job.lease_owner.is_not(None),
-                   Job.lease_expires_at < now)).all()
+            .where(holding_a_worker(), Job.lease_expires_at < now)).all()
         for job_id, organization_id, queue, cancel_requested, owner, attempts in lapsed:
             reason = f"worker {owner} stopped heartbeating"
             if cancel_requested:
@@ -168,8 +197,7 @@ def requeue_lapsed(factory: sessionmaker[Session], max_attempts: int = 5
                         error=reason if status == JobStatus.failed else Job.error))
             if changed.rowcount != 1:
                 continue
-            session.add(JobEvent(organization_id=organization_id, job_id=job_id, kind="status",
-                                 data={"status": status.value, "reason": reason}))
+            _status_event(session, organization_id, job_id, status, reason=reason)
             if status == JobStatus.queued:
                 requeued.append((job_id, queue))
     return requeued

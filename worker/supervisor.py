@@ -36,10 +36,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.db import session_scope, utcnow
-from api.jobs.models import Job, JobEvent, JobStatus
+from api.jobs.models import Job, JobStatus
 from api.settings import Settings
 from api.storage import ObjectStore
-from worker.scheduler import Claim, renew_lease
+from worker.scheduler import Claim, release, renew_lease
 
 log = logging.getLogger("hatchery.worker.supervisor")
 POLL_SECONDS = 0.1
@@ -135,9 +135,9 @@ class Supervisor:
             if now >= next_beat:
                 next_beat = now + min(self.settings.heartbeat_seconds, 1.0)
                 try:
-                    held = renew_lease(self.factory, job_id, self.owner,
+                    beat = renew_lease(self.factory, job_id, self.owner,
                                        self.settings.lease_seconds)
-                    cancelled = cancel_seen is None and self._cancel_requested(job_id)
+                    held, cancelled = beat is not None, bool(beat and beat.cancel_requested)
                 except SQLAlchemyError:
                     log.exception("job %s: heartbeat failed", job_id)
                     held = now - renewed < self.settings.lease_seconds
@@ -150,7 +150,7 @@ class Supervisor:
                     log.warning("job %s: lease lost; stopping its process", job_id)
                     self._kill(process)
                     return "lease-lost"
-                if cancelled:
+                if cancelled and cancel_seen is None:
                     cancel_seen = now
                     ending = "cancelled"
             if cancel_seen is not None and now - cancel_seen > self.settings.cancel_grace_seconds:
@@ -175,10 +175,6 @@ class Supervisor:
             return True
         except subprocess.TimeoutExpired:
             return False
-
-    def _cancel_requested(self, job_id: uuid.UUID) -> bool:
-        with session_scope(self.factory) as session:
-            return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
 
     @staticmethod
     def _kill(process: subprocess.Popen) -> None:
@@ -208,29 +204,17 @@ class Supervisor:
         """The job's status after its process ended; records an outcome the child could not."""
         if ending == "lease-lost":  # whoever holds the job now (or its end) decides
             return self._status_now(claim.job_id)
-        now = utcnow()
         if ending == "cancelled":
             status, error = JobStatus.cancelled, ""
-            values = {"finished_at": now}
         elif ending == "shutdown":
             status, error = JobStatus.queued, ""
-            values = {"queued_at": now}
         else:
             tail = log_path.read_text(errors="replace").splitlines()[-20:]
             status = JobStatus.failed
             error = f"the job's process exited with code {returncode}\n" + "\n".join(tail)
-            values = {"finished_at": now}
-        with session_scope(self.factory) as session:
-            changed = session.execute(
-                update(Job).where(Job.id == claim.job_id, Job.lease_owner == self.owner,
-                                  Job.status == JobStatus.running)
-                .values(status=status, error=error[-4000:], lease_owner=None,
-                        lease_expires_at=None, updated_at=now, **values))
-            if changed.rowcount == 1:
-                session.add(JobEvent(organization_id=row.organization_id, job_id=claim.job_id,
-                                     kind="status", data={"status": status.value,
-                                                          "exit_code": returncode}))
-                return status
+        if release(self.factory, claim.job_id, row.organization_id, self.owner, status,
+                   {"exit_code": returncode}, error=error[-4000:]):
+            return status
         return self._status_now(claim.job_id)
 
     def _status_now(self, job_id: uuid.UUID) -> JobStatus:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from api.admin.schemas import OrganizationUsageOut, QueueOut, WorkerOut
 from api.db import utcnow
-from api.jobs.models import ACTIVE, Job, JobStatus, Worker
+from api.jobs.models import ACTIVE, Job, JobStatus, Worker, holding_a_worker
 from api.quotas import month_start
 from api.tenants.models import Organization
 
@@ -21,19 +21,13 @@ def queues(session: Session) -> list[QueueOut]:
     rows = session.execute(
         select(Job.queue,
                func.count().filter(Job.status == JobStatus.queued),
-               func.count().filter(Job.status == JobStatus.running,
-                                   Job.lease_owner.is_not(None)),
+               func.count().filter(holding_a_worker()),
                func.min(case((Job.status == JobStatus.queued, Job.queued_at))))
         .where(Job.status.in_(ACTIVE)).group_by(Job.queue).order_by(Job.queue)).all()
     return [QueueOut(queue=queue, queued=queued, running=running,
-                     oldest_wait_seconds=round((now - _aware(oldest)).total_seconds(), 3)
+                     oldest_wait_seconds=round((now - oldest).total_seconds(), 3)
                      if oldest else None)
             for queue, queued, running, oldest in rows]
-
-
-def _aware(value: datetime) -> datetime:
-    """Aggregates skip the column type, so SQLite hands back naive UTC datetimes."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def workers(session: Session, offline_after_seconds: float) -> list[WorkerOut]:
@@ -56,8 +50,7 @@ def organization_usage(session: Session) -> list[OrganizationUsageOut]:
         select(Organization.id, Organization.name,
                func.coalesce(func.sum(case((started_this_month, Job.gpu_seconds), else_=0.0)),
                              0.0),
-               func.count(Job.id).filter(Job.status == JobStatus.running,
-                                         Job.lease_owner.is_not(None)),
+               func.count(Job.id).filter(holding_a_worker()),
                func.count(Job.id).filter(Job.status == JobStatus.queued))
         .join(Job, Job.organization_id == Organization.id)
         .group_by(Organization.id, Organization.name)

@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text
+from sqlalchemy import ColumnElement, Enum, ForeignKey, Index, String, Text, and_
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base, TenantMixin
@@ -62,6 +62,12 @@ class Job(TenantMixin, Base):
     # The worker holding the job while it runs; the lease lapses unless heartbeats renew it.
     lease_owner: Mapped[str | None] = mapped_column(String(200), default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+def holding_a_worker() -> ColumnElement[bool]:
+    """Running under a lease: a job that occupies a worker (a pipeline waiting on its stages
+    occupies none)."""
+    return and_(Job.status == JobStatus.running, Job.lease_owner.is_not(None))
 
 
 class Worker(Base):

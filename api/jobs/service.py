@@ -11,6 +11,7 @@ from api.datasets.repository import Versions
 from api.db import utcnow
 from api.jobs.dispatch import Dispatcher
 from api.jobs.kinds import queue_for, validate_config
+from api.jobs.metrics import numeric_metrics
 from api.jobs.models import ACTIVE, TERMINAL, Job, JobEvent, JobStatus
 from api.jobs.repository import JobEvents, Jobs
 from api.jobs.schemas import JobCreate
@@ -59,10 +60,9 @@ def submit(session: Session, tenant: Tenant, dispatcher: Dispatcher, project_id:
 def cancel(session: Session, tenant: Tenant, job_id: uuid.UUID) -> Job:
     """Queued jobs stop at once; running ones see the flag within a second (the worker ends
     a job that does not stop after a grace period); a pipeline cancels its stages."""
-    job = Jobs(session, tenant).get(job_id)
     # Locked (Postgres) so a worker's claim or a pipeline's last step cannot slip in between
     # reading the status and writing the cancel.
-    session.refresh(job, with_for_update=True)
+    job = Jobs(session, tenant).get(job_id, for_update=True)
     if job.status in TERMINAL:
         raise Conflict(f"job {job_id} already {job.status.value}")
     children = session.scalars(Jobs(session, tenant).select().where(
@@ -116,20 +116,10 @@ def metric_series(session: Session, tenant: Tenant, job_id: uuid.UUID
     for event in events(session, tenant, job_id, limit=1_000_000):
         if event.kind not in ("progress", "metrics") or event.step is None:
             continue
-        for name, value in _flatten(event.data).items():
-            series.setdefault(name, []).append((event.step, value))
+        for name, value in numeric_metrics(event.data).items():
+            if name.rsplit(".", 1)[-1] != "step":  # the x axis, not a series
+                series.setdefault(name, []).append((event.step, value))
     return series
-
-
-def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, float]:
-    flat: dict[str, float] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, name + "."))
-        elif isinstance(value, int | float) and not isinstance(value, bool) and key != "step":
-            flat[name] = float(value)
-    return flat
 
 
 def latest_change(session: Session, tenant: Tenant, job_id: uuid.UUID) -> Job:

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api import audit
+from api.jobs.metrics import numeric_metrics
 from api.jobs.models import Job, JobStatus
 from api.jobs.repository import Jobs
 from api.problems import Conflict, NotFound
@@ -26,17 +27,6 @@ class ModelVersions(TenantRepository[ModelVersion]):
 
 class Aliases(TenantRepository[ModelAlias]):
     model, noun = ModelAlias, "alias"
-
-
-def numeric_metrics(values: dict[str, Any], prefix: str = "") -> dict[str, float]:
-    """Flatten nested metrics ({"knn": {"k=20": {"top1": .9}}}) to {"knn.k=20.top1": .9}."""
-    flat: dict[str, float] = {}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            flat.update(numeric_metrics(value, f"{prefix}{key}."))
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            flat[f"{prefix}{key}"] = float(value)
-    return flat
 
 
 def register_job(session: Session, tenant: Tenant, model: RegisteredModel, job: Job,

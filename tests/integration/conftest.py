@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.db import create_db_engine, make_session_factory
-from api.jobs.dispatch import RecordingDispatcher
+from api.jobs.dispatch import Dispatcher, RecordingDispatcher
 from api.main import create_app
 from api.migrate import migrate_database
 from api.projects.models import Project
@@ -59,7 +59,7 @@ class Api:
 
     client: TestClient
     settings: Settings
-    dispatcher: RecordingDispatcher
+    dispatcher: Dispatcher
     users: list[Member] = field(default_factory=list)
 
     @property
@@ -122,8 +122,9 @@ class Member:
         return response.json() if response.content else {}
 
 
-def make_api(settings: Settings) -> Iterator[Api]:
-    dispatcher = RecordingDispatcher()
+def make_api(settings: Settings, dispatcher: Dispatcher | None = None) -> Iterator[Api]:
+    """The app on ``settings``; jobs are only recorded unless a real dispatcher is given."""
+    dispatcher = dispatcher or RecordingDispatcher()
     app = create_app(settings, dispatcher=dispatcher)
     with TestClient(app) as client:
         yield Api(client, settings, dispatcher)

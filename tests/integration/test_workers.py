@@ -13,21 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from api.auth.models import User
 from api.jobs.dispatch import RUN_JOB_TASK, CeleryDispatcher
 from api.jobs.models import ACTIVE, Job, JobEvent, JobStatus
-from api.main import create_app
 from api.migrate import migrate_database
 from api.settings import Settings
-from tests.integration.conftest import Api, Member, production_settings
+from tests.integration.conftest import Api, Member, make_api, production_settings
 from tests.integration.helpers import NEU, multipart, setup_dataset
 from tests.integration.servers import postgres_database
 from tests.integration.workers import RedisServer, WorkerPool, redis_server, wait_for
+from worker.embedded import neu_sample, voc_labels
 
-CLASSES = ("crazing", "inclusion", "patches", "pitted_surface", "rolled-in_scale", "scratches")
 JOB_TIMEOUT = 150.0
 FAST_LEASES = {"lease_seconds": 8.0, "heartbeat_seconds": 0.5, "housekeeping_seconds": 1.0,
                "cancel_grace_seconds": 3.0, "progress_flush_seconds": 0.2}
@@ -80,15 +78,14 @@ def redis(tmp_path_factory) -> Iterator[RedisServer]:
 
 def _deploy(settings: Settings, workdir: Path, redis: RedisServer | None
             ) -> Iterator[Deployment]:
-    dispatcher = CeleryDispatcher(settings.broker_url, settings.message_expires_seconds)
-    app = create_app(settings, dispatcher=dispatcher)
     pool = WorkerPool(settings, workdir)
-    with TestClient(app) as client:
+    for api in make_api(settings, CeleryDispatcher(settings.broker_url,
+                                                   settings.message_expires_seconds)):
         try:
-            yield Deployment(Api(client, settings, dispatcher), pool, redis)
+            yield Deployment(api, pool, redis)
         finally:
             pool.stop_all()
-            with app.state.session_factory() as session:  # the next test's workers start clean
+            with api.session() as session:  # the next test's workers start clean
                 session.execute(update(Job).where(Job.status.in_(ACTIVE))
                                 .values(status=JobStatus.cancelled, lease_owner=None))
                 session.commit()
@@ -117,29 +114,16 @@ def embedded(tmp_path) -> Iterator[Deployment]:
 def _upload_version(member: Member, dataset: dict, images: list[Path], labels: bool) -> dict:
     member.ok("POST", f"/api/v1/datasets/{dataset['id']}/items", files=multipart(images))
     if labels:
-        import io
-        import zipfile
-
-        voc = io.BytesIO()
-        with zipfile.ZipFile(voc, "w") as archive:
-            for image in images:
-                xml = NEU / "ANNOTATIONS" / f"{image.stem}.xml"
-                archive.writestr(xml.name, xml.read_bytes())
         member.ok("POST", f"/api/v1/datasets/{dataset['id']}/labels/import",
-                  files={"file": ("voc.zip", voc.getvalue(), "application/zip")},
+                  files={"file": ("voc.zip", voc_labels(images, NEU / "ANNOTATIONS"),
+                                  "application/zip")},
                   data={"format": "voc"})
     return member.ok("POST", f"/api/v1/datasets/{dataset['id']}/versions", 201, json={})
 
 
-def _neu(per_class: int, offset: int = 0) -> list[Path]:
-    """``per_class`` images of each defect class, from the ``offset``-th on."""
-    return [path for name in CLASSES
-            for path in sorted((NEU / "IMAGES").glob(f"{name}_*.jpg"))[offset:offset + per_class]]
-
-
 def _pretrain_setup(member: Member, per_class: int = 6) -> tuple[dict, dict]:
     project, dataset = setup_dataset(member, f"parts-{uuid.uuid4().hex[:6]}")
-    return project, _upload_version(member, dataset, _neu(per_class), labels=False)
+    return project, _upload_version(member, dataset, neu_sample(NEU, per_class), labels=False)
 
 
 # ----------------------------------------------------------------------------------- tests
@@ -150,8 +134,8 @@ def test_pipeline_pretrains_evaluates_and_registers_a_model(deployment, request)
     project, unlabeled = _pretrain_setup(member)
     _, train_set = setup_dataset(member, "train")
     _, test_set = setup_dataset(member, "test")
-    train = _upload_version(member, train_set, _neu(4, offset=10), labels=True)
-    test = _upload_version(member, test_set, _neu(2, offset=20), labels=True)
+    train = _upload_version(member, train_set, neu_sample(NEU, 4, offset=10), labels=True)
+    test = _upload_version(member, test_set, neu_sample(NEU, 2, offset=20), labels=True)
     deployment.workers.start("w1")
 
     pipeline = member.ok("POST", f"/api/v1/projects/{project['id']}/jobs", 201, json={
