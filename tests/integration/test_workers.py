@@ -223,9 +223,12 @@ def test_kill_9_mid_job_resumes_from_checkpoint_on_a_new_worker(production):
     assert sorted(steps) == list(range(1, 41))
     statuses = [e.data["status"] for e in production.events(job["id"], "status")]
     assert statuses == ["queued", "running", "queued", "running", "succeeded"]
-    usage = admin.ok("GET", "/api/v1/admin/usage")
-    assert any(row["organization_id"] == member.organization_id
-               and row["gpu_hours_this_month"] > 0 for row in usage)
+    # The worker adds the GPU time once the job's process has exited, just after the job
+    # shows succeeded: wait for it rather than race it.
+    wait_for(lambda: any(row["organization_id"] == member.organization_id
+                         and row["gpu_hours_this_month"] > 0
+                         for row in admin.ok("GET", "/api/v1/admin/usage")),
+             30, "the job's GPU time in the admin usage")
 
 
 def test_cancel_mid_job_stops_it_and_frees_the_worker(production):
