@@ -41,7 +41,8 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     """One unit of work per request: commit at the end, roll back on any error.
 
     GET and HEAD requests read on autocommit connections: when they changed nothing, the
-    session is closed right on the event loop (no I/O, no thread hop).
+    session is closed right on the event loop (no I/O, no thread hop); so is a session whose
+    endpoint already committed (job submit commits before it publishes).
     """
     state = request.app.state
     read_only = request.method in SAFE_METHODS
@@ -51,8 +52,9 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     except BaseException:
         await anyio.to_thread.run_sync(_finish, session, False, limiter=state.session_exit)
         raise
-    if read_only and not (session.new or session.dirty or session.deleted):
-        session.close()
+    unchanged = not (session.new or session.dirty or session.deleted)
+    if unchanged and (read_only or not session.in_transaction()):
+        session.close()  # nothing to commit: no I/O, no thread hop
         return
     await anyio.to_thread.run_sync(_finish, session, True, limiter=state.session_exit)
 

@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
         with contextlib.suppress(Exception):  # /readyz reports it; the API serves what it can
             app.state.store.ensure_ready()
         yield
+        app.state.dispatcher.close()
         engine.dispose()
 
     app = FastAPI(title="Hatchery", version="1.0.0", description=API_DESCRIPTION,

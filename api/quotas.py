@@ -9,12 +9,17 @@ queue. Submitting is refused only past ``max_queued_jobs`` waiting or running jo
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Integer, Select, Uuid, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from api.datasets.models import Blob
+from api.db import UTCDateTime
 from api.jobs.models import ACTIVE, Job, JobStatus
 from api.problems import Problem, QuotaExceeded
 from api.tenants.models import Organization
@@ -54,22 +59,58 @@ def usage(session: Session, organization_id: uuid.UUID) -> QuotaOut:
         gpu_hours_per_month_quota=organization.gpu_hours_per_month_quota)
 
 
-def check_job_quotas(session: Session, organization_id: uuid.UUID, max_queued: int) -> None:
-    """429 when the organization has ``max_queued`` jobs waiting or running, 403 when this
-    month's GPU hours are used up. One round trip; counting stops at the limit, so the check
-    costs the same however many jobs wait."""
+@dataclass(frozen=True)
+class JobQuotaState:
+    """What the job quotas are measured against, read in one round trip."""
+
+    gpu_hours_quota: float
+    active_jobs: int
+    gpu_seconds_used: float
+
+    def check(self, max_queued: int) -> None:
+        """429 when ``max_queued`` jobs wait or run, 403 when this month's GPU hours are
+        used up."""
+        if self.active_jobs >= max_queued:
+            raise QuotaExceeded(
+                f"quota queued_jobs ({max_queued}) reached: wait for jobs to finish or cancel "
+                "some", quota="queued_jobs", limit=max_queued)
+        if self.gpu_seconds_used / 3600 >= self.gpu_hours_quota:
+            raise Problem(
+                f"quota gpu_hours_per_month ({self.gpu_hours_quota:g}) is used up for this "
+                "month", status=403, title="Quota exceeded", slug="quota-exceeded",
+                quota="gpu_hours_per_month", limit=self.gpu_hours_quota)
+
+
+@cache
+def job_quota_query() -> Select:
+    """One row: the GPU-hour quota, the active jobs (counted up to ``max_queued`` only, so
+    the check costs the same however many jobs wait) and this month's GPU seconds. Bound
+    by ``job_quota_params``; built once (building costs more than running it). Callers may
+    add columns bound by the same ``organization_id`` to read more in the same round trip."""
+    organization = bindparam("organization_id", type_=Uuid)
     active = select(func.count()).select_from(
-        _jobs_in(organization_id, ACTIVE).limit(max_queued).subquery()).scalar_subquery()
-    gpu_seconds = _gpu_seconds_this_month(organization_id).scalar_subquery()
-    gpu_quota, active_jobs, used_seconds = session.execute(
-        select(Organization.gpu_hours_per_month_quota, active, gpu_seconds)
-        .where(Organization.id == organization_id)).one()
-    if active_jobs >= max_queued:
-        raise QuotaExceeded(
-            f"quota queued_jobs ({max_queued}) reached: wait for jobs to finish or cancel some",
-            quota="queued_jobs", limit=max_queued)
-    if float(used_seconds) / 3600 >= gpu_quota:
-        raise Problem(
-            f"quota gpu_hours_per_month ({gpu_quota:g}) is used up for this month",
-            status=403, title="Quota exceeded", slug="quota-exceeded",
-            quota="gpu_hours_per_month", limit=gpu_quota)
+        select(Job.id).where(Job.organization_id == organization, Job.status.in_(ACTIVE),
+                             Job.parent_id.is_(None))
+        .limit(bindparam("max_queued", type_=Integer)).subquery()).scalar_subquery()
+    gpu_seconds = select(func.coalesce(func.sum(Job.gpu_seconds), 0.0)).where(
+        Job.organization_id == organization,
+        Job.started_at >= bindparam("month_start", type_=UTCDateTime)).scalar_subquery()
+    return (select(Organization.gpu_hours_per_month_quota, active, gpu_seconds)
+            .where(Organization.id == organization))
+
+
+def job_quota_params(organization_id: uuid.UUID, max_queued: int) -> dict[str, Any]:
+    return {"organization_id": organization_id, "max_queued": max_queued,
+            "month_start": month_start()}
+
+
+def job_quota_state(row: Sequence) -> JobQuotaState:
+    """The state from the first three columns of a ``job_quota_query`` row."""
+    return JobQuotaState(float(row[0]), int(row[1]), float(row[2]))
+
+
+def check_job_quotas(session: Session, organization_id: uuid.UUID, max_queued: int) -> None:
+    """Refuse one more job over the quotas (``JobQuotaState.check``); one round trip."""
+    row = session.execute(job_quota_query(),
+                          job_quota_params(organization_id, max_queued)).one()
+    job_quota_state(row).check(max_queued)

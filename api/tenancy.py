@@ -20,7 +20,7 @@ from typing import Annotated, Generic, TypeVar
 
 import anyio
 from fastapi import Depends, Header, Request
-from sqlalchemy import Select, select
+from sqlalchemy import ScalarSelect, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from api.auth.models import ApiKey, User
@@ -234,6 +234,15 @@ class TenantRepository(Generic[Model]):
             self.model.organization_id == self.tenant.organization_id, self.model.id == id_))
         if found is None:
             raise NotFound(f"{self.noun} {id_} not found")
+
+    @classmethod
+    def owned_id(cls, id_parameter: str) -> ScalarSelect:
+        """A scalar subquery bound by ``organization_id`` and ``id_parameter``: the id when
+        that row is the organization's, else NULL. Lets a caller check several ids in one
+        round trip, with a statement it builds once."""
+        return select(cls.model.id).where(
+            cls.model.organization_id == bindparam("organization_id"),
+            cls.model.id == bindparam(id_parameter)).scalar_subquery()
 
     def add(self, row: Model) -> Model:
         row.organization_id = self.tenant.organization_id

@@ -72,3 +72,9 @@ def _start_housekeeping(**_) -> None:
 @signals.worker_shutting_down.connect
 def _stop(**_) -> None:
     runtime().shutting_down.set()
+
+
+@signals.worker_shutdown.connect
+def _send_pending_announcements(**_) -> None:
+    if runtime.cache_info().currsize:
+        runtime().dispatcher.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -30,12 +30,25 @@ class ImageInfo:
         return ACCEPTED_FORMATS[self.format]
 
 
-def inspect_image(path: Path, max_pixels: int) -> ImageInfo:
-    """Decode the whole file (a truncated JPEG fails here, not in training)."""
+@dataclass(frozen=True)
+class CheckedImage:
+    """A decoded upload: what it is, and its thumbnail (``None``: the image is its own)."""
+
+    info: ImageInfo
+    thumbnail: bytes | None
+
+
+def check_image(source: BinaryIO, max_pixels: int, thumbnail_size: int) -> CheckedImage:
+    """Decode the whole file once (a truncated JPEG fails here, not in training), then make
+    its thumbnail from the decoded pixels.
+
+    An 8-bit gray or RGB JPEG no larger than the thumbnail already is one: it is served as
+    its own thumbnail and nothing more is stored for it.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(source) as image:
                 if image.format not in ACCEPTED_FORMATS:
                     raise RejectedImage(f"format {image.format} is not accepted "
                                         f"(use {', '.join(sorted(ACCEPTED_FORMATS))})")
@@ -43,26 +56,28 @@ def inspect_image(path: Path, max_pixels: int) -> ImageInfo:
                 if width * height > max_pixels:
                     raise RejectedImage(f"{width}x{height} is more than {max_pixels} pixels")
                 image.load()
-                return ImageInfo(image.format, width, height, image.mode)
+                info = ImageInfo(image.format, width, height, image.mode)
+                if (image.format == "JPEG" and image.mode in ("L", "RGB")
+                        and max(width, height) <= thumbnail_size):
+                    return CheckedImage(info, None)
+                return CheckedImage(info, _thumbnail(image, thumbnail_size))
     except RejectedImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise RejectedImage(f"image too large: {error}") from error
     except Exception as error:  # PIL raises many types for bad files
-        reason = str(error).replace(str(path), "the file")
-        raise RejectedImage(f"not a readable image ({type(error).__name__}: {reason})") from error
+        raise RejectedImage(f"not a readable image ({type(error).__name__}: {error})") from error
 
 
-def make_thumbnail(path: Path, size: int) -> bytes:
+def _thumbnail(image: Image.Image, size: int) -> bytes:
     """A JPEG no larger than size x size; 16-bit and palette images are converted."""
-    with Image.open(path) as image:
-        image.thumbnail((size, size))
-        if image.mode.startswith("I") or image.mode == "F":  # 16-bit / float: stretch to 8 bits
-            values = np.asarray(image, dtype=np.float32)
-            values = values / max(float(values.max()), 1e-6) * 255.0
-            image = Image.fromarray(values.clip(0, 255).astype(np.uint8))
-        elif image.mode not in ("L", "RGB"):
-            image = image.convert("L" if image.mode in ("1", "LA") else "RGB")
-        out = io.BytesIO()
-        image.save(out, format="JPEG", quality=85)
-        return out.getvalue()
+    image.thumbnail((size, size))
+    if image.mode.startswith("I") or image.mode == "F":  # 16-bit / float: stretch to 8 bits
+        values = np.asarray(image, dtype=np.float32)
+        values = values / max(float(values.max()), 1e-6) * 255.0
+        image = Image.fromarray(values.clip(0, 255).astype(np.uint8))
+    elif image.mode not in ("L", "RGB"):
+        image = image.convert("L" if image.mode in ("1", "LA") else "RGB")
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=85)
+    return out.getvalue()

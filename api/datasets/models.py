@@ -2,7 +2,8 @@
 
 - ``Blob``: one stored image, content-addressed by SHA-256 within an organization (the same
   bytes uploaded twice are stored once); key ``<org>/blobs/<sha256>``, thumbnail
-  ``<org>/thumbnails/<sha256>.jpg``.
+  ``<org>/thumbnails/<sha256>.jpg`` (or the image's own key when it is a JPEG no larger
+  than a thumbnail).
 - ``Dataset`` / ``DatasetItem``: the editable working set: which blobs, under which file
   names, with which labels (class, good/defect, split, boxes and polygons).
 - ``DatasetVersion`` / ``VersionItem``: a frozen copy of the items and labels at one moment;

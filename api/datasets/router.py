@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
 from api import audit
 from api.datasets import service
@@ -24,6 +24,7 @@ from api.deps import SessionDep, SettingsDep, StoreDep
 from api.pagination import Page, PageDep, paginate
 from api.problems import Conflict, TooLarge
 from api.projects.repository import Projects
+from api.responses import json_response
 from api.tenancy import AdminDep, TenantDep, WriterDep
 
 router = APIRouter(prefix="/api/v1", tags=["datasets"])
@@ -81,7 +82,7 @@ def list_items(dataset_id: uuid.UUID, tenant: TenantDep, session: SessionDep,
                store: StoreDep, settings: SettingsDep, page: PageDep,
                labeled: bool | None = None,
                class_name: Annotated[str | None, Query(max_length=200)] = None,
-               split: Split | None = None, is_defect: bool | None = None) -> Page[ItemOut]:
+               split: Split | None = None, is_defect: bool | None = None) -> Response:
     """Items with pagination and filters (labeled, class, split, good/defect)."""
     query = filtered(Items(session, tenant).in_dataset(dataset_id), DatasetItem, labeled,
                      class_name, split, is_defect)
@@ -90,7 +91,7 @@ def list_items(dataset_id: uuid.UUID, tenant: TenantDep, session: SessionDep,
     if not rows:  # an empty page, or no such dataset in this organization (404)
         Datasets(session, tenant).require(dataset_id)
     items = [service.listed_item(row, store, settings) for row in rows]
-    return Page(items=items, total=total, offset=page.offset, limit=page.limit)
+    return json_response(Page(items=items, total=total, offset=page.offset, limit=page.limit))
 
 
 @router.get("/datasets/{dataset_id}/items/{item_id}", response_model=ItemOut)

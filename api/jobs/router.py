@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from api.db import session_scope
@@ -20,6 +20,7 @@ from api.jobs.repository import Jobs
 from api.jobs.schemas import JobCreate, JobEventOut, JobOut, MetricSeries
 from api.pagination import Page, PageDep, paginate
 from api.projects.repository import Projects
+from api.responses import json_response
 from api.tenancy import TenantDep, WriterDep
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
@@ -42,9 +43,10 @@ def job_kinds() -> dict[str, dict]:
 @router.post("/projects/{project_id}/jobs", status_code=status.HTTP_201_CREATED,
              response_model=JobOut)
 def submit(project_id: uuid.UUID, body: JobCreate, tenant: WriterDep, session: SessionDep,
-           settings: SettingsDep, request: Request) -> Job:
-    return service.submit(session, tenant, dispatcher(request), project_id, body,
-                          settings.max_queued_jobs)
+           settings: SettingsDep, request: Request) -> Response:
+    job = service.submit(session, tenant, dispatcher(request), project_id, body,
+                         settings.max_queued_jobs)
+    return json_response(JobOut.model_validate(job), status.HTTP_201_CREATED)
 
 
 @router.get("/projects/{project_id}/jobs", response_model=Page[JobOut])
@@ -62,8 +64,8 @@ def list_jobs(project_id: uuid.UUID, tenant: TenantDep, session: SessionDep, pag
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
-def get(job_id: uuid.UUID, tenant: TenantDep, session: SessionDep) -> Job:
-    return Jobs(session, tenant).get(job_id)
+def get(job_id: uuid.UUID, tenant: TenantDep, session: SessionDep) -> Response:
+    return json_response(JobOut.model_validate(Jobs(session, tenant).get(job_id)))
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobOut)

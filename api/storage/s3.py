@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -10,12 +11,28 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import BinaryIO
 
+import certifi
+import urllib3
 from minio import Minio
 from minio.error import S3Error
 
 from api.storage.base import StoredObject
 
 PART_SIZE = 16 * 1024 * 1024
+# Uploads write many objects concurrently (api/datasets/ingest.py); the minio client's own
+# pool keeps only 10 connections and would reconnect for every write beyond them.
+POOL_CONNECTIONS = 32
+TIMEOUT_SECONDS = 300
+
+
+def _connection_pool() -> urllib3.PoolManager:
+    """The minio client's default pool (timeouts, retries of 5xx), with more connections."""
+    return urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=TIMEOUT_SECONDS, read=TIMEOUT_SECONDS),
+        maxsize=POOL_CONNECTIONS,
+        cert_reqs="CERT_REQUIRED", ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+        retries=urllib3.Retry(total=5, backoff_factor=0.2,
+                              status_forcelist=[500, 502, 503, 504]))
 
 
 class PresignedUrlCache:
@@ -51,7 +68,7 @@ class S3Store:
                  region: str = "us-east-1", secure: bool = False) -> None:
         self.bucket = bucket
         self.client = Minio(endpoint, access_key=access_key, secret_key=secret_key,
-                            region=region, secure=secure)
+                            region=region, secure=secure, http_client=_connection_pool())
         self.presigned = PresignedUrlCache()
 
     def ensure_ready(self) -> None:

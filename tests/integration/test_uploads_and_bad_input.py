@@ -13,7 +13,14 @@ from sqlalchemy import select
 from api.datasets.models import Blob, DatasetItem
 from api.tenants.models import Organization
 from tests.conftest import SHARED_DATA
-from tests.integration.helpers import multipart, neu_images, png_bytes, setup_dataset, zip_bytes
+from tests.integration.helpers import (
+    fetch,
+    multipart,
+    neu_images,
+    png_bytes,
+    setup_dataset,
+    zip_bytes,
+)
 
 
 def objects(api, member) -> list[str]:
@@ -233,3 +240,34 @@ def test_duplicate_bytes_are_stored_once_across_datasets(api):
             Blob.organization_id == member.organization_id)).all()
     assert len(blobs) == 1
     assert len([k for k in objects(api, member) if "/blobs/" in k]) == 1
+
+
+def test_batches_settle_in_upload_order(api, monkeypatch):
+    """Files are settled in batches (here of 2): repeated contents and paths across and
+    within batches, rejections in between, and the report keeps the upload order. A small
+    JPEG is its own thumbnail; a PNG gets one."""
+    monkeypatch.setattr("api.datasets.ingest.BATCH_SIZE", 2)
+    member = api.signup()
+    _, dataset = setup_dataset(member)
+    first, second = (path.read_bytes() for path in neu_images(2, offset=30))
+    files = [("a.jpg", first), ("../evil.jpg", first), ("b.jpg", first), ("c.png", png_bytes(3)),
+             ("broken.jpg", first[:200]), ("a.jpg", second), ("d.jpg", second)]
+    report = member.ok("POST", f"/api/v1/datasets/{dataset['id']}/items", files=[
+        ("files", (name, data, "application/octet-stream")) for name, data in files])
+    assert [(f["path"], f["status"]) for f in report["files"]] == [
+        ("a.jpg", "added"), ("../evil.jpg", "rejected"), ("b.jpg", "duplicate"),
+        ("c.png", "added"), ("broken.jpg", "rejected"), ("a.jpg", "replaced"),
+        ("d.jpg", "duplicate")]
+    assert report["files"][2]["detail"] == "same image as a.jpg"
+    assert report["files"][6]["detail"] == "same image as a.jpg"
+    assert "not a readable image" in report["files"][4]["detail"]
+    listed = member.ok("GET", f"/api/v1/datasets/{dataset['id']}/items")["items"]
+    assert [(item["path"], item["sha256"]) for item in listed] == [
+        ("a.jpg", report["files"][5]["sha256"]), ("c.png", report["files"][3]["sha256"])]
+    keys = objects(api, member)
+    assert len([k for k in keys if "/blobs/" in k]) == 3  # first, second and the PNG
+    assert [k for k in keys if "/thumbnails/" in k] == [
+        f"{member.organization_id}/thumbnails/{report['files'][3]['sha256']}.jpg"]
+    for item in listed:
+        thumbnail = fetch(member, item["thumbnail_url"])
+        assert thumbnail.status_code == 200 and thumbnail.content[:2] == b"\xff\xd8"
