@@ -25,6 +25,9 @@ NAMING_CONVENTION = {
 }
 
 
+POOL_CONNECTIONS, POOL_OVERFLOW = 40, 10
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -81,7 +84,10 @@ def create_db_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    # As many pooled connections as request threads (FastAPI's pool: 40): under load a pool
+    # smaller than the threads would close and reopen connections all the time.
+    return create_engine(url, pool_size=POOL_CONNECTIONS, max_overflow=POOL_OVERFLOW,
+                         pool_pre_ping=True)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -51,8 +51,11 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
         app.state.dispatcher.close()
         engine.dispose()
 
+    # FastAPI's own OpenTelemetry hooks are off: the service exports Prometheus metrics and
+    # JSON logs (api/observability.py), and the hooks look up a tracer on every request.
     app = FastAPI(title="Hatchery", version="1.0.0", description=API_DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, telemetry={"tracing": False, "metrics": False,
+                                                "logs": False, "operation_spans": False})
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)

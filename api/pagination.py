@@ -1,8 +1,8 @@
 """Offset pagination with a total, shared by every list endpoint.
 
 ``PageDep`` parses ``offset``/``limit``; ``paginate`` returns one page of rows and the total
-number of matches in a single round trip (a ``count(*) OVER ()`` column), falling back to a
-separate count only when the page is past the end.
+number of matches in a single round trip, falling back to a separate count only when the
+page is past the end.
 """
 
 from __future__ import annotations
@@ -39,19 +39,25 @@ async def page_params(offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
-def paginate(session: Session, query: Select, params: PageParams) -> tuple[list, int]:
-    """One page of ``query`` and the total number of matches.
+def paginate(session: Session, query: Select, params: PageParams,
+             counted: Select | None = None) -> tuple[list, int]:
+    """One page of ``query`` and the total number of matches, in one round trip: the total
+    is an uncorrelated scalar subquery, which the database evaluates once, apart from the
+    page (so the page can stop after ``limit`` rows of an index while the count reads only
+    the index). ``counted``: the same matches without joins that only add columns, cheaper
+    to count.
 
-    A query of one ORM entity gives the entities; a query of columns gives its rows (with
-    one extra column, ``_total``).
+    A query of one ORM entity gives the entities; a query of columns gives its rows.
     """
-    counted = query.add_columns(func.count().over().label("_total"))
-    rows = session.execute(counted.offset(params.offset).limit(params.limit)).all()
+    base = (query if counted is None else counted).order_by(None)
+    total = select(func.count()).select_from(base.subquery()).scalar_subquery()
+    rows = session.execute(query.add_columns(total.label("_total"))
+                           .offset(params.offset).limit(params.limit)).all()
     if rows:
-        total = rows[0][-1]
+        count = rows[0][-1]
     else:
-        total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+        count = session.scalar(select(func.count()).select_from(base.subquery()))
     columns = query.column_descriptions
     if len(columns) == 1 and columns[0]["type"] is columns[0]["entity"]:
         rows = [row[0] for row in rows]
-    return rows, int(total or 0)
+    return rows, int(count or 0)

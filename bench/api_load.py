@@ -116,6 +116,8 @@ def api_environment(database_url: str, s3: S3Server, bucket: str) -> dict[str, s
         "HATCHERY_S3_ACCESS_KEY": s3.access_key, "HATCHERY_S3_SECRET_KEY": s3.secret_key,
         "HATCHERY_BROKER_URL": "redis://127.0.0.1:6379/15",
         "HATCHERY_SECRET_KEY": uuid.uuid4().hex,
+        # the benchmark queues tens of thousands of jobs that no worker takes
+        "HATCHERY_MAX_QUEUED_JOBS": "10000000",
     }
 
 

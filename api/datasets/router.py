@@ -86,8 +86,9 @@ def list_items(dataset_id: uuid.UUID, tenant: TenantDep, session: SessionDep,
     """Items with pagination and filters (labeled, class, split, good/defect)."""
     query = filtered(Items(session, tenant).in_dataset(dataset_id), DatasetItem, labeled,
                      class_name, split, is_defect)
-    query = service.listing_rows(query.order_by(DatasetItem.path), DatasetItem)
-    rows, total = paginate(session, query, page)
+    rows, total = paginate(
+        session, service.listing_rows(query.order_by(DatasetItem.path), DatasetItem), page,
+        counted=query)
     if not rows:  # an empty page, or no such dataset in this organization (404)
         Datasets(session, tenant).require(dataset_id)
     items = [service.listed_item(row, store, settings) for row in rows]

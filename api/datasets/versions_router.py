@@ -53,8 +53,9 @@ def list_version_items(version_id: uuid.UUID, tenant: TenantDep, session: Sessio
                        ) -> Page[ItemOut]:
     query = filtered(VersionItems(session, tenant).in_version(version_id), VersionItem,
                      labeled, class_name, split, is_defect)
-    query = service.listing_rows(query.order_by(VersionItem.path), VersionItem)
-    rows, total = paginate(session, query, page)
+    rows, total = paginate(
+        session, service.listing_rows(query.order_by(VersionItem.path), VersionItem), page,
+        counted=query)
     if not rows:  # an empty page, or no such version in this organization (404)
         Versions(session, tenant).require(version_id)
     items = [service.listed_item(row, store, settings) for row in rows]
