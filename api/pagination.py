@@ -39,17 +39,14 @@ async def page_params(offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
-def paginate(session: Session, query: Select, params: PageParams,
-             counted: Select | None = None) -> tuple[list, int]:
+def paginate(session: Session, query: Select, params: PageParams) -> tuple[list, int]:
     """One page of ``query`` and the total number of matches, in one round trip: the total
     is an uncorrelated scalar subquery, which the database evaluates once, apart from the
-    page (so the page can stop after ``limit`` rows of an index while the count reads only
-    the index). ``counted``: the same matches without joins that only add columns, cheaper
-    to count.
+    page (so the page can stop after ``limit`` rows of an index).
 
     A query of one ORM entity gives the entities; a query of columns gives its rows.
     """
-    base = (query if counted is None else counted).order_by(None)
+    base = query.order_by(None)
     total = select(func.count()).select_from(base.subquery()).scalar_subquery()
     rows = session.execute(query.add_columns(total.label("_total"))
                            .offset(params.offset).limit(params.limit)).all()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Integer, Row, Select, bindparam, func, select
+from sqlalchemy.orm import Session
 
 from api.datasets.models import (
     Blob,
@@ -15,7 +18,7 @@ from api.datasets.models import (
     VersionItem,
 )
 from api.problems import NotFound
-from api.tenancy import TenantRepository
+from api.tenancy import Tenant, TenantRepository
 
 
 class Datasets(TenantRepository[Dataset]):
@@ -59,15 +62,55 @@ class VersionItems(TenantRepository[VersionItem]):
         return self.select().where(VersionItem.version_id == version_id)
 
 
-def filtered(query: Select, model, labeled: bool | None, class_name: str | None,
-             split: str | None, is_defect: bool | None) -> Select:
-    """The item listing filters, for working items and version items alike."""
-    if labeled is not None:
-        query = query.where(model.labeled == labeled)
-    if class_name is not None:
-        query = query.where(model.class_name == class_name)
-    if split is not None:
-        query = query.where(model.split == split)
-    if is_defect is not None:
-        query = query.where(model.is_defect == is_defect)
-    return query
+LISTING_FILTERS = ("labeled", "class_name", "split", "is_defect")
+
+
+@lru_cache(maxsize=64)
+def _listing_query(model: type[DatasetItem] | type[VersionItem], parent: str,
+                   filters: tuple[str, ...]) -> Select:
+    """A page of the items under one parent (``dataset_id`` or ``version_id``) that pass the
+    named filters, ordered by path: each row has the columns an ``ItemOut`` shows (the item's
+    and its blob's) and the total of matches. The total is an uncorrelated scalar subquery over
+    the unjoined matches, which the database evaluates once, so the page stops after
+    ``limit`` rows of the ``(parent, path)`` index. Every value is a bind parameter
+    (``organization_id``, ``parent_id``, the filters, ``offset``, ``limit``): the statement is
+    built once per combination of filters, not per request."""
+    conditions = (model.organization_id == bindparam("organization_id"),
+                  getattr(model, parent) == bindparam("parent_id"),
+                  *(getattr(model, name) == bindparam(name) for name in filters))
+    total = select(func.count()).select_from(
+        select(model.id).where(*conditions).subquery()).scalar_subquery()
+    return (select(model.id, model.path, model.split, model.class_name, model.is_defect,
+                   model.labeled, model.annotations, model.created_at, Blob.sha256, Blob.width,
+                   Blob.height, Blob.size, Blob.thumbnail_key, total.label("total"))
+            .join_from(model, Blob, Blob.id == model.blob_id).where(*conditions)
+            .order_by(model.path)
+            .offset(bindparam("offset", type_=Integer)).limit(bindparam("limit", type_=Integer)))
+
+
+class ItemListing:
+    """Pages of a dataset's or a version's items, within the caller's organization."""
+
+    def __init__(self, session: Session, tenant: Tenant,
+                 model: type[DatasetItem] | type[VersionItem]) -> None:
+        self.session, self.tenant, self.model = session, tenant, model
+        self.parent = "dataset_id" if model is DatasetItem else "version_id"
+
+    def page(self, parent_id: uuid.UUID, filters: dict[str, Any], offset: int, limit: int
+             ) -> tuple[list[Row], int]:
+        """Rows of one page (see ``_listing_query``) and the total of matches; ``filters``
+        maps names of ``LISTING_FILTERS`` to values, ``None`` meaning no filter."""
+        given = {name: value for name, value in filters.items() if value is not None}
+        unknown = set(given) - set(LISTING_FILTERS)
+        if unknown:
+            raise ValueError(f"not listing filters: {sorted(unknown)}")
+        names = tuple(name for name in LISTING_FILTERS if name in given)
+        rows = self.session.execute(_listing_query(self.model, self.parent, names), {
+            "organization_id": self.tenant.organization_id, "parent_id": parent_id,
+            "offset": offset, "limit": limit, **given}).all()
+        if rows or offset == 0:
+            return rows, (rows[0].total if rows else 0)
+        past_the_end = self.session.execute(_listing_query(self.model, self.parent, names), {
+            "organization_id": self.tenant.organization_id, "parent_id": parent_id,
+            "offset": 0, "limit": 1, **given}).first()
+        return rows, (past_the_end.total if past_the_end else 0)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from api import audit
 from api.datasets import service
 from api.datasets.models import Dataset, DatasetItem
-from api.datasets.repository import Datasets, Items, filtered
+from api.datasets.repository import Datasets, ItemListing, Items
 from api.datasets.schemas import (
     DatasetCreate,
     DatasetOut,
@@ -84,11 +84,10 @@ def list_items(dataset_id: uuid.UUID, tenant: TenantDep, session: SessionDep,
                class_name: Annotated[str | None, Query(max_length=200)] = None,
                split: Split | None = None, is_defect: bool | None = None) -> Response:
     """Items with pagination and filters (labeled, class, split, good/defect)."""
-    query = filtered(Items(session, tenant).in_dataset(dataset_id), DatasetItem, labeled,
-                     class_name, split, is_defect)
-    rows, total = paginate(
-        session, service.listing_rows(query.order_by(DatasetItem.path), DatasetItem), page,
-        counted=query)
+    filters = {"labeled": labeled, "class_name": class_name, "split": split,
+               "is_defect": is_defect}
+    listing = ItemListing(session, tenant, DatasetItem)
+    rows, total = listing.page(dataset_id, filters, page.offset, page.limit)
     if not rows:  # an empty page, or no such dataset in this organization (404)
         Datasets(session, tenant).require(dataset_id)
     items = [service.listed_item(row, store, settings) for row in rows]

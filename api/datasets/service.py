@@ -7,7 +7,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import Select, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from api.datasets.label_formats import ImportedLabels, parse_coco, parse_voc, parse_yolo
@@ -29,18 +29,8 @@ def item_out(item: LabelColumns, blob: Blob, store: ObjectStore, settings: Setti
     )
 
 
-def listing_rows(query: Select, model: type[DatasetItem] | type[VersionItem]) -> Select:
-    """``query`` over items narrowed to the columns an ``ItemOut`` shows, joined with the
-    blob's: plain rows in one round trip, no ORM objects to build for a page."""
-    return query.with_only_columns(
-        model.id, model.path, model.split, model.class_name, model.is_defect, model.labeled,
-        model.annotations, model.created_at, Blob.sha256, Blob.width, Blob.height, Blob.size,
-        Blob.thumbnail_key,
-    ).join_from(model, Blob, Blob.id == model.blob_id)
-
-
 def listed_item(row: Any, store: ObjectStore, settings: Settings) -> ItemOut:
-    """An ``ItemOut`` from one row of ``listing_rows``."""
+    """An ``ItemOut`` from one row of an ``ItemListing`` page."""
     return ItemOut(
         id=row.id, path=row.path, sha256=row.sha256, width=row.width, height=row.height,
         size=row.size, split=row.split, class_name=row.class_name, is_defect=row.is_defect,

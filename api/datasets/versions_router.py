@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from api.datasets import service
 from api.datasets.export import ExportFormat, stream_zip
 from api.datasets.models import DatasetVersion, VersionItem
-from api.datasets.repository import Datasets, VersionItems, Versions, filtered
+from api.datasets.repository import Datasets, ItemListing, VersionItems, Versions
 from api.datasets.schemas import ItemOut, Split, VersionCreate, VersionOut
 from api.deps import SessionDep, SettingsDep, StoreDep
 from api.pagination import Page, PageDep, paginate
@@ -51,11 +51,10 @@ def list_version_items(version_id: uuid.UUID, tenant: TenantDep, session: Sessio
                        class_name: Annotated[str | None, Query(max_length=200)] = None,
                        split: Split | None = None, is_defect: bool | None = None
                        ) -> Page[ItemOut]:
-    query = filtered(VersionItems(session, tenant).in_version(version_id), VersionItem,
-                     labeled, class_name, split, is_defect)
-    rows, total = paginate(
-        session, service.listing_rows(query.order_by(VersionItem.path), VersionItem), page,
-        counted=query)
+    filters = {"labeled": labeled, "class_name": class_name, "split": split,
+               "is_defect": is_defect}
+    listing = ItemListing(session, tenant, VersionItem)
+    rows, total = listing.page(version_id, filters, page.offset, page.limit)
     if not rows:  # an empty page, or no such version in this organization (404)
         Versions(session, tenant).require(version_id)
     items = [service.listed_item(row, store, settings) for row in rows]

@@ -55,6 +55,9 @@ def test_upload_label_version_export_train_register(any_api):
     labeled = member.ok("GET", f"/api/v1/datasets/{dataset['id']}/items",
                         params={"labeled": True, "limit": 2})
     assert labeled["total"] == 4 and len(labeled["items"]) == 2
+    past_the_end = member.ok("GET", f"/api/v1/datasets/{dataset['id']}/items",
+                             params={"labeled": True, "offset": 10})
+    assert past_the_end["total"] == 4 and past_the_end["items"] == []
     assert labeled["items"][0]["annotations"][0]["type"] == "box"
     thumbnail = fetch(member, labeled["items"][0]["thumbnail_url"])
     assert thumbnail.status_code == 200 and thumbnail.content[:2] == b"\xff\xd8"
