@@ -46,14 +46,10 @@ def paginate(session: Session, query: Select, params: PageParams) -> tuple[list,
 
     A query of one ORM entity gives the entities; a query of columns gives its rows.
     """
-    base = query.order_by(None)
-    total = select(func.count()).select_from(base.subquery()).scalar_subquery()
-    rows = session.execute(query.add_columns(total.label("_total"))
+    counting = select(func.count()).select_from(query.order_by(None).subquery())
+    rows = session.execute(query.add_columns(counting.scalar_subquery().label("_total"))
                            .offset(params.offset).limit(params.limit)).all()
-    if rows:
-        count = rows[0][-1]
-    else:
-        count = session.scalar(select(func.count()).select_from(base.subquery()))
+    count = rows[0][-1] if rows else session.scalar(counting)
     columns = query.column_descriptions
     if len(columns) == 1 and columns[0]["type"] is columns[0]["entity"]:
         rows = [row[0] for row in rows]

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Integer, Select, Uuid, bindparam, func, select
+from sqlalchemy import BindParameter, Integer, Select, Uuid, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from api.datasets.models import Blob
@@ -31,15 +31,17 @@ def month_start() -> datetime:
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def _jobs_in(organization_id: uuid.UUID, statuses) -> Select:
+# The organization and the month start below are values or bind parameters (job_quota_query).
+def _jobs_in(organization_id: uuid.UUID | BindParameter, statuses) -> Select:
     return select(Job.id).where(Job.organization_id == organization_id,
                                 Job.status.in_(statuses), Job.parent_id.is_(None))
 
 
-def _gpu_seconds_this_month(organization_id: uuid.UUID) -> Select:
-    """GPU time of the jobs that started this month (queued jobs have used none)."""
+def _gpu_seconds_since(organization_id: uuid.UUID | BindParameter,
+                       since: datetime | BindParameter) -> Select:
+    """GPU time of the jobs that started since ``since`` (queued jobs have used none)."""
     return select(func.coalesce(func.sum(Job.gpu_seconds), 0.0)).where(
-        Job.organization_id == organization_id, Job.started_at >= month_start())
+        Job.organization_id == organization_id, Job.started_at >= since)
 
 
 def usage(session: Session, organization_id: uuid.UUID) -> QuotaOut:
@@ -49,13 +51,13 @@ def usage(session: Session, organization_id: uuid.UUID) -> QuotaOut:
     running, queued = (session.scalar(select(func.count()).select_from(
         _jobs_in(organization_id, [status]).subquery()))
         for status in (JobStatus.running, JobStatus.queued))
+    gpu_seconds = session.scalar(_gpu_seconds_since(organization_id, month_start()))
     return QuotaOut(
         storage_bytes=int(storage), storage_bytes_quota=organization.storage_bytes_quota,
         images_per_dataset_quota=organization.images_per_dataset_quota,
         running_jobs=int(running), queued_jobs=int(queued),
         concurrent_jobs_quota=organization.concurrent_jobs_quota,
-        gpu_hours_this_month=round(
-            float(session.scalar(_gpu_seconds_this_month(organization_id)) or 0.0) / 3600, 3),
+        gpu_hours_this_month=round(float(gpu_seconds or 0.0) / 3600, 3),
         gpu_hours_per_month_quota=organization.gpu_hours_per_month_quota)
 
 
@@ -89,12 +91,10 @@ def job_quota_query() -> Select:
     add columns bound by the same ``organization_id`` to read more in the same round trip."""
     organization = bindparam("organization_id", type_=Uuid)
     active = select(func.count()).select_from(
-        select(Job.id).where(Job.organization_id == organization, Job.status.in_(ACTIVE),
-                             Job.parent_id.is_(None))
-        .limit(bindparam("max_queued", type_=Integer)).subquery()).scalar_subquery()
-    gpu_seconds = select(func.coalesce(func.sum(Job.gpu_seconds), 0.0)).where(
-        Job.organization_id == organization,
-        Job.started_at >= bindparam("month_start", type_=UTCDateTime)).scalar_subquery()
+        _jobs_in(organization, ACTIVE).limit(bindparam("max_queued", type_=Integer))
+        .subquery()).scalar_subquery()
+    gpu_seconds = _gpu_seconds_since(
+        organization, bindparam("month_start", type_=UTCDateTime)).scalar_subquery()
     return (select(Organization.gpu_hours_per_month_quota, active, gpu_seconds)
             .where(Organization.id == organization))
 

@@ -35,7 +35,7 @@ from typing import BinaryIO, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.datasets.images import ACCEPTED_FORMATS, CheckedImage, RejectedImage, check_image
+from api.datasets.images import CheckedImage, RejectedImage, check_image
 from api.datasets.models import Blob, Dataset, DatasetItem
 from api.problems import QuotaExceeded
 from api.settings import Settings
@@ -187,7 +187,7 @@ class Ingestor:
         known = self._known_blobs(staged)
         checked = self._check_new(staged, known)
         shown = self._dataset_items(staged, known)
-        new_blobs: list[tuple[Blob, StagedFile, bytes | None]] = []
+        new_blobs: list[tuple[Blob, StagedFile, CheckedImage]] = []
         quota_error: QuotaExceeded | None = None
         for file in staged:
             result = checked.get(file.sha256)
@@ -198,7 +198,7 @@ class Ingestor:
                 blob = known.get(file.sha256)
                 if blob is None:
                     blob = known[file.sha256] = self._new_blob(file, result)
-                    new_blobs.append((blob, file, result.thumbnail))
+                    new_blobs.append((blob, file, result))
                 self.report.files[file.slot] = self._place(file, blob, shown)
             except QuotaExceeded as error:
                 quota_error = error
@@ -296,15 +296,15 @@ class Ingestor:
         self.item_count += 1
         return FileReport(file.path, "added", "", file.sha256, str(item.id))
 
-    def _write_objects(self, new_blobs: list[tuple[Blob, StagedFile, bytes | None]]) -> None:
+    def _write_objects(self, new_blobs: list[tuple[Blob, StagedFile, CheckedImage]]) -> None:
         """Every new image and thumbnail, written concurrently; all writes have ended (or
         failed) when this returns, and the first failure is raised."""
         writes: list[Callable[[], None]] = []
-        for blob, file, thumbnail in new_blobs:
-            writes.append(self._image_write(blob, file))
+        for blob, file, checked in new_blobs:
+            writes.append(self._image_write(blob, file, checked.info.content_type))
             self.stored_keys.append(blob.storage_key)
-            if thumbnail is not None:
-                writes.append(lambda key=blob.thumbnail_key, data=thumbnail:
+            if checked.thumbnail is not None:
+                writes.append(lambda key=blob.thumbnail_key, data=checked.thumbnail:
                               self.store.put_bytes(key, data, "image/jpeg"))
                 self.stored_keys.append(blob.thumbnail_key)
         futures = [_WRITERS.submit(write) for write in writes]
@@ -312,9 +312,8 @@ class Ingestor:
         for future in futures:
             future.result()
 
-    def _image_write(self, blob: Blob, file: StagedFile) -> Callable[[], None]:
-        content_type = ACCEPTED_FORMATS[blob.format]
-
+    def _image_write(self, blob: Blob, file: StagedFile, content_type: str
+                     ) -> Callable[[], None]:
         def write() -> None:
             file.spool.seek(0)
             self.store.put_file(blob.storage_key, file.spool, file.size, content_type)
