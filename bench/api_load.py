@@ -44,6 +44,7 @@ from tests.integration.servers import (
 )
 
 PASSWORD = "correct horse battery staple"
+BROKER_DB = 15  # the benchmark's own Redis database, emptied at its start
 LIST_SEED_IMAGES = 200
 
 
@@ -114,7 +115,7 @@ def api_environment(database_url: str, s3: S3Server, bucket: str) -> dict[str, s
         "HATCHERY_ENVIRONMENT": "test", "HATCHERY_DATABASE_URL": database_url,
         "HATCHERY_STORAGE_URL": f"s3://{bucket}", "HATCHERY_S3_ENDPOINT": s3.endpoint,
         "HATCHERY_S3_ACCESS_KEY": s3.access_key, "HATCHERY_S3_SECRET_KEY": s3.secret_key,
-        "HATCHERY_BROKER_URL": "redis://127.0.0.1:6379/15",
+        "HATCHERY_BROKER_URL": f"redis://127.0.0.1:6379/{BROKER_DB}",
         "HATCHERY_SECRET_KEY": uuid.uuid4().hex,
         # the benchmark queues tens of thousands of jobs that no worker takes
         "HATCHERY_MAX_QUEUED_JOBS": "10000000",
@@ -184,6 +185,27 @@ def raw_puts(s3: S3Server, files: list[tuple[str, bytes]], clients: int) -> None
         list(pool.map(put, files))
 
 
+def announced_jobs(database_url: str, settle_seconds: float = 30.0) -> tuple[int, int]:
+    """(jobs in the database, run_job messages waiting in Redis) once both stopped changing
+    (requests wrk left in flight still commit): every job must be announced exactly once."""
+    import redis
+
+    broker = redis.Redis(db=BROKER_DB)
+    engine = create_engine(database_url)
+    deadline = time.monotonic() + settle_seconds
+    last = None
+    while True:
+        with engine.connect() as connection:
+            jobs = connection.execute(text("SELECT count(*) FROM jobs")).scalar_one()
+        messages = sum(broker.llen(key) for key in broker.keys("gpu.*")
+                       if broker.type(key) == b"list")
+        if (jobs, messages) == last or time.monotonic() > deadline:
+            engine.dispose()
+            return jobs, messages
+        last = (jobs, messages)
+        time.sleep(1.0)
+
+
 def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
     print(f"\n{title}\n| " + " | ".join(header) + " |\n|" + " --- |" * len(header))
     for row in rows:
@@ -203,6 +225,9 @@ def main() -> None:
     args = parser.parse_args()
     files = [(p.name, p.read_bytes()) for p in sorted(args.images.glob("*.jpg"))]
 
+    import redis
+
+    redis.Redis(db=BROKER_DB).flushdb()
     with ExitStack() as stack:
         database_url = stack.enter_context(postgres_database())
         migrate_database(database_url)
@@ -255,6 +280,9 @@ def main() -> None:
         print_table(f"wrk, {args.connections} connections, {args.rounds} x {args.duration} s, "
                     "medians", ["endpoint", "req/s", "p50 ms", "p99 ms", "req/s vs anchor",
                                 "p99 vs anchor", "errors"], rows)
+
+        jobs, messages = announced_jobs(database_url)
+        print(f"\n{jobs} jobs submitted, {messages} announcements in the broker")
 
         if not args.skip_ingest:
             _, ingest = tenant.new_dataset("ingest")

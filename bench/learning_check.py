@@ -41,7 +41,8 @@ def emit(record: dict) -> None:
 def hatchery_config(args: argparse.Namespace, steps: int) -> PretrainConfig:
     return PretrainConfig.model_validate({
         "method": args.method,
-        "data": {"path": str(args.splits / "all"), "image_size": args.image_size},
+        "data": {"path": str(args.splits / "all"),
+                 "image_size": args.train_image_size or args.image_size},
         "backbone": {"name": "resnet18", "small_input": args.small_input},
         "batch_size": args.batch_size,
         "steps": steps,
@@ -126,6 +127,9 @@ def main() -> None:
     parser.add_argument("--budget-minutes", type=float, default=20.0)
     parser.add_argument("--method", default="hatchery")
     parser.add_argument("--image-size", type=int, default=96)
+    parser.add_argument("--train-image-size", type=int,
+                        help="our training views' size (default: --image-size); every "
+                             "contender is evaluated at --image-size")
     parser.add_argument("--small-input", action="store_true")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--override", default="{}",
@@ -138,6 +142,7 @@ def main() -> None:
 
         shutil.rmtree(args.out)
     results: dict = {"budget_minutes": args.budget_minutes, "image_size": args.image_size,
+                     "hatchery_train_image_size": args.train_image_size or args.image_size,
                      "small_input": args.small_input, "batch_size": args.batch_size}
     # lightly first: it trains to a wall-clock deadline, so its figure is only fair on a quiet
     # machine; ours trains a step count fixed by the probe, which contention cannot change.

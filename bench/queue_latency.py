@@ -87,7 +87,8 @@ class Platform:
     def __init__(self, settings: Settings, workdir: Path) -> None:
         self.settings = settings
         self.factory = make_session_factory(create_db_engine(settings.database_url))
-        self.dispatcher = CeleryDispatcher(settings.broker_url, settings.message_expires_seconds)
+        self.dispatcher = CeleryDispatcher(settings.broker_url, settings.message_expires_seconds,
+                                           separate_process=True)  # as the API runs it
         self.client = TestClient(create_app(settings, dispatcher=self.dispatcher))
         self.workers = WorkerPool(settings, workdir)
 

@@ -79,8 +79,9 @@ def redis(tmp_path_factory) -> Iterator[RedisServer]:
 def _deploy(settings: Settings, workdir: Path, redis: RedisServer | None
             ) -> Iterator[Deployment]:
     pool = WorkerPool(settings, workdir)
-    for api in make_api(settings, CeleryDispatcher(settings.broker_url,
-                                                   settings.message_expires_seconds)):
+    dispatcher = CeleryDispatcher(settings.broker_url, settings.message_expires_seconds,
+                                  separate_process=True)  # as the API runs it
+    for api in make_api(settings, dispatcher):
         try:
             yield Deployment(api, pool, redis)
         finally:
