@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import redis
 from minio import Minio
 from sqlalchemy import create_engine, text
 
@@ -188,8 +189,6 @@ def raw_puts(s3: S3Server, files: list[tuple[str, bytes]], clients: int) -> None
 def announced_jobs(database_url: str, settle_seconds: float = 30.0) -> tuple[int, int]:
     """(jobs in the database, run_job messages waiting in Redis) once both stopped changing
     (requests wrk left in flight still commit): every job must be announced exactly once."""
-    import redis
-
     broker = redis.Redis(db=BROKER_DB)
     engine = create_engine(database_url)
     deadline = time.monotonic() + settle_seconds
@@ -224,8 +223,6 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep server logs and data in this folder")
     args = parser.parse_args()
     files = [(p.name, p.read_bytes()) for p in sorted(args.images.glob("*.jpg"))]
-
-    import redis
 
     redis.Redis(db=BROKER_DB).flushdb()
     with ExitStack() as stack:

@@ -104,13 +104,12 @@ class ItemListing:
         unknown = set(given) - set(LISTING_FILTERS)
         if unknown:
             raise ValueError(f"not listing filters: {sorted(unknown)}")
-        names = tuple(name for name in LISTING_FILTERS if name in given)
-        rows = self.session.execute(_listing_query(self.model, self.parent, names), {
-            "organization_id": self.tenant.organization_id, "parent_id": parent_id,
-            "offset": offset, "limit": limit, **given}).all()
+        query = _listing_query(self.model, self.parent,
+                               tuple(name for name in LISTING_FILTERS if name in given))
+        params = {"organization_id": self.tenant.organization_id, "parent_id": parent_id,
+                  **given}
+        rows = self.session.execute(query, {**params, "offset": offset, "limit": limit}).all()
         if rows or offset == 0:
             return rows, (rows[0].total if rows else 0)
-        past_the_end = self.session.execute(_listing_query(self.model, self.parent, names), {
-            "organization_id": self.tenant.organization_id, "parent_id": parent_id,
-            "offset": 0, "limit": 1, **given}).first()
+        past_the_end = self.session.execute(query, {**params, "offset": 0, "limit": 1}).first()
         return rows, (past_the_end.total if past_the_end else 0)
