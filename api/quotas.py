@@ -15,7 +15,17 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BindParameter, Integer, Select, Uuid, bindparam, func, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    Select,
+    Uuid,
+    and_,
+    bindparam,
+    func,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from api.datasets.models import Blob
@@ -95,8 +105,16 @@ def job_quota_query() -> Select:
         .subquery()).scalar_subquery()
     gpu_seconds = _gpu_seconds_since(
         organization, bindparam("month_start", type_=UTCDateTime)).scalar_subquery()
-    return (select(Organization.gpu_hours_per_month_quota, active, gpu_seconds)
+    return (select(Organization.gpu_hours_per_month_quota.label("gpu_hours_quota"),
+                   active.label("active_jobs"), gpu_seconds.label("gpu_seconds_used"))
             .where(Organization.id == organization))
+
+
+def job_quotas_allow(row: Any) -> ColumnElement[bool]:
+    """``JobQuotaState.check``'s rule in SQL, over the columns of a ``job_quota_query`` row
+    (``row`` is the ``.c`` of a subquery or CTE of it): true when one more job fits."""
+    return and_(row.active_jobs < bindparam("max_queued", type_=Integer),
+                row.gpu_seconds_used / 3600 < row.gpu_hours_quota)
 
 
 def job_quota_params(organization_id: uuid.UUID, max_queued: int) -> dict[str, Any]:

@@ -3,41 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
-from api.datasets.repository import Versions
 from api.db import utcnow
+from api.jobs import submission
 from api.jobs.dispatch import Dispatcher
 from api.jobs.kinds import queue_for, validate_config
 from api.jobs.metrics import numeric_metrics
 from api.jobs.models import ACTIVE, TERMINAL, Job, JobEvent, JobStatus
 from api.jobs.repository import JobEvents, Jobs
 from api.jobs.schemas import JobCreate
-from api.problems import Conflict, NotFound
-from api.projects.repository import Projects
-from api.quotas import check_job_quotas, job_quota_params, job_quota_query, job_quota_state
-from api.tenancy import Tenant, TenantRepository
-
-VERSION_INPUTS = ("dataset_version_id", "train_version_id", "test_version_id")
-
-
-def _repository_of_input(name: str) -> type[TenantRepository]:
-    """Where a job input's id must be found: a dataset version or a job of the caller."""
-    return Versions if name in VERSION_INPUTS else Jobs
-
-
-@lru_cache(maxsize=64)  # bounded: it is keyed by names that are checked only afterwards
-def _submission_query(input_names: tuple[str, ...]) -> Select:
-    """``job_quota_query``'s row, then the project's id and each input's id, NULL where not
-    the caller's; built once per combination of inputs."""
-    return job_quota_query().add_columns(
-        Projects.owned_id("project_id"),
-        *(_repository_of_input(name).owned_id(f"input_{index}")
-          for index, name in enumerate(input_names)))
+from api.problems import Conflict
+from api.quotas import check_job_quotas
+from api.tenancy import Tenant
 
 
 def add_event(session: Session, job: Job, kind: str, data: dict[str, Any],
@@ -48,31 +28,19 @@ def add_event(session: Session, job: Job, kind: str, data: dict[str, Any],
 
 def submit(session: Session, tenant: Tenant, dispatcher: Dispatcher, project_id: uuid.UUID,
            body: JobCreate, max_queued: int) -> Job:
-    """Check, record and announce a job. The project, every input id (each must be the
-    caller's own, else 404 like any foreign id) and the quotas are read in one round trip;
-    the job and its first event are written with the commit."""
-    row = session.execute(_submission_query(tuple(body.inputs)), {
-        **job_quota_params(tenant.organization_id, max_queued), "project_id": project_id,
-        **{f"input_{index}": value for index, value in enumerate(body.inputs.values())},
-    }).one()
-    if row[3] is None:
-        raise NotFound(f"project {project_id} not found")
+    """Check, record and announce a job: the project and every input id must be the caller's
+    own (else 404 like any foreign id), the quotas must allow it (``api.jobs.submission``)."""
     config = validate_config(body.kind, body.inputs, body.config)
-    for (name, value), found in zip(body.inputs.items(), row[4:], strict=True):
-        if found is None:
-            raise NotFound(f"{_repository_of_input(name).noun} {value} not found")
-    job_quota_state(row).check(max_queued)
     now = utcnow()
-    job = Job(id=uuid.uuid4(), organization_id=tenant.organization_id, project_id=project_id,
-              kind=body.kind, name=body.name, priority=body.priority, gpus=body.gpus,
-              queue=queue_for(body.kind, body.gpus), config=config,
-              inputs={k: str(v) for k, v in body.inputs.items()},
-              dataset_version_id=body.inputs.get("dataset_version_id"),
-              created_by_user_id=tenant.principal.user_id, updated_at=now, queued_at=now)
-    session.add(job)
-    add_event(session, job, "status", {"status": JobStatus.queued.value})
-    session.commit()  # the worker must find the row when the message arrives
-    dispatcher.enqueue(job.id, job.queue, job.priority)
+    job = submission.record(session, {
+        "id": uuid.uuid4(), "organization_id": tenant.organization_id,
+        "project_id": project_id, "kind": body.kind, "name": body.name,
+        "priority": body.priority, "gpus": body.gpus, "queue": queue_for(body.kind, body.gpus),
+        "config": config, "inputs": {name: str(value) for name, value in body.inputs.items()},
+        "dataset_version_id": body.inputs.get("dataset_version_id"),
+        "created_by_user_id": tenant.principal.user_id,
+        "created_at": now, "updated_at": now, "queued_at": now}, max_queued)
+    dispatcher.enqueue(job.id, job.queue, job.priority)  # committed: the worker finds the row
     return job
 
 
