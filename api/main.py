@@ -17,6 +17,7 @@ from api.datasets.uploads_router import router as uploads_router
 from api.datasets.versions_router import router as versions_router
 from api.db import create_db_engine, make_read_session_factory, make_session_factory
 from api.deps import SESSION_EXIT_THREADS
+from api.gc_tuning import tune_for_serving
 from api.health_router import router as health_router
 from api.jobs.dispatch import CeleryDispatcher, Dispatcher
 from api.jobs.router import router as jobs_router
@@ -47,7 +48,10 @@ ROUTERS = (jobs_router, datasets_router, uploads_router, versions_router, regist
 
 
 def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None = None,
-               store: ObjectStore | None = None) -> FastAPI:
+               store: ObjectStore | None = None, tune_gc: bool = False) -> FastAPI:
+    """The API. ``tune_gc``: the process serves only this app from now on, so its garbage
+    collector is set for serving once startup is done (``api.gc_tuning``); ``api.main:app``
+    is made so, apps that tests make and drop are not."""
     settings = settings or get_settings()
     engine = create_db_engine(settings.database_url)
 
@@ -55,6 +59,8 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     async def lifespan(app: FastAPI):
         with contextlib.suppress(Exception):  # /readyz reports it; the API serves what it can
             app.state.store.ensure_ready()
+        if tune_gc:
+            tune_for_serving()  # last: after startup made what it keeps
         yield
         app.state.dispatcher.close()
         engine.dispose()
@@ -90,7 +96,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
 def __getattr__(name: str):
     """``api.main:app`` builds the app on first use, so importing this module is cheap."""
     if name == "app":
-        application = create_app()
+        application = create_app(tune_gc=True)
         globals()["app"] = application
         return application
     raise AttributeError(name)

@@ -24,7 +24,7 @@ from sqlalchemy import ScalarSelect, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from api.auth.models import ApiKey, User
-from api.db import TenantMixin, utcnow
+from api.db import TenantMixin, session_scope, utcnow
 from api.deps import SessionDep, SettingsDep
 from api.problems import Forbidden, NotFound, Problem, Unauthorized
 from api.security import read_access_token, sha256_hex, split_api_key
@@ -123,25 +123,25 @@ def current_user(principal: PrincipalDep, session: SessionDep) -> User:
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-async def get_tenant(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    organization: Annotated[str | None, Header(alias=ORGANIZATION_HEADER)] = None,
-) -> Tenant:
+OrganizationHeader = Annotated[str | None, Header(
+    alias=ORGANIZATION_HEADER, description="The organization to act in (users who belong to "
+    "several); API keys belong to one")]
+
+
+async def get_tenant(request: Request, organization: OrganizationHeader = None) -> Tenant:
     """The caller and the organization it acts in.
 
     A decision made in the last few seconds for the same token and organization is reused
-    (``api.auth_cache``); otherwise it is resolved in one thread-pool hop, and the
-    authentication reads are committed at once, which gives the connection back to the
-    pool: no request holds a connection while it waits for its next thread.
+    (``api.auth_cache``); otherwise it is resolved in one thread-pool hop, in a unit of work
+    of its own, committed at once (which gives its connection back to the pool: no request
+    holds a connection while it waits for its next thread). Depends on nothing but the
+    request: each dependency costs FastAPI a resolution step on every request.
     """
     cache = request.app.state.auth_cache
     key = (request.headers.get("Authorization", ""), organization)
     tenant = cache.get(key)
     if tenant is None:
-        tenant = await anyio.to_thread.run_sync(
-            _resolve_tenant, request, session, settings, organization)
+        tenant = await anyio.to_thread.run_sync(_resolve_tenant, request, organization)
         cache.put(key, tenant)
     request.state.principal = tenant.principal
     return tenant
@@ -152,12 +152,11 @@ def forget_authorizations(request: Request) -> None:
     request.app.state.auth_cache.clear()
 
 
-def _resolve_tenant(request: Request, session: Session, settings: Settings,
-                    organization: str | None) -> Tenant:
-    principal = resolve_principal(request, session, settings)
-    tenant = _choose_organization(principal, session, organization)
-    session.commit()
-    return tenant
+def _resolve_tenant(request: Request, organization: str | None) -> Tenant:
+    state = request.app.state
+    with session_scope(state.session_factory) as session:
+        principal = resolve_principal(request, session, state.settings)
+        return _choose_organization(principal, session, organization)
 
 
 def _choose_organization(principal: Principal, session: Session,
@@ -188,12 +187,16 @@ def _choose_organization(principal: Principal, session: Session,
 TenantDep = Annotated[Tenant, Depends(get_tenant)]
 
 
-async def writer(tenant: TenantDep) -> Tenant:
+async def writer(request: Request, organization: OrganizationHeader = None) -> Tenant:
+    """The tenant of a caller with at least the member role (403 below it)."""
+    tenant = await get_tenant(request, organization)
     tenant.require(Role.member)
     return tenant
 
 
-async def administrator(tenant: TenantDep) -> Tenant:
+async def administrator(request: Request, organization: OrganizationHeader = None) -> Tenant:
+    """The tenant of a caller with at least the admin role (403 below it)."""
+    tenant = await get_tenant(request, organization)
     tenant.require(Role.admin)
     return tenant
 

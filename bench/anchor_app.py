@@ -3,7 +3,8 @@
 No authentication, no tenancy, no middleware: the floor any endpoint that reads the same
 table through the same ORM and database can be measured against.
 ``uvicorn --factory bench.anchor_app:create`` with ``ANCHOR_DATABASE_URL`` and
-``ANCHOR_DATASET_ID`` set.
+``ANCHOR_DATASET_ID`` set; ``ANCHOR_TUNE_GC=1`` gives it the API's garbage-collector settings
+(``api.gc_tuning``), to show what they are worth on their own.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from api.all_models import metadata  # noqa: F401  (registers every mapped class)
 from api.datasets.models import DatasetItem
 from api.db import create_db_engine, make_session_factory
+from api.gc_tuning import tune_for_serving
 
 
 def create() -> FastAPI:
@@ -34,4 +36,6 @@ def create() -> FastAPI:
             return [{"id": str(row.id), "path": row.path, "class_name": row.class_name}
                     for row in rows]
 
+    if os.environ.get("ANCHOR_TUNE_GC") == "1":
+        tune_for_serving()
     return app
