@@ -91,10 +91,10 @@ def validate_config(kind: str, inputs: dict[str, uuid.UUID], config: dict[str, A
     missing = [name for name in spec.inputs
                if name not in inputs and name not in spec.optional_inputs]
     if missing:
-        raise Unprocessable(f"inputs.{missing[0]}: required for a {kind} job")
+        raise Unprocessable(f"inputs.{missing[0]}: required for {kind} jobs")
     unknown = [name for name in inputs if name not in spec.inputs]
     if unknown:
-        raise Unprocessable(f"inputs.{unknown[0]}: not an input of a {kind} job")
+        raise Unprocessable(f"inputs.{unknown[0]}: not an input of {kind} jobs")
     merged = {key: (dict(value) if isinstance(value, dict) else value)
               for key, value in config.items()}
     for name, apply in spec.inputs.items():
