@@ -101,21 +101,23 @@ def refuse(row: Any, project_id: uuid.UUID, inputs: dict[str, uuid.UUID],
 def record(session: Session, values: dict[str, Any], max_queued: int) -> Job:
     """Check and write a job given the values of ``SUBMITTED_COLUMNS``; committed on return.
 
-    The session must not have begun a transaction (the Postgres statement runs on an
-    autocommit connection)."""
+    On Postgres the statement runs on an autocommit connection when the session has not
+    begun a transaction yet (the usual case: no round trip for BEGIN or COMMIT), else in
+    that transaction."""
     inputs = {name: uuid.UUID(value) for name, value in values["inputs"].items()}
     names = tuple(inputs)
     params = {**job_quota_params(values["organization_id"], max_queued),
               "project_id": values["project_id"],
               **{f"input_{index}": value for index, value in enumerate(inputs.values())}}
     if session.get_bind().dialect.name == "postgresql":
-        connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        connection = session.connection(execution_options={} if session.in_transaction()
+                                        else {"isolation_level": "AUTOCOMMIT"})
         row = connection.execute(insert_if_allowed(names), {
             **params, **{f"job_{name}": values[name] for name in SUBMITTED_COLUMNS},
             "event_id": uuid.uuid4()}).one()
         if not row.allowed:
             refuse(row, values["project_id"], inputs, max_queued)
-        session.commit()  # ends the session's transaction; no round trip in autocommit
+        session.commit()  # no round trip in autocommit
         return Job(**{column.key: getattr(row, column.name) for column in Job.__table__.c})
     row = session.execute(checks_query(names), params).one()
     if not row.allowed:

@@ -79,3 +79,13 @@ def test_the_quotas_refuse_past_the_queue_limit_and_the_monthly_gpu_hours(factor
         submission.record(session, values(org), max_queued=10)
     assert refused.value.status == 403
     assert counts(factory) == before
+
+
+def test_a_session_that_already_began_a_transaction_records_within_it(factory):
+    org = organization(factory)
+    with factory() as session:
+        session.scalar(select(func.count()).select_from(Job))  # begins a transaction
+        job = submission.record(session, values(org), max_queued=10)
+        assert not session.in_transaction()
+    with factory() as session:
+        assert session.get(Job, job.id).status == JobStatus.queued
