@@ -6,10 +6,10 @@ the generations it collects. Two settings keep those pauses short and rare in a 
 - Everything built at startup (modules, routes, models, schemas: ~150,000 objects in the API)
   is frozen, so full collections never walk it again (measured: 155 ms per full collection
   before, the event loop serving nobody meanwhile).
-- The youngest generation is collected every 10,000 net allocations instead of 700. Almost
-  every object a request makes is freed by reference counting when the request ends; the
-  cyclic collector was mostly walking live request objects (measured under load: ~7% of the
-  process's time in collections with the default threshold).
+- The youngest generation is collected every 10,000 net allocations instead of 700. What a
+  request makes is freed by reference counting when it ends, or still in use by a request in
+  flight: traced with ``gc.callbacks`` under a 10-second listing load, 640 collections ran
+  (4 of them full, 34-62 ms each) and nearly all found nothing to free.
 """
 
 from __future__ import annotations
