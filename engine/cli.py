@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--memory", choices=("fifo", "priority"))
     pretrain.add_argument("--memory-size", type=int)
     pretrain.add_argument("--relic-alpha", type=float)
+    pretrain.add_argument("--directions", choices=("both", "one"),
+                          help="moby/hatchery: predict each view from the other (both), or "
+                               "one direction per image (half the passes per step)")
     length = pretrain.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=float)
     length.add_argument("--steps", type=int)
@@ -112,6 +115,7 @@ def pretrain_config_from_args(args: argparse.Namespace) -> PretrainConfig:
         "data.path": args.data, "method": args.method, "backbone.name": args.backbone,
         "backbone.stem": args.stem, "memory.kind": args.memory, "memory.size": args.memory_size,
         "loss.relic_alpha": args.relic_alpha, "batch_size": args.batch_size,
+        "loss.symmetric": None if args.directions is None else args.directions == "both",
         "data.image_size": args.image_size, "runtime.device": args.device,
         "runtime.seed": args.seed, "eval.train": args.eval_train, "eval.test": args.eval_test,
         "eval.every": args.eval_every, "epochs": args.epochs, "steps": args.steps,

@@ -135,8 +135,13 @@ class MemoryConfig(StrictModel):
 
 
 class LossConfig(StrictModel):
+    """``symmetric`` (moby, hatchery): every view is predicted from the other (two online and
+    two target passes per step), or, when false, each image trains one direction (half the
+    passes, so nearly twice the steps in the same time)."""
+
     temperature: float | None = Field(None, gt=0)
     relic_alpha: float | None = Field(None, ge=0)
+    symmetric: bool | None = None
 
 
 class MomentumConfig(StrictModel):

@@ -75,8 +75,11 @@ def _resolve_memory(cfg: PretrainConfig, dataset_size: int | None) -> None:
             size = min(size, max(cfg.batch_size, whole_batches))
         memory.size = size
     if memory.max_age is None:
-        # Twice the time a key would live in a FIFO queue of the same size.
-        memory.max_age = max(1, 2 * memory.size // cfg.batch_size)
+        # Twice the time a key would live in a FIFO queue of the same size; a one-direction
+        # (split) step puts half a batch of keys into each memory.
+        one_direction = cfg.method in ("moby", "hatchery") and not cfg.loss.symmetric
+        keys_per_step = max(1, cfg.batch_size // 2 if one_direction else cfg.batch_size)
+        memory.max_age = max(1, 2 * memory.size // keys_per_step)
 
 
 def resolve_pretrain_config(
@@ -91,12 +94,12 @@ def resolve_pretrain_config(
     cfg = config.model_copy(deep=True)
     _resolve_backbone(cfg)
     _resolve_heads(cfg)
+    _resolve_loss_and_momentum(cfg)
     if cfg.method == "mocov3":
         if cfg.memory.kind is not None or cfg.memory.size is not None:
             raise HatcheryInputError("mocov3 contrasts within the batch and uses no memory")
     else:
         _resolve_memory(cfg, dataset_size)
-    _resolve_loss_and_momentum(cfg)
     _resolve_optimizer(cfg)
     _resolve_augmentations(cfg)
     return cfg
@@ -146,6 +149,9 @@ def _resolve_loss_and_momentum(cfg: PretrainConfig) -> None:
         cfg.loss.temperature = 1.0 if resnet_v3 else 0.2
     if cfg.loss.relic_alpha is None:
         cfg.loss.relic_alpha = 1.0 if method == "hatchery" else 0.0
+    if cfg.loss.symmetric is None:
+        # MoCo v2's loss is one-sided by design; MoCo v3, MoBY and ours predict both ways.
+        cfg.loss.symmetric = method != "mocov2"
     if cfg.momentum.base is None:
         cfg.momentum.base = 0.999 if method == "mocov2" else 0.99
     if cfg.momentum.schedule is None:

@@ -93,5 +93,5 @@ def build_method(
         online, target, _predictor(config),
         build_memory(config.memory, dim), build_memory(config.memory, dim),
         temperature, schedule, relic_alpha=config.loss.relic_alpha, shuffle_keys=shuffle_keys,
-        bn_splits=bn_splits,
+        bn_splits=bn_splits, symmetric=config.loss.symmetric,
     )

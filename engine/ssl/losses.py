@@ -79,3 +79,16 @@ def relic_invariance(logits_view1: torch.Tensor, logits_view2: torch.Tensor) -> 
     kl_12 = F.kl_div(log_p2, log_p1.detach(), log_target=True, reduction="batchmean")
     kl_21 = F.kl_div(log_p1, log_p2.detach(), log_target=True, reduction="batchmean")
     return 0.5 * (kl_12 + kl_21)
+
+
+def relic_toward_target(online_logits: torch.Tensor, target_logits: torch.Tensor) -> torch.Tensor:
+    """ReLIC's term when only one view of an image went through the online encoder.
+
+    online_logits: [N, M] similarities of the online predictions of one view to M candidate
+    keys; target_logits: [N, M] the target encoder's keys of the other view to the *same*
+    candidates. Returns KL(sg(p_target) || p_online): the target side is the stop-gradient
+    side, as in ReLIC, and the online distribution learns to match it.
+    """
+    log_online = F.log_softmax(online_logits.float(), dim=1)
+    log_target = F.log_softmax(target_logits.float(), dim=1).detach()
+    return F.kl_div(log_online, log_target, log_target=True, reduction="batchmean")

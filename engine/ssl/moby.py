@@ -9,6 +9,13 @@
 
 With ``relic_alpha > 0`` and priority memories this is Hatchery's default method. The ReLIC
 candidates shared by both views are the batch's keys of both views and both memories' draws.
+
+``symmetric=False`` halves the passes per step (one online and one target forward of N views
+instead of two each): the first half of the batch predicts view 2 from view 1, the second
+half view 1 from view 2, so both augmentation pipelines still train the online branch every
+step and each memory still receives keys of its own view. ReLIC's second distribution is then
+the target key of the other view over the same candidates (stop-gradient side). Where compute
+bounds the run (a CPU, a short budget) this buys nearly twice the steps for the same time.
 """
 
 from __future__ import annotations
@@ -21,7 +28,12 @@ from engine import distributed
 from engine.ssl.base import SelfSupervisedMethod, StepOutput
 from engine.ssl.batchnorm import ghost_batch_forward, shuffled_forward
 from engine.ssl.heads import Encoder
-from engine.ssl.losses import info_nce, memory_logits, relic_invariance
+from engine.ssl.losses import (
+    info_nce,
+    memory_logits,
+    relic_invariance,
+    relic_toward_target,
+)
 from engine.ssl.memory import NegativeDraw, NegativeMemory
 from engine.ssl.momentum import MomentumSchedule, copy_weights_and_freeze
 
@@ -41,6 +53,7 @@ class MoBY(SelfSupervisedMethod):
         relic_alpha: float = 0.0,
         shuffle_keys: bool = False,
         bn_splits: int = 1,
+        symmetric: bool = True,
     ) -> None:
         super().__init__(momentum)
         self.online_encoder = online_encoder
@@ -54,6 +67,7 @@ class MoBY(SelfSupervisedMethod):
         self.relic_alpha = relic_alpha
         self.shuffle_keys = shuffle_keys
         self.bn_splits = bn_splits
+        self.symmetric = symmetric
         self._pending: list[tuple[NegativeMemory, torch.Tensor, NegativeDraw, torch.Tensor]] = []
 
     def _predict(self, view: torch.Tensor) -> torch.Tensor:
@@ -69,6 +83,12 @@ class MoBY(SelfSupervisedMethod):
         return F.normalize(self.target_encoder(view), dim=1)
 
     def forward(self, view1: torch.Tensor, view2: torch.Tensor) -> StepOutput:
+        """view1, view2: [N, C, H, W], the two augmentations of the same N images."""
+        if self.symmetric:
+            return self._forward_symmetric(view1, view2)
+        return self._forward_split(view1, view2)
+
+    def _forward_symmetric(self, view1: torch.Tensor, view2: torch.Tensor) -> StepOutput:
         pred1, pred2 = self._predict(view1), self._predict(view2)
         key1, key2 = self._target(view1), self._target(view2)
         draw1, draw2 = self.memory1.draw(), self.memory2.draw()
@@ -91,6 +111,36 @@ class MoBY(SelfSupervisedMethod):
         ]
         return StepOutput(loss, metrics)
 
+    def _forward_split(self, view1: torch.Tensor, view2: torch.Tensor) -> StepOutput:
+        """One direction per image: [:N/2] predicts view 2 from view 1, [N/2:] the reverse."""
+        half = view1.shape[0] // 2
+        pred = self._predict(torch.cat([view1[:half], view2[half:]]))
+        key = self._target(torch.cat([view2[:half], view1[half:]]))
+        draw1, draw2 = self.memory1.draw(), self.memory2.draw()
+
+        # Each half's mean keeps the per-image weight of the symmetric loss (2/N per image).
+        logits_12 = memory_logits(pred[:half], key[:half], draw2.keys, self.temperature,
+                                  draw2.log_weights)
+        logits_21 = memory_logits(pred[half:], key[half:], draw1.keys, self.temperature,
+                                  draw1.log_weights)
+        contrastive = info_nce(logits_12) + info_nce(logits_21)
+        metrics = {"contrastive": contrastive.detach()}
+        loss = contrastive
+        if self.relic_alpha > 0:
+            online_logits, target_logits = self._candidate_logits(
+                [pred, key], [key], [draw1, draw2])
+            invariance = relic_toward_target(online_logits, target_logits)
+            loss = loss + self.relic_alpha * invariance
+            metrics["relic_kl"] = invariance.detach()
+
+        self._pending = [
+            (self.memory1, distributed.gather_from_all_ranks(key[half:]), draw1,
+             logits_21.negative_probabilities.detach()),
+            (self.memory2, distributed.gather_from_all_ranks(key[:half]), draw2,
+             logits_12.negative_probabilities.detach()),
+        ]
+        return StepOutput(loss, metrics)
+
     def _relic(
         self,
         pred1: torch.Tensor,
@@ -101,15 +151,25 @@ class MoBY(SelfSupervisedMethod):
         draw2: NegativeDraw,
     ) -> torch.Tensor:
         """KL between both views' distributions over one candidate set [2N + M1 + M2, D]."""
-        candidates = torch.cat([key1, key2, draw1.keys, draw2.keys]).to(pred1.dtype)
-        log_weights = torch.cat([
-            key1.new_zeros(2 * key1.shape[0]),
-            _log_weights_or_zeros(draw1),
-            _log_weights_or_zeros(draw2),
-        ]).to(pred1.dtype)
-        logits1 = pred1 @ candidates.T / self.temperature + log_weights
-        logits2 = pred2 @ candidates.T / self.temperature + log_weights
+        logits1, logits2 = self._candidate_logits([pred1, pred2], [key1, key2], [draw1, draw2])
         return relic_invariance(logits1, logits2)
+
+    def _candidate_logits(
+        self,
+        queries: list[torch.Tensor],
+        batch_keys: list[torch.Tensor],
+        draws: list[NegativeDraw],
+    ) -> list[torch.Tensor]:
+        """Each [N, D] query set against one candidate set: the batch keys and the drawn
+        negatives (with their log-weights) -> one [N, sum(B) + sum(M)] logits per query set."""
+        candidates = torch.cat([*batch_keys, *(draw.keys for draw in draws)])
+        log_weights = torch.cat([
+            *(keys.new_zeros(keys.shape[0]) for keys in batch_keys),
+            *(_log_weights_or_zeros(draw) for draw in draws),
+        ])
+        dtype = queries[0].dtype
+        candidates, log_weights = candidates.to(dtype), log_weights.to(dtype)
+        return [q.to(dtype) @ candidates.T / self.temperature + log_weights for q in queries]
 
     def _update_memories(self, step: int) -> None:
         for memory, keys, draw, probabilities in self._pending:

@@ -123,6 +123,12 @@ def check_runnable(config: PretrainConfig, num_images: int, world_size: int) -> 
             f"relic_alpha needs two predictions per image: use method moby or hatchery, "
             f"not {config.method}"
         )
+    one_sided_by_design = config.method == "mocov2"
+    if config.method not in ("moby", "hatchery") and config.loss.symmetric == one_sided_by_design:
+        raise HatcheryInputError(
+            f"loss.symmetric={str(config.loss.symmetric).lower()} is not an option of "
+            f"{config.method}: only moby and hatchery train one direction or both"
+        )
     if config.backbone.freeze_patch_embed and config.backbone.name not in TRANSFORMER_BACKBONES:
         raise HatcheryInputError(
             f"freeze_patch_embed applies to ViT backbones, not {config.backbone.name}"

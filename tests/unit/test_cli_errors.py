@@ -37,6 +37,7 @@ def make_images(folder: Path, count: int) -> Path:
         ("config_key", "config field optim.learning_rate: Extra inputs are not permitted"),
         ("mocov3_memory", "mocov3 contrasts within the batch and uses no memory"),
         ("relic_mocov2", "relic_alpha needs two predictions per image"),
+        ("one_direction_mocov3", "loss.symmetric=false is not an option of mocov3"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, case, expected):
@@ -68,6 +69,8 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, case,
         args += ["--method", "mocov3", "--memory", "priority"]
     elif case == "relic_mocov2":
         args += ["--method", "mocov2", "--relic-alpha", "0.5"]
+    elif case == "one_direction_mocov3":
+        args += ["--method", "mocov3", "--directions", "one"]
     code, err = run_cli(args, capsys)
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("hatchery: error: "), err

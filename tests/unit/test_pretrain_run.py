@@ -51,6 +51,14 @@ def test_every_method_trains_and_writes_its_artifacts(neu_small, tmp_path, metho
         assert (tmp_path / "run" / name).is_file()
 
 
+def test_hatchery_trains_one_direction_per_step(neu_small, tmp_path):
+    config = tiny_config(neu_small, steps=2, loss={"symmetric": False})
+    run = PretrainRun(config, tmp_path / "run")
+    assert run.run().status == "completed"
+    assert run.method.symmetric is False
+    assert all(np.isfinite(loss) for loss in losses(tmp_path / "run"))
+
+
 @pytest.mark.parametrize(
     ("method", "backbone"),
     [("mocov3", {"name": "vit_small", "freeze_patch_embed": True}),
