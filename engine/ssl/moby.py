@@ -28,12 +28,7 @@ from engine import distributed
 from engine.ssl.base import SelfSupervisedMethod, StepOutput
 from engine.ssl.batchnorm import ghost_batch_forward, shuffled_forward
 from engine.ssl.heads import Encoder
-from engine.ssl.losses import (
-    info_nce,
-    memory_logits,
-    relic_invariance,
-    relic_toward_target,
-)
+from engine.ssl.losses import info_nce, memory_logits, relic_invariance, relic_toward_target
 from engine.ssl.memory import NegativeDraw, NegativeMemory
 from engine.ssl.momentum import MomentumSchedule, copy_weights_and_freeze
 
