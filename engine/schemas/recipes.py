@@ -83,18 +83,20 @@ def _resolve_memory(cfg: PretrainConfig, dataset_size: int | None) -> None:
 
 
 def resolve_pretrain_config(
-    config: PretrainConfig, dataset_size: int | None = None
+    config: PretrainConfig, dataset_size: int | None = None, device_type: str | None = None
 ) -> PretrainConfig:
     """Return a copy with every ``None``/``"auto"`` recipe field filled in.
 
     ``dataset_size`` (images found) caps an unset memory size so keys never outnumber images.
-    Device-dependent fields (precision, channels_last) stay "auto" until the trainer knows
-    the device. Resolving a resolved config changes nothing.
+    ``device_type`` ("cpu", "cuda"; None when not yet known) lets ``hatchery`` plan its loss
+    directions for the compute at hand. The runtime's device-dependent fields (precision,
+    channels_last) stay "auto" until the trainer resolves them. Resolving a resolved config
+    changes nothing.
     """
     cfg = config.model_copy(deep=True)
     _resolve_backbone(cfg)
     _resolve_heads(cfg)
-    _resolve_loss_and_momentum(cfg)
+    _resolve_loss_and_momentum(cfg, device_type)
     if cfg.method == "mocov3":
         if cfg.memory.kind is not None or cfg.memory.size is not None:
             raise HatcheryInputError("mocov3 contrasts within the batch and uses no memory")
@@ -141,7 +143,7 @@ def _resolve_heads(cfg: PretrainConfig) -> None:
         heads.predictor_layers = 2
 
 
-def _resolve_loss_and_momentum(cfg: PretrainConfig) -> None:
+def _resolve_loss_and_momentum(cfg: PretrainConfig, device_type: str | None) -> None:
     method = cfg.method
     if cfg.loss.temperature is None:
         # MoCo v3 uses T = 1.0 for ResNets and 0.2 for ViTs; the others 0.2.
@@ -150,8 +152,12 @@ def _resolve_loss_and_momentum(cfg: PretrainConfig) -> None:
     if cfg.loss.relic_alpha is None:
         cfg.loss.relic_alpha = 1.0 if method == "hatchery" else 0.0
     if cfg.loss.symmetric is None:
-        # MoCo v2's loss is one-sided by design; MoCo v3, MoBY and ours predict both ways.
-        cfg.loss.symmetric = method != "mocov2"
+        # MoCo v2's loss is one-sided by design; MoCo v3 and MoBY predict both ways. Ours
+        # does too, except on a CPU, where compute bounds every run: one direction per image
+        # buys 1.7x the steps in the same time, and learned more in 20 minutes (measured:
+        # docs/benchmarks.md, learning check runs K-M).
+        cfg.loss.symmetric = method != "mocov2" and not (
+            method == "hatchery" and device_type == "cpu")
     if cfg.momentum.base is None:
         cfg.momentum.base = 0.999 if method == "mocov2" else 0.99
     if cfg.momentum.schedule is None:

@@ -194,7 +194,8 @@ class PretrainRun:
         init_distributed_from_env(self.device)
         self.rank, self.world_size = distributed.rank(), distributed.world_size()
         self.images = images or load_training_images(config.data, seed=config.runtime.seed)
-        self.config = resolve_pretrain_config(config, dataset_size=len(self.images.dataset))
+        self.config = resolve_pretrain_config(config, dataset_size=len(self.images.dataset),
+                                              device_type=self.device.type)
         self.config.runtime.device = self.device.type
         check_runnable(self.config, len(self.images.dataset), self.world_size)
         self._resolve_runtime()

@@ -41,15 +41,18 @@ def train_on_rank(rank: int, world: int, port: int, data: str, out: str, method:
     dist.destroy_process_group()
 
 
-@pytest.mark.parametrize("method", ["mocov2", "hatchery"])
-def test_two_rank_ddp_keeps_ranks_identical(neu_small, tmp_path, method):
+@pytest.mark.parametrize(("method", "keys_per_update"),
+                         [("mocov2", 16), ("moby", 16), ("hatchery", 8)])
+def test_two_rank_ddp_keeps_ranks_identical(neu_small, tmp_path, method, keys_per_update):
     out = tmp_path / "run"
     out.mkdir()
     mp.spawn(train_on_rank, args=(2, free_port(), str(neu_small), str(out), method), nprocs=2)
     rank0 = torch.load(out / "rank0.pt", weights_only=False)
     rank1 = torch.load(out / "rank1.pt", weights_only=False)
-    # Each rank has a batch of 8; the memories receive the 16 keys gathered from both ranks.
-    assert rank0["keys_per_update"] == [16, 16, 16]
+    # Each rank has a batch of 8; the memories receive the keys gathered from both ranks: 16,
+    # or 8 for hatchery, which on a CPU trains one direction per image (half a batch of keys
+    # per view's memory).
+    assert rank0["keys_per_update"] == [keys_per_update] * 3
     for name, tensor in rank0["state"].items():
         if "running_" in name or "num_batches_tracked" in name:
             continue  # BatchNorm statistics are per rank, as in MoCo

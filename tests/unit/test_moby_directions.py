@@ -109,6 +109,20 @@ def test_recipes_keep_keys_as_long_in_either_direction_mode():
     assert split.memory.max_age == 2 * 1664 // 64
 
 
+@pytest.mark.parametrize(
+    ("method", "device_type", "symmetric"),
+    [("hatchery", "cpu", False), ("hatchery", "cuda", True), ("hatchery", None, True),
+     ("moby", "cpu", True), ("mocov3", "cpu", True), ("mocov2", "cuda", False)],
+)
+def test_directions_are_planned_for_the_device(method, device_type, symmetric):
+    """Ours trains one direction per image on a CPU; the papers' methods keep their recipe."""
+    config = PretrainConfig.model_validate({
+        "method": method, "data": {"path": "unused"}, "batch_size": 8})
+    resolved = resolve_pretrain_config(config, dataset_size=100, device_type=device_type)
+    assert resolved.loss.symmetric is symmetric
+    assert resolve_pretrain_config(resolved, 100, device_type) == resolved
+
+
 @pytest.mark.parametrize(("method", "symmetric"), [("mocov3", False), ("mocov2", True)])
 def test_direction_mode_is_refused_where_the_method_has_none(method, symmetric):
     config = PretrainConfig.model_validate({
