@@ -154,8 +154,9 @@ def _resolve_loss_and_momentum(cfg: PretrainConfig, device_type: str | None) -> 
     if cfg.loss.symmetric is None:
         # MoCo v2's loss is one-sided by design; MoCo v3 and MoBY predict both ways. Ours
         # does too, except on a CPU, where compute bounds every run: one direction per image
-        # buys 1.7x the steps in the same time, and learned more in 20 minutes (measured:
-        # docs/benchmarks.md, learning check runs K-M).
+        # buys 1.7x the steps in the same time; in 20 minutes that learned 1.2 points more
+        # where steps were scarce (fp32) and within 0.4 where they were not (bf16) --
+        # docs/benchmarks.md, learning check runs I and K-M.
         cfg.loss.symmetric = method != "mocov2" and not (
             method == "hatchery" and device_type == "cpu")
     if cfg.momentum.base is None:

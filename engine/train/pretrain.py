@@ -123,8 +123,8 @@ def check_runnable(config: PretrainConfig, num_images: int, world_size: int) -> 
             f"relic_alpha needs two predictions per image: use method moby or hatchery, "
             f"not {config.method}"
         )
-    one_sided_by_design = config.method == "mocov2"
-    if config.method not in ("moby", "hatchery") and config.loss.symmetric == one_sided_by_design:
+    only_mode = config.method != "mocov2"  # MoCo v3: both directions; MoCo v2: one
+    if config.method not in ("moby", "hatchery") and config.loss.symmetric != only_mode:
         raise HatcheryInputError(
             f"loss.symmetric={str(config.loss.symmetric).lower()} is not an option of "
             f"{config.method}: only moby and hatchery train one direction or both"
