@@ -79,22 +79,18 @@ class MoBY(SelfSupervisedMethod):
 
     def forward(self, view1: torch.Tensor, view2: torch.Tensor) -> StepOutput:
         """view1, view2: [N, C, H, W], the two augmentations of the same N images."""
-        if self.symmetric:
-            return self._forward_symmetric(view1, view2)
-        return self._forward_split(view1, view2)
-
-    def _forward_symmetric(self, view1: torch.Tensor, view2: torch.Tensor) -> StepOutput:
-        pred1, pred2 = self._predict(view1), self._predict(view2)
-        key1, key2 = self._target(view1), self._target(view2)
+        encode = self._encode_both_ways if self.symmetric else self._encode_one_way
+        pred1, key2, pred2, key1 = encode(view1, view2)
         draw1, draw2 = self.memory1.draw(), self.memory2.draw()
 
+        # One-way halves: each half's mean keeps the symmetric loss's weight per image (2/N).
         logits_12 = memory_logits(pred1, key2, draw2.keys, self.temperature, draw2.log_weights)
         logits_21 = memory_logits(pred2, key1, draw1.keys, self.temperature, draw1.log_weights)
         contrastive = info_nce(logits_12) + info_nce(logits_21)
         metrics = {"contrastive": contrastive.detach()}
         loss = contrastive
         if self.relic_alpha > 0:
-            invariance = self._relic(pred1, pred2, key1, key2, draw1, draw2)
+            invariance = self._relic(pred1, key2, pred2, key1, draw1, draw2)
             loss = loss + self.relic_alpha * invariance
             metrics["relic_kl"] = invariance.detach()
 
@@ -106,48 +102,45 @@ class MoBY(SelfSupervisedMethod):
         ]
         return StepOutput(loss, metrics)
 
-    def _forward_split(self, view1: torch.Tensor, view2: torch.Tensor) -> StepOutput:
-        """One direction per image: [:N/2] predicts view 2 from view 1, [N/2:] the reverse."""
+    def _encode_both_ways(
+        self, view1: torch.Tensor, view2: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        """Every image in both directions -> (pred1, key2, pred2, key1), each [N, D]."""
+        pred1, pred2 = self._predict(view1), self._predict(view2)
+        key1, key2 = self._target(view1), self._target(view2)
+        return pred1, key2, pred2, key1
+
+    def _encode_one_way(
+        self, view1: torch.Tensor, view2: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        """[:N/2] predicts view 2 from view 1, [N/2:] the reverse: one online and one target
+        pass -> (pred1, key2) of the first half, (pred2, key1) of the second, each [N/2, D]."""
         half = view1.shape[0] // 2
         pred = self._predict(torch.cat([view1[:half], view2[half:]]))
         key = self._target(torch.cat([view2[:half], view1[half:]]))
-        draw1, draw2 = self.memory1.draw(), self.memory2.draw()
-
-        # Each half's mean keeps the per-image weight of the symmetric loss (2/N per image).
-        logits_12 = memory_logits(pred[:half], key[:half], draw2.keys, self.temperature,
-                                  draw2.log_weights)
-        logits_21 = memory_logits(pred[half:], key[half:], draw1.keys, self.temperature,
-                                  draw1.log_weights)
-        contrastive = info_nce(logits_12) + info_nce(logits_21)
-        metrics = {"contrastive": contrastive.detach()}
-        loss = contrastive
-        if self.relic_alpha > 0:
-            online_logits, target_logits = self._candidate_logits(
-                [pred, key], [key], [draw1, draw2])
-            invariance = relic_toward_target(online_logits, target_logits)
-            loss = loss + self.relic_alpha * invariance
-            metrics["relic_kl"] = invariance.detach()
-
-        self._pending = [
-            (self.memory1, distributed.gather_from_all_ranks(key[half:]), draw1,
-             logits_21.negative_probabilities.detach()),
-            (self.memory2, distributed.gather_from_all_ranks(key[:half]), draw2,
-             logits_12.negative_probabilities.detach()),
-        ]
-        return StepOutput(loss, metrics)
+        return pred[:half], key[:half], pred[half:], key[half:]
 
     def _relic(
         self,
         pred1: torch.Tensor,
+        key2: torch.Tensor,
         pred2: torch.Tensor,
         key1: torch.Tensor,
-        key2: torch.Tensor,
         draw1: NegativeDraw,
         draw2: NegativeDraw,
     ) -> torch.Tensor:
-        """KL between both views' distributions over one candidate set [2N + M1 + M2, D]."""
-        logits1, logits2 = self._candidate_logits([pred1, pred2], [key1, key2], [draw1, draw2])
-        return relic_invariance(logits1, logits2)
+        """ReLIC's KL over one candidate set: the batch's keys and both memories' draws.
+
+        Both ways: between the two online predictions of each image. One way: between each
+        image's online prediction and its target key of the other view (stop-gradient side).
+        """
+        if self.symmetric:
+            logits1, logits2 = self._candidate_logits(
+                [pred1, pred2], [key1, key2], [draw1, draw2])
+            return relic_invariance(logits1, logits2)
+        pred, key = torch.cat([pred1, pred2]), torch.cat([key2, key1])
+        online_logits, target_logits = self._candidate_logits([pred, key], [key], [draw1, draw2])
+        return relic_toward_target(online_logits, target_logits)
 
     def _candidate_logits(
         self,

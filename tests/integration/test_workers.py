@@ -302,10 +302,11 @@ def test_a_job_asking_two_gpus_runs_under_torchrun_one_process_each(production):
     assert [e.step for e in production.events(job["id"], "progress")] == [1, 2, 3, 4]
     # Rank 0 records the outcome before the processes exit; the worker uploads the log's last
     # lines right after they do, so the complete log may follow the status by a moment.
-    log = wait_for(
-        lambda: (text := member.get(f"/api/v1/jobs/{job['id']}/logs").text).count(
-            "(pretrain) starts in process") >= 2 and text,
-        30, "the log of both ranks", production.workers.logs)
+    def log_of_both_ranks() -> str | None:
+        text = member.get(f"/api/v1/jobs/{job['id']}/logs").text
+        return text if text.count("(pretrain) starts in process") >= 2 else None
+
+    log = wait_for(log_of_both_ranks, 30, "the log of both ranks", production.workers.logs)
     assert log.count("(pretrain) starts in process") == 2  # one line per rank
     config = production.api.store.get_bytes(done["artifacts"]["config"]["key"]).decode()
     assert "batch_size: 16" in config
