@@ -17,6 +17,7 @@ from api.datasets.uploads_router import router as uploads_router
 from api.datasets.versions_router import router as versions_router
 from api.db import create_db_engine, make_read_session_factory, make_session_factory
 from api.deps import SESSION_EXIT_THREADS
+from api.docs_pages import install_docs_pages
 from api.gc_tuning import tune_for_serving
 from api.health_router import router as health_router
 from api.jobs.dispatch import CeleryDispatcher, Dispatcher
@@ -67,9 +68,11 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
 
     # FastAPI's own OpenTelemetry hooks are off: the service exports Prometheus metrics and
     # JSON logs (api/observability.py), and the hooks look up a tracer on every request.
+    # /docs and /redoc come from local assets (api/docs_pages.py), not FastAPI's CDN pages.
     app = FastAPI(title="Hatchery", version="1.0.0", description=API_DESCRIPTION,
-                  lifespan=lifespan, telemetry={"tracing": False, "metrics": False,
-                                                "logs": False, "operation_spans": False})
+                  lifespan=lifespan, docs_url=None, redoc_url=None,
+                  telemetry={"tracing": False, "metrics": False, "logs": False,
+                             "operation_spans": False})
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
@@ -80,7 +83,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.state.dispatcher = dispatcher or CeleryDispatcher(
         settings.broker_url, settings.message_expires_seconds, separate_process=True)
 
-    configure_logging()
+    configure_logging(settings.log_level)
     install_problem_handlers(app)
     install_observability(app)
     if settings.cors_origins:
@@ -90,6 +93,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     for router in ROUTERS:
         app.include_router(router)
+    install_docs_pages(app)
     return app
 
 

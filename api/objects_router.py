@@ -30,7 +30,7 @@ def get_object(token: str, request: Request) -> Response:
     path = store.path_of(claims["k"])
     if not path.is_file():
         raise NotFound("object not found")
-    return FileResponse(path, filename=claims.get("f"))
+    return FileResponse(path, filename=claims.get("f"), media_type=store.content_type(claims["k"]))
 
 
 @router.put("/{token}", status_code=200)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import time
 import uuid
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -17,6 +18,8 @@ from prometheus_client import (
 )
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.problems import NotFound, Unauthorized
 
 REQUEST_ID_HEADER = "X-Request-ID"
 access_log = logging.getLogger("hatchery.access")
@@ -32,7 +35,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
-def configure_logging(level: int = logging.INFO) -> None:
+def configure_logging(level: int | str = logging.INFO) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger("hatchery")
@@ -86,5 +89,15 @@ def install_observability(app: FastAPI) -> None:
     app.add_middleware(ObservabilityMiddleware, requests=requests, latency=latency)
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        """Prometheus metrics: open outside production; in production only with
+        ``Authorization: Bearer <HATCHERY_METRICS_TOKEN>`` (and off without that token)."""
+        settings = request.app.state.settings
+        if settings.environment == "production":
+            token = settings.metrics_token.get_secret_value() if settings.metrics_token else ""
+            if not token:
+                raise NotFound("metrics are off: set HATCHERY_METRICS_TOKEN to scrape them")
+            given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(given, token):
+                raise Unauthorized("send 'Authorization: Bearer <metrics token>'")
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -89,7 +89,9 @@ def _field_path(location: tuple[Any, ...]) -> str:
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, error: Problem) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else {}
+        if "retry_after" in error.extra:
+            headers["Retry-After"] = str(error.extra["retry_after"])
         return problem_response(request, error.status, error.title, error.detail, error.slug,
                                 headers, **error.extra)
 

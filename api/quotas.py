@@ -54,10 +54,19 @@ def _gpu_seconds_since(organization_id: uuid.UUID | BindParameter,
         Job.organization_id == organization_id, Job.started_at >= since)
 
 
+def stored_bytes(session: Session, organization_id: uuid.UUID) -> int:
+    """What the organization keeps in the object store: its images and its jobs' artifacts
+    (checkpoints, configs, metrics)."""
+    images = select(func.coalesce(func.sum(Blob.size), 0)).where(
+        Blob.organization_id == organization_id).scalar_subquery()
+    artifacts = select(func.coalesce(func.sum(Job.artifact_bytes), 0)).where(
+        Job.organization_id == organization_id).scalar_subquery()
+    return int(session.scalar(select(images + artifacts)))
+
+
 def usage(session: Session, organization_id: uuid.UUID) -> QuotaOut:
     organization = session.get(Organization, organization_id)
-    storage = session.scalar(select(func.coalesce(func.sum(Blob.size), 0))
-                             .where(Blob.organization_id == organization_id))
+    storage = stored_bytes(session, organization_id)
     running, queued = (session.scalar(select(func.count()).select_from(
         _jobs_in(organization_id, [status]).subquery()))
         for status in (JobStatus.running, JobStatus.queued))

@@ -53,15 +53,23 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def issue_access_token(user_id: uuid.UUID, secret: str, ttl_seconds: int) -> str:
-    payload = _b64(json.dumps({"sub": str(user_id), "exp": int(time.time()) + ttl_seconds,
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    session_id: uuid.UUID | None  # the login it belongs to (None: issued before sessions)
+
+
+def issue_access_token(user_id: uuid.UUID, secret: str, ttl_seconds: int,
+                       session_id: uuid.UUID) -> str:
+    payload = _b64(json.dumps({"sub": str(user_id), "sid": str(session_id),
+                               "exp": int(time.time()) + ttl_seconds,
                                "typ": "access"}).encode())
     signature = _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())
     return f"{payload}.{signature}"
 
 
-def read_access_token(token: str, secret: str) -> uuid.UUID | None:
-    """The user id of a valid, unexpired token; None for anything else."""
+def read_access_token(token: str, secret: str) -> AccessClaims | None:
+    """The claims of a validly signed, unexpired token; None for anything else."""
     try:
         payload, signature = token.split(".")
         expected = _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())
@@ -70,8 +78,9 @@ def read_access_token(token: str, secret: str) -> uuid.UUID | None:
         claims = json.loads(_unb64(payload))
         if claims.get("typ") != "access" or claims["exp"] < time.time():
             return None
-        return uuid.UUID(claims["sub"])
-    except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+        session = claims.get("sid")
+        return AccessClaims(uuid.UUID(claims["sub"]), uuid.UUID(session) if session else None)
+    except (ValueError, KeyError, TypeError, AttributeError, json.JSONDecodeError):
         return None
 
 

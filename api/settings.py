@@ -1,8 +1,10 @@
 """Service settings from ``HATCHERY_*`` environment variables (pydantic-settings).
 
 The defaults are the embedded mode: SQLite, a local folder as object store, Celery over
-SQLite. Production points the same fields at Postgres, an S3 server and Redis. A secret key
-left at its development default is refused outside development and test.
+SQLite. Production points the same fields at Postgres, an S3 server and Redis. The secret key
+signs access tokens and object links: production refuses to start with a published default
+or one shorter than ``MIN_SECRET_LENGTH``; ``make run`` makes a random one on first start
+and keeps it beside its database (worker/embedded.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "hatchery-development-secret-change-me"
+PUBLISHED_SECRETS = frozenset({DEVELOPMENT_SECRET, "change-me", "changeme", "secret"})
+MIN_SECRET_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -30,6 +34,8 @@ class Settings(BaseSettings):
     s3_secure: bool = False
     broker_url: str = "sqla+sqlite:///runs/broker.db"
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    # Bearer token Prometheus scrapes /metrics with in production (off without one).
+    metrics_token: SecretStr | None = None
     cors_origins: list[str] = Field(default_factory=list)
     # Where browsers reach the API; prefixes the local store's presigned URLs.
     public_url: str = "http://127.0.0.1:8000"
@@ -37,7 +43,10 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(15, ge=1)
     refresh_token_days: int = Field(30, ge=1)
     invitation_days: int = Field(7, ge=1)
+    # Failed logins before the pause (1 s, doubling, at most the window): per account, and
+    # per client address over all accounts (one office behind one address has many users).
     login_failures_per_window: int = Field(5, ge=1)
+    login_failures_per_address: int = Field(50, ge=1)
     login_window_seconds: int = Field(300, ge=1)
     # How long one API process reuses an authorization decision (0 turns the cache off).
     auth_cache_seconds: float = Field(5.0, ge=0, le=60)
@@ -61,6 +70,11 @@ class Settings(BaseSettings):
     # Every broker message expires; a job whose message expired is re-announced by a worker.
     message_expires_seconds: int = Field(3600, ge=10)
 
+    # Whether this installation runs GPU workers: when not (``make run`` on a machine without
+    # a GPU), jobs run on the CPU by default and a job asking for a GPU is refused.
+    gpu_workers: bool = True
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
     # Workers (worker/): a lease that heartbeats renew, the local dataset cache, cancel grace.
     worker_queues: list[str] = Field(default_factory=lambda: ["gpu.any"])
     worker_name: str = ""
@@ -77,9 +91,15 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
-        if (self.environment == "production"
-                and self.secret_key.get_secret_value() in (DEVELOPMENT_SECRET, "change-me")):
-            raise ValueError("HATCHERY_SECRET_KEY must be set outside development and test")
+        if self.environment != "production":
+            return self
+        secret = self.secret_key.get_secret_value()
+        if secret in PUBLISHED_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"HATCHERY_SECRET_KEY must be a private random string of {MIN_SECRET_LENGTH} "
+                "characters or more in production (e.g. python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'); a default or short one lets anyone "
+                "forge tokens")
         return self
 
     @property

@@ -24,6 +24,7 @@ from sqlalchemy import ScalarSelect, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from api.auth.models import ApiKey, User
+from api.auth.sessions import session_is_open
 from api.db import TenantMixin, session_scope, utcnow
 from api.deps import SessionDep, SettingsDep
 from api.problems import Forbidden, NotFound, Problem, Unauthorized
@@ -95,10 +96,11 @@ def resolve_principal(request: Request, session: Session, settings: Settings) ->
     if split_api_key(token) is not None:
         principal = Principal.of_api_key(_api_key(session, token))
     else:
-        user_id = read_access_token(token, settings.secret_key.get_secret_value())
-        user = session.get(User, user_id) if user_id else None
-        if user is None or not user.is_active:
-            raise Unauthorized("the access token is invalid or expired")
+        claims = read_access_token(token, settings.secret_key.get_secret_value())
+        user = session.get(User, claims.user_id) if claims else None
+        if user is None or not user.is_active or (
+                claims.session_id is not None and not session_is_open(session, claims.session_id)):
+            raise Unauthorized("the access token is invalid, expired or logged out")
         principal = Principal.of_user(user)
     request.state.principal = principal
     return principal

@@ -17,7 +17,10 @@ import yaml
 from pydantic import ValidationError
 
 from engine.errors import HatcheryInputError
-from engine.schemas.pretrain import BACKBONES, METHODS, PretrainConfig
+from engine.schemas.backbones import BACKBONES
+from engine.schemas.errors import describe
+from engine.schemas.eval import EmbedConfig, KnnEvalConfig
+from engine.schemas.pretrain import METHODS, PretrainConfig
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 143
@@ -36,10 +39,8 @@ def fail(message: str) -> NoReturn:
 
 
 def describe_validation_error(error: ValidationError) -> str:
-    """The first problem of a pydantic error as 'field a.b: message'."""
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "config"
-    return f"config field {where}: {first['msg']}"
+    """The first problem of a pydantic error as 'config field a.b: message'."""
+    return f"config field {describe(error)}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--data", required=True)
     embed.add_argument("--out", required=True)
     embed.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    embed.add_argument("--batch-size", type=int, help="tiles per forward pass (64)")
+    embed.add_argument("--max-tiles", type=int, help="tiles per large image at most (16)")
 
     evaluate = commands.add_parser("eval", help="evaluate a checkpoint")
     evaluations = evaluate.add_subparsers(dest="evaluation", required=True,
@@ -88,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     knn.add_argument("--train", required=True)
     knn.add_argument("--test", required=True)
     knn.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    knn.add_argument("--k", type=int, nargs="+", help="neighbour counts (20 200)")
+    knn.add_argument("--temperature", type=float, help="vote temperature (0.07)")
+    knn.add_argument("--batch-size", type=int, help="tiles per forward pass (64)")
+    knn.add_argument("--max-tiles", type=int, help="tiles per large image at most (16)")
     return parser
 
 
@@ -156,16 +163,25 @@ def run_pretrain(args: argparse.Namespace) -> int:
 def run_embed(args: argparse.Namespace) -> int:
     from engine.eval.embed import embed_folder
 
-    report = embed_folder(args.checkpoint, args.data, args.out, args.device)
-    print(json.dumps(report))
+    config = EmbedConfig(checkpoint=args.checkpoint, data=args.data, device=args.device,
+                         **_given(args, "batch_size", "max_tiles"))
+    print(json.dumps(embed_folder(config, args.out)))
     return 0
 
 
 def run_knn(args: argparse.Namespace) -> int:
     from engine.eval.embed import evaluate_knn
 
-    print(json.dumps(evaluate_knn(args.checkpoint, args.train, args.test, args.device), indent=2))
+    config = KnnEvalConfig(checkpoint=args.checkpoint, train=args.train, test=args.test,
+                           device=args.device,
+                           **_given(args, "k", "temperature", "batch_size", "max_tiles"))
+    print(json.dumps(evaluate_knn(config), indent=2))
     return 0
+
+
+def _given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """The options among ``names`` that were given on the command line."""
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import socket
+import warnings
 
 
 def main() -> None:
@@ -18,6 +19,9 @@ def main() -> None:
                         help="comma-separated queues, e.g. gpu.h100,gpu.any")
     parser.add_argument("--name", default="", help="worker name (host is appended)")
     parser.add_argument("--loglevel", default="INFO")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no start-up banner, no warning about running as root (the "
+                             "embedded platform on one's own machine)")
     args = parser.parse_args()
     queues = [queue.strip() for queue in args.queues.split(",") if queue.strip()]
     name = args.name or "+".join(queues)
@@ -29,9 +33,15 @@ def main() -> None:
 
     from worker.app import app
 
-    app.worker_main(["worker", "--pool=solo", "--concurrency=1", "--prefetch-multiplier=1",
-                     "-Q", ",".join(queues), "-n", name, f"--loglevel={args.loglevel}",
-                     "--without-gossip", "--without-mingle", "-E"])
+    options = ["worker", "--pool=solo", "--concurrency=1", "--prefetch-multiplier=1",
+               "-Q", ",".join(queues), "-n", name, f"--loglevel={args.loglevel}",
+               "--without-gossip", "--without-mingle", "-E"]
+    if args.quiet:
+        from celery.exceptions import SecurityWarning
+
+        warnings.filterwarnings("ignore", category=SecurityWarning)
+        options.insert(0, "--quiet")  # a global option: before the sub-command
+    app.worker_main(options)
 
 
 if __name__ == "__main__":

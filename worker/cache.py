@@ -8,7 +8,9 @@ blob never breaks a folder a running job is reading (the link keeps the bytes). 
 one host may share the cache: a view that a job reads is locked and never evicted.
 
 Layouts: ``files`` keeps each item's uploaded path (pretraining on everything);
-``classes`` puts each labeled item under ``<class>/`` (kNN evaluation, classification).
+``classes`` puts each labeled item under ``<class>/`` (kNN evaluation, classification);
+``classes-train`` and ``classes-test`` do the same for the items of one split (train: those
+marked train or not marked; test: those marked test), so one version can be scored on itself.
 """
 
 from __future__ import annotations
@@ -23,10 +25,14 @@ from pathlib import Path, PurePosixPath
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.datasets.models import Blob, VersionItem
+from api.datasets.models import Blob, DatasetVersion, VersionItem
 from api.storage import ObjectStore
 
 COMPLETE_MARKER = ".complete"
+
+
+class VersionNotFound(LookupError):
+    """The dataset version does not exist in the job's organization."""
 
 
 @dataclass
@@ -41,6 +47,18 @@ def _safe_relative(path: str) -> PurePosixPath:
     parts = [part for part in PurePosixPath(path.replace("\\", "/")).parts
              if part not in ("", ".", "..", "/")]
     return PurePosixPath(*parts) if parts else PurePosixPath("image")
+
+
+LAYOUTS = ("files", "classes", "classes-train", "classes-test")
+
+
+def _in_split(split: str | None, layout: str) -> bool:
+    """Whether an item of ``split`` belongs in a ``classes[-<split>]`` layout."""
+    if layout == "classes-train":
+        return split in ("train", None)
+    if layout == "classes-test":
+        return split == "test"
+    return True
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -75,18 +93,28 @@ class DatasetCache:
         partial.replace(path)  # atomic: another job never sees half a blob
         return path.stat().st_size
 
-    def materialize(self, session: Session, version_id: uuid.UUID, layout: str = "files"
-                    ) -> Materialized:
-        """The version as an image folder (see the module docstring for layouts)."""
+    def materialize(self, session: Session, organization_id: uuid.UUID, version_id: uuid.UUID,
+                    layout: str = "files") -> Materialized:
+        """The version as an image folder (see the module docstring for layouts), only when
+        it belongs to ``organization_id`` (``VersionNotFound`` otherwise, even if another
+        organization's job built the folder already)."""
+        if layout not in LAYOUTS:
+            raise ValueError(f"unknown layout {layout!r}; one of {', '.join(LAYOUTS)}")
+        owned = session.scalar(select(DatasetVersion.id).where(
+            DatasetVersion.id == version_id, DatasetVersion.organization_id == organization_id))
+        if owned is None:
+            raise VersionNotFound(f"dataset version {version_id} not found")
         view = self.root / "views" / f"{version_id}-{layout}"
         rows = session.execute(
-            select(VersionItem.path, VersionItem.class_name, Blob.sha256, Blob.storage_key,
-                   Blob.format)
+            select(VersionItem.path, VersionItem.class_name, VersionItem.split, Blob.sha256,
+                   Blob.storage_key, Blob.format)
             .join(Blob, Blob.id == VersionItem.blob_id)
-            .where(VersionItem.version_id == version_id)
+            .where(VersionItem.version_id == version_id,
+                   VersionItem.organization_id == organization_id,
+                   Blob.organization_id == organization_id)
             .order_by(VersionItem.path)).all()
-        if layout == "classes":
-            rows = [row for row in rows if row.class_name]
+        if layout.startswith("classes"):
+            rows = [row for row in rows if row.class_name and _in_split(row.split, layout)]
         fetched: list[int] = []  # a built view holds its files: nothing to fetch
         if not (view / COMPLETE_MARKER).exists():
             fetched = self._build_view(view, rows, layout)
@@ -102,7 +130,7 @@ class DatasetCache:
         fetched = []
         for row in rows:
             relative = _safe_relative(row.path)
-            if layout == "classes":
+            if layout.startswith("classes"):
                 relative = _safe_relative(row.class_name) / relative.name
             if not relative.suffix:
                 relative = relative.with_suffix(f".{row.format.lower()}")

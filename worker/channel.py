@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.db import session_scope, utcnow
-from api.jobs.models import Job, JobEvent
+from api.jobs.models import Job, JobEvent, JobStatus
 
 if TYPE_CHECKING:  # the engine (torch) loads only in processes that train
     from engine.train.progress import Progress
@@ -33,7 +33,7 @@ log = logging.getLogger("hatchery.worker.channel")
 class JobChannel:
     def __init__(self, factory: sessionmaker[Session], job_id: uuid.UUID,
                  organization_id: uuid.UUID, owner: str, flush_seconds: float = 1.0,
-                 writer: bool = True) -> None:
+                 writer: bool = True, parent_id: uuid.UUID | None = None) -> None:
         self.factory = factory
         self.job_id = job_id
         self.organization_id = organization_id
@@ -45,6 +45,9 @@ class JobChannel:
         self._progress: dict[str, Any] | None = None
         self._last_sync = time.monotonic()
         self.stop_reason: str | None = None
+        # A pipeline's stage: its progress shows on the pipeline too, with the stage named.
+        self.parent_id = parent_id
+        self._stage: dict[str, Any] | None = None
 
     # -------------------------------------------------------------------------- engine side
     def report(self, progress: Progress) -> None:
@@ -81,6 +84,8 @@ class JobChannel:
                     values["progress"] = self._progress
                 session.execute(update(Job).where(Job.id == self.job_id,
                                                   Job.lease_owner == self.owner).values(**values))
+                if self.parent_id is not None and self._progress is not None:
+                    self._show_on_pipeline(session, self._progress)
             row = session.execute(select(Job.cancel_requested, Job.lease_owner)
                                   .where(Job.id == self.job_id)).first()
         self._pending, self._progress = [], None
@@ -90,6 +95,15 @@ class JobChannel:
             self.stop_reason = "another worker holds the job now"
         elif row.cancel_requested:
             self.stop_reason = "cancelled"
+
+    def _show_on_pipeline(self, session: Session, progress: dict[str, Any]) -> None:
+        if self._stage is None:  # "stage", "stage_number", "stages", set when it started
+            parent = session.scalar(select(Job.progress).where(Job.id == self.parent_id)) or {}
+            self._stage = {key: parent[key] for key in ("stage", "stage_number", "stages")
+                           if key in parent}
+        session.execute(update(Job).where(Job.id == self.parent_id,
+                                          Job.status == JobStatus.running)
+                        .values(progress={**progress, **self._stage}))
 
     @property
     def cancelled(self) -> bool:

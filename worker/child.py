@@ -22,6 +22,7 @@ from api.db import create_db_engine, make_session_factory, session_scope
 from api.jobs.models import Job, JobStatus
 from api.settings import get_settings
 from api.storage import build_store
+from engine.errors import HatcheryInputError
 from worker.cache import DatasetCache
 from worker.channel import JobChannel
 from worker.lifetime import die_with_parent
@@ -40,8 +41,10 @@ def record_outcome(factory, job_id: uuid.UUID, organization_id: uuid.UUID, owner
     ``owner`` no longer holds the lease."""
     failed = outcome.status == "failed"
     event = {"error": outcome.error.splitlines()[-1][:500]} if outcome.error else {}
+    given_back = {"attempts": Job.attempts - 1} if outcome.given_back else {}
     return release(factory, job_id, organization_id, owner, OUTCOME_STATUS[outcome.status],
-                   event, result=outcome.result, error=outcome.error[-4000:] if failed else "")
+                   event, result=outcome.result, error=outcome.error[-4000:] if failed else "",
+                   **given_back)
 
 
 def _with_retries(call, attempts: int = 5, pause_seconds: float = 2.0):
@@ -66,11 +69,12 @@ def main(job_id_text: str, owner: str) -> int:
     job_id = uuid.UUID(job_id_text)
     with session_scope(factory) as session:
         job = session.get(Job, job_id)
-        row = (job.organization_id, job.kind, dict(job.config), dict(job.artifacts), job.gpus)
-    organization_id, kind, config, artifacts, gpus = row
+        row = (job.organization_id, job.kind, dict(job.config), dict(job.artifacts), job.gpus,
+               job.parent_id)
+    organization_id, kind, config, artifacts, gpus, parent_id = row
     rank = int(os.environ.get("RANK", "0"))
     channel = JobChannel(factory, job_id, organization_id, owner,
-                         settings.progress_flush_seconds, writer=rank == 0)
+                         settings.progress_flush_seconds, writer=rank == 0, parent_id=parent_id)
     store = build_store(settings)
     context = JobContext(
         job_id=job_id, organization_id=organization_id, kind=kind, config=config,
@@ -80,9 +84,13 @@ def main(job_id_text: str, owner: str) -> int:
     log.info("job %s (%s) starts in process %d", job_id, kind, os.getpid())
     try:
         outcome = RUNNERS[kind](context)
+    except HatcheryInputError as error:  # the tenant can fix it: one line says how
+        message = context.redact(str(error))
+        print(f"error: {message}", flush=True)
+        outcome = Outcome("failed", error=message)
     except Exception as error:  # the job fails with the reason; the worker lives on
-        traceback.print_exc()
-        outcome = Outcome("failed", error=f"{type(error).__name__}: {error}")
+        print(context.redact(traceback.format_exc()), end="", flush=True)
+        outcome = Outcome("failed", error=context.redact(f"{type(error).__name__}: {error}"))
     if rank != 0:
         return 0
 

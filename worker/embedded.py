@@ -4,6 +4,8 @@ Starts the API (uvicorn) and one worker (the local GPU if there is one, else the
 embedded defaults — SQLite, a folder as object store, Celery over SQLite through kombu's
 SQLAlchemy transport — then, through the API like any client, creates a demo organization
 and user with a labeled NEU-DET sample dataset (once), and prints the URL and the login.
+Tokens and links are signed with a random secret made on first start and kept beside the
+database. A process that dies (even ``kill -9``) is started again while the other serves on.
 Ctrl-C stops both processes. Production runs the same code with other URLs (docker-compose).
 
     python -m worker.embedded --data ../shared/data/neu-det
@@ -14,11 +16,14 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import secrets
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -31,6 +36,7 @@ from worker.lifetime import die_with_parent
 
 DEMO_EMAIL, DEMO_PASSWORD = "demo@example.com", "hatchery-demo-password"
 DEMO_ORGANIZATION, DEMO_PROJECT, DEMO_DATASET = "Demo Steelworks", "Steel surfaces", "neu-det"
+MAX_RESTART_PAUSE = 60  # seconds
 CLASSES = ("crazing", "inclusion", "patches", "pitted_surface", "rolled-in_scale", "scratches")
 
 
@@ -98,6 +104,95 @@ def _seed(client: httpx.Client, data: Path, per_class: int) -> str:
     return dataset["id"]
 
 
+def secret_beside(database_url: str) -> str:
+    """The embedded platform's secret key: made at random on first start, kept (readable by
+    this user only) beside the SQLite database, the same on every later start."""
+    folder = Path(database_url.removeprefix("sqlite:///")).parent \
+        if database_url.startswith("sqlite:///") else Path("runs")
+    path = folder / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    folder.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(secret + "\n")
+    return secret
+
+
+def has_gpu() -> bool:
+    """Whether this machine has an NVIDIA GPU (``nvidia-smi -L`` lists one); no torch."""
+    if shutil.which("nvidia-smi") is None:
+        return False
+    try:
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True,
+                                 timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "GPU " in listing
+
+
+@dataclass
+class Service:
+    """One process of the platform, started again with growing pauses when it dies."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    process: subprocess.Popen | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+    restart_at: float | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command, env=self.env, preexec_fn=die_with_parent)
+        self.started_at, self.restart_at = time.monotonic(), None
+
+    def keep_alive(self) -> None:
+        """Notice a death and restart after 1, 2, 4 ... 60 s (a service that ran a minute
+        or more starts again at 1 s)."""
+        now = time.monotonic()
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                self.start()
+                print(f"{self.name} started again (pid {self.process.pid})", flush=True)
+            return
+        if self.process is None or self.process.poll() is None:
+            return
+        if now - self.started_at >= MAX_RESTART_PAUSE:
+            self.restarts = 0
+        pause = min(MAX_RESTART_PAUSE, 2 ** self.restarts)
+        self.restarts += 1
+        self.restart_at = now + pause
+        print(f"{self.name} exited with code {self.process.returncode}; starting it again in "
+              f"{pause} s", flush=True)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def wait(self, seconds: float = 30) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def embedded_environment(base: str) -> dict[str, str]:
+    """The settings every process of the embedded platform shares, from the environment
+    plus: its own secret key, its public address, quiet logs, and — on a machine without a
+    GPU — no GPU jobs (they would wait for a GPU worker that never comes)."""
+    defaults = {"HATCHERY_PUBLIC_URL": base, "HATCHERY_LOG_LEVEL": "WARNING",
+                "HATCHERY_GPU_WORKERS": "true" if has_gpu() else "false"}
+    env = {**defaults, **os.environ}
+    if "HATCHERY_SECRET_KEY" not in env:
+        env["HATCHERY_SECRET_KEY"] = secret_beside(
+            env.get("HATCHERY_DATABASE_URL", "sqlite:///runs/hatchery.db"))
+    return env
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/neu-det"),
@@ -109,23 +204,26 @@ def main() -> None:
     if not (args.data / "IMAGES").is_dir():
         raise SystemExit(f"error: --data {args.data} has no IMAGES/ folder")
 
+    base = f"http://{args.host}:{args.port}"
+    env = embedded_environment(base)
+    os.environ.update(env)  # this process's settings too
     settings = get_settings()
     Path("runs").mkdir(exist_ok=True)
     migrate_database(settings.database_url)
-    base = f"http://{args.host}:{args.port}"
     # SIGTERM (e.g. from a service manager) stops the children like Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    env = {**os.environ, "HATCHERY_PUBLIC_URL": base}
-    processes = [
-        subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:app", "--host", args.host,
-                          "--port", str(args.port), "--log-level", "warning"], env=env,
-                         preexec_fn=die_with_parent),
-        subprocess.Popen([sys.executable, "-m", "worker", "--queues", "gpu.any,cpu", "--name",
-                          "embedded", "--loglevel", "WARNING"], env=env,
-                         preexec_fn=die_with_parent),
+    queues = "gpu.any,cpu" if settings.gpu_workers else "cpu"
+    services = [
+        Service("the API", [sys.executable, "-m", "uvicorn", "api.main:app", "--host",
+                            args.host, "--port", str(args.port), "--log-level", "warning",
+                            "--no-access-log"], env),
+        Service("the worker", [sys.executable, "-m", "worker", "--queues", queues, "--name",
+                               "embedded", "--loglevel", "WARNING", "--quiet"], env),
     ]
+    for service in services:
+        service.start()
     try:
-        _wait_healthy(base, processes[0])
+        _wait_healthy(base, services[0].process)
         with httpx.Client(base_url=base, timeout=30) as client:
             token, new = _demo_token(client)
             client.headers["Authorization"] = f"Bearer {token}"
@@ -139,22 +237,19 @@ def main() -> None:
         engine.dispose()
         print(f"\nHatchery runs at {base}  (API docs: {base}/docs)\n"
               f"login: {DEMO_EMAIL} / {DEMO_PASSWORD}\n"
-              "one worker is listening (queues gpu.any, cpu); Ctrl-C stops everything\n",
-              flush=True)
-        while all(process.poll() is None for process in processes):
-            time.sleep(1)
-        raise SystemExit("error: the API or the worker exited; see the output above")
+              f"one worker is listening (queues {queues.replace(',', ', ')}); a process that "
+              "dies is started again; Ctrl-C stops everything\n", flush=True)
+        while True:
+            for service in services:
+                service.keep_alive()
+            time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        for service in services:
+            service.stop()
+        for service in services:
+            service.wait()
 
 
 if __name__ == "__main__":

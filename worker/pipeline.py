@@ -1,47 +1,94 @@
 """Pipelines: stages as child jobs, advanced one step whenever something changes.
 
 A pipeline job holds no worker while its stages run. ``advance`` is called when the pipeline
-is claimed (submit or retry) and whenever one of its stages ends; it looks at the stages in
-order and does the one thing due: start the next stage as a child job, wait, end the
-pipeline (a stage failed or was cancelled), or — every stage done — register the pretrained
-backbone as a new model version with the evaluation's metrics. Retrying a failed pipeline
-re-queues only its failed or cancelled stage; finished stages keep their artifacts and are
-skipped, and a retried pretrain resumes from its last checkpoint.
+is claimed (submit or retry) and whenever one of its stages ends. ``what_is_due`` — a pure
+function of the stages' states, tested without a database — names the one thing due: start
+the next stage as a child job, re-queue a stage (on retry), wait, end the pipeline (a stage
+failed or was cancelled), or, every stage done, register the model the pipeline trained as a
+new model version with the platform's metrics. ``advance`` applies it.
+
+Retrying a failed pipeline re-queues only its failed or cancelled stage; finished stages
+keep their artifacts and are skipped, and a retried pretrain resumes from its last
+checkpoint. A stage keeps its pipeline's place in the organization's queue.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.db import session_scope, utcnow
 from api.jobs.dispatch import Dispatcher
-from api.jobs.kinds import queue_for
-from api.jobs.metrics import numeric_metrics
+from api.jobs.events import add_event
 from api.jobs.models import ACTIVE, Job, JobStatus
-from api.jobs.service import add_event
-from api.registry.models import RegisteredModel
-from api.registry.service import register_job
-from api.tenancy import Principal, Tenant
-from api.tenants.models import Role
-from engine.schemas.pipeline import PIPELINE_STAGES
+from api.registry.service import model_named, register_version
+from engine.schemas.kinds import JOB_SCHEME, KINDS, reference_to
 
 log = logging.getLogger("hatchery.worker.pipeline")
+Action = Literal["start", "requeue", "wait", "fail", "cancel", "register"]
 
 
-def _stage_config(pipeline: Job, stage: str, children: dict[str, Job]) -> dict[str, Any] | None:
-    """The child job's config of ``stage``, or None when the pipeline skips it."""
-    config = pipeline.config.get(stage)
-    if config is None:
-        return None
-    if stage == "evaluate":
-        return {**config, "checkpoint": f"job://{children['pretrain'].id}"}
-    return dict(config)
+@dataclass(frozen=True)
+class StageState:
+    status: JobStatus
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Due:
+    action: Action
+    stage: str | None = None
+    reason: str = ""
+
+
+def what_is_due(stages: list[str], children: dict[str, StageState], cancel_requested: bool,
+                retrying: bool) -> Due:
+    """The one thing a pipeline should do now. ``stages``: the stages it runs, in order
+    (those its config sets up); ``children``: the state of each stage started so far;
+    ``retrying``: the pipeline was just claimed, so a failed or cancelled stage runs again."""
+    if cancel_requested:
+        return Due("cancel")
+    for stage in stages:
+        child = children.get(stage)
+        if child is None:
+            return Due("start", stage)
+        ended_badly = child.status in (JobStatus.failed, JobStatus.cancelled)
+        if ended_badly and retrying:
+            return Due("requeue", stage)
+        if child.status in ACTIVE:
+            return Due("wait", stage)
+        if child.status == JobStatus.failed:
+            reason = child.error.splitlines()[0] if child.error else "no reason given"
+            return Due("fail", stage, f"stage {stage} failed: {reason}")
+        if child.status == JobStatus.cancelled:
+            return Due("cancel", stage)
+    return Due("register")
+
+
+def _stage_config(pipeline: Job, stage: str, children: dict[str, Job]) -> dict[str, Any]:
+    """The child job's config of ``stage``: its section of the pipeline's config, with the
+    references the pipeline fills (the checkpoint of the stage that trains the model)."""
+    config = dict(pipeline.config[stage])
+    trained = _model_stage(pipeline, children)
+    for reference in KINDS[pipeline.kind].references:
+        if reference.filled_by_pipeline and reference.path[0] == stage and trained:
+            node = config
+            for key in reference.path[1:-1]:
+                node = node.setdefault(key, {})
+            node[reference.path[-1]] = reference_to(JOB_SCHEME, trained.id)
+    return config
+
+
+def _model_stage(pipeline: Job, children: dict[str, Job]) -> Job | None:
+    """The stage job that trains the pipeline's model (the one that leaves a checkpoint)."""
+    return next((children[stage] for stage in KINDS[pipeline.kind].stages
+                 if stage in children and KINDS[stage].produces_checkpoint), None)
 
 
 def _finish(session: Session, pipeline: Job, status: JobStatus, error: str = "",
@@ -55,45 +102,47 @@ def _finish(session: Session, pipeline: Job, status: JobStatus, error: str = "",
               {"status": status.value, **({"error": error} if error else {})})
 
 
+def _stage_progress(pipeline: Job, stage: str) -> dict[str, Any]:
+    stages = [name for name in KINDS[pipeline.kind].stages if pipeline.config.get(name)]
+    return {"stage": stage, "stage_number": stages.index(stage) + 1, "stages": len(stages)}
+
+
 def _start_stage(session: Session, pipeline: Job, stage: str, config: dict[str, Any]) -> Job:
     now = utcnow()
+    # queued_at: the stage keeps its pipeline's place in the organization's queue
     child = Job(organization_id=pipeline.organization_id, project_id=pipeline.project_id,
                 kind=stage, name=f"{pipeline.name or 'pipeline'} / {stage}",
                 priority=pipeline.priority, gpus=pipeline.gpus,
-                queue=queue_for(stage, pipeline.gpus), config=config, inputs={},
+                queue=KINDS[stage].queue_for(pipeline.gpus), config=config, inputs={},
                 dataset_version_id=pipeline.dataset_version_id, parent_id=pipeline.id,
-                created_by_user_id=pipeline.created_by_user_id, queued_at=now, updated_at=now)
+                created_by_user_id=pipeline.created_by_user_id,
+                queued_at=pipeline.queued_at or now, updated_at=now)
     session.add(child)
     session.flush()
+    pipeline.progress = _stage_progress(pipeline, stage)
     add_event(session, child, "status",
               {"status": JobStatus.queued.value, "pipeline": str(pipeline.id)})
     return child
 
 
-def _requeue_stage(session: Session, child: Job) -> None:
+def _requeue_stage(session: Session, pipeline: Job, child: Job) -> None:
     child.status, child.error, child.cancel_requested = JobStatus.queued, "", False
     child.finished_at = None
-    child.queued_at = child.updated_at = utcnow()
+    child.queued_at = pipeline.queued_at or utcnow()
+    child.updated_at = utcnow()
+    pipeline.progress = _stage_progress(pipeline, child.kind)
     add_event(session, child, "status", {"status": JobStatus.queued.value, "retry": True})
 
 
 def _register(session: Session, pipeline: Job, children: dict[str, Job]) -> dict[str, Any]:
-    tenant = Tenant(pipeline.organization_id, Role.owner,
-                    Principal(user_id=pipeline.created_by_user_id))
-    name = pipeline.config.get("model_name") or "pretrained backbone"
-    model = session.scalar(select(RegisteredModel).where(
-        RegisteredModel.organization_id == pipeline.organization_id,
-        RegisteredModel.project_id == pipeline.project_id, RegisteredModel.name == name))
-    if model is None:
-        model = RegisteredModel(organization_id=pipeline.organization_id,
-                                project_id=pipeline.project_id, name=name,
-                                description="pretrained by a pipeline")
-        session.add(model)
-        session.flush()
-    evaluation = children.get("evaluate")
-    extra = numeric_metrics(evaluation.result.get("metrics", {})) if evaluation else {}
-    version = register_job(session, tenant, model, children["pretrain"], extra)
-    session.flush()
+    """The trained model as the next version of the pipeline's registered model."""
+    trained = _model_stage(pipeline, children)
+    if trained is None:
+        raise ValueError("no stage of the pipeline trained a model")
+    model = model_named(session, pipeline.organization_id, pipeline.project_id,
+                        pipeline.config.get("model_name") or "pretrained backbone",
+                        "trained by a pipeline")
+    version = register_version(session, pipeline.organization_id, model, trained)
     return {"model_id": str(model.id), "model_version_id": str(version.id),
             "version": version.version, "metrics": version.metrics,
             "stages": {stage: str(child.id) for stage, child in children.items()}}
@@ -110,35 +159,24 @@ def advance(factory: sessionmaker[Session], dispatcher: Dispatcher, pipeline_id:
             return pipeline.status if pipeline else JobStatus.failed
         pipeline.lease_owner = pipeline.lease_expires_at = None  # holds no worker while waiting
         pipeline.updated_at = utcnow()
-        children: dict[str, Job] = {}
-        for child in session.scalars(select(Job).where(Job.parent_id == pipeline.id)
-                                     .order_by(Job.created_at)):
-            children[child.kind] = child
-        if pipeline.cancel_requested:
+        children = {child.kind: child for child in session.scalars(
+            select(Job).where(Job.parent_id == pipeline.id).order_by(Job.created_at))}
+        stages = [stage for stage in KINDS[pipeline.kind].stages
+                  if pipeline.config.get(stage) is not None]
+        due = what_is_due(stages, {stage: StageState(child.status, child.error)
+                                   for stage, child in children.items()},
+                          pipeline.cancel_requested, retrying)
+        if due.action == "start":
+            to_announce.append(_start_stage(session, pipeline, due.stage,
+                                            _stage_config(pipeline, due.stage, children)))
+        elif due.action == "requeue":
+            _requeue_stage(session, pipeline, children[due.stage])
+            to_announce.append(children[due.stage])
+        elif due.action == "fail":
+            _finish(session, pipeline, JobStatus.failed, due.reason)
+        elif due.action == "cancel":
             _finish(session, pipeline, JobStatus.cancelled)
-            return pipeline.status
-        for stage in PIPELINE_STAGES:
-            config = _stage_config(pipeline, stage, children)
-            if config is None:
-                continue
-            child = children.get(stage)
-            if child is None:
-                to_announce.append(_start_stage(session, pipeline, stage, config))
-                break
-            if child.status in (JobStatus.failed, JobStatus.cancelled) and retrying:
-                _requeue_stage(session, child)
-                to_announce.append(child)
-                break
-            if child.status in ACTIVE:
-                break
-            if child.status == JobStatus.failed:
-                reason = child.error.splitlines()[0] if child.error else "no reason given"
-                _finish(session, pipeline, JobStatus.failed, f"stage {stage} failed: {reason}")
-                break
-            if child.status == JobStatus.cancelled:
-                _finish(session, pipeline, JobStatus.cancelled)
-                break
-        else:
+        elif due.action == "register":
             try:
                 _finish(session, pipeline, JobStatus.succeeded,
                         result=_register(session, pipeline, children))
@@ -159,12 +197,13 @@ def stalled(factory: sessionmaker[Session], grace_seconds: float = 30.0) -> list
     ``advance`` picks them up."""
     parent = Job.__table__.alias("parent")
     cutoff = utcnow() - timedelta(seconds=grace_seconds)
+    orchestrating = [name for name, kind in KINDS.items() if kind.orchestrates]
     with session_scope(factory) as session:
         busy_stage = select(Job.id).where(
             Job.parent_id == parent.c.id,
             or_(Job.status.in_(ACTIVE), Job.finished_at > cutoff))
         return list(session.scalars(
-            select(parent.c.id).where(parent.c.kind == "pipeline",
+            select(parent.c.id).where(parent.c.kind.in_(orchestrating),
                                       parent.c.status == JobStatus.running,
                                       parent.c.lease_owner.is_(None),
                                       parent.c.updated_at < cutoff, ~busy_stage.exists())))

@@ -2,12 +2,14 @@
 
 A runner gets a ``JobContext`` (the job row's values, the database, the object store, the
 dataset cache, the channel) and returns an ``Outcome``: the status the job ends in, its
-result and its artifacts (object-store keys). Configs carry references that the API wrote:
-``dataset-version://<id>`` becomes a local folder, ``job://<id>`` that job's checkpoint.
+result and its artifacts (object-store keys). A config names data by reference
+(``engine.schemas.kinds``): ``JobContext.resolved_config`` turns each into a local folder or
+file, within the job's own organization, before the engine sees it.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import platform
 import shutil
@@ -25,11 +27,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.db import session_scope
 from api.jobs.models import Job
 from api.storage import ObjectStore
-from worker.cache import DatasetCache
+from engine.errors import HatcheryInputError
+from engine.schemas.kinds import KINDS, VERSION_SCHEME, parse_reference, references_in
+from worker.cache import DatasetCache, VersionNotFound
 from worker.channel import JobChannel
 from worker.devices import describe_devices
-
-VERSION_SCHEME, JOB_SCHEME = "dataset-version://", "job://"
 
 
 @dataclass
@@ -45,47 +47,104 @@ class JobContext:
     cache: DatasetCache
     channel: JobChannel
     work_dir: Path
+    # local path -> what the tenant knows it as ("dataset version <id>"), for messages
+    local_names: dict[str, str] = field(default_factory=dict)
 
     def key(self, name: str) -> str:
         return f"{self.organization_id}/jobs/{self.job_id}/{name}"
 
-    def dataset_folder(self, reference: str, layout: str) -> str:
-        """``dataset-version://<id>`` -> a local image folder of that version."""
-        if not reference.startswith(VERSION_SCHEME):
-            raise ValueError(f"expected a {VERSION_SCHEME}<id> reference, got {reference!r}")
-        version_id = uuid.UUID(reference.removeprefix(VERSION_SCHEME))
+    def resolved_config(self, layouts: dict[str, str] | None = None) -> dict[str, Any]:
+        """The config with every reference of the job's kind (``engine.schemas.kinds``)
+        replaced by a local path: a dataset version by a folder of its images (one
+        sub-folder per class where the field wants labels), a job by its checkpoint.
+        Only the job's own organization's resources are found; a field that should hold a
+        reference and holds anything else fails the job. ``layouts`` names another cache
+        layout for a field (``{"train": "classes-train"}``)."""
+        config = copy.deepcopy(self.config)
+        for reference, id_, value in references_in(KINDS[self.kind], config):
+            if value is None:
+                continue
+            if id_ is None:
+                raise HatcheryInputError(f"config.{reference.field}: must name a "
+                                         f"{reference.noun} as {reference.scheme}://<id>")
+            node = config
+            for key in reference.path[:-1]:
+                node = node[key]
+            if reference.scheme == VERSION_SCHEME:
+                layout = (layouts or {}).get(reference.field) or (
+                    "classes" if reference.labeled else "files")
+                node[reference.path[-1]] = self.dataset_folder(id_, layout)
+            else:
+                node[reference.path[-1]] = str(self.checkpoint_of(id_))
+        return config
+
+    def dataset_folder(self, version_id: uuid.UUID, layout: str) -> str:
+        """A dataset version of this job's organization as a local image folder."""
         with session_scope(self.factory) as session:
-            materialized = self.cache.materialize(session, version_id, layout)
+            try:
+                materialized = self.cache.materialize(session, self.organization_id,
+                                                      version_id, layout)
+            except VersionNotFound as error:
+                raise HatcheryInputError(str(error)) from None
+        self.local_names[str(materialized.path)] = f"dataset version {version_id}"
         self.channel.event("log", {"message": f"dataset version {version_id}: "
                                    f"{materialized.images} images, {materialized.downloaded} "
                                    f"downloaded ({materialized.downloaded_bytes} bytes)"})
         return str(materialized.path)
 
-    def checkpoint_of(self, reference: str, target: Path) -> Path:
-        """``job://<id>`` -> that job's checkpoint, downloaded to ``target``."""
-        if not reference.startswith(JOB_SCHEME):
-            raise ValueError(f"expected a {JOB_SCHEME}<id> reference, got {reference!r}")
-        job_id = uuid.UUID(reference.removeprefix(JOB_SCHEME))
+    def checkpoint_of(self, job_id: uuid.UUID) -> Path:
+        """The checkpoint of a job of this organization, downloaded into the work folder."""
         with session_scope(self.factory) as session:
             artifacts = session.scalar(select(Job.artifacts).where(
                 Job.id == job_id, Job.organization_id == self.organization_id))
-        checkpoint = (artifacts or {}).get("checkpoint")
+        if artifacts is None:
+            raise HatcheryInputError(f"job {job_id} not found")
+        checkpoint = artifacts.get("checkpoint")
         if not checkpoint:
-            raise ValueError(f"job {job_id} has no checkpoint")
+            raise HatcheryInputError(f"job {job_id} has no checkpoint")
+        target = self.work_dir / "input" / f"{job_id}.pt"
         download(self.store, checkpoint["key"], target)
+        self.local_names[str(target)] = f"the checkpoint of job {job_id}"
         return target
+
+    def redact(self, text: str) -> str:
+        """``text`` with the worker's local paths replaced by what the tenant knows: the
+        dataset version or job they hold, the job's work folder, the worker's cache."""
+        names = {**self.local_names, str(self.work_dir): "<job folder>",
+                 str(self.cache.root): "<worker cache>"}
+        for path in sorted(names, key=len, reverse=True):
+            for form in {path, str(Path(path).resolve())}:
+                text = text.replace(form, names[path])
+        return text
 
     def set_artifact(self, name: str, value: dict[str, Any]) -> bool:
         """Record an artifact on the job row at once (a resumed attempt finds it) — only
         while this process's worker holds the job; False (nothing written) otherwise."""
-        artifacts = {**self.artifacts, name: value}
+        return self._write_artifacts({**self.artifacts, name: value})
+
+    def drop_artifact(self, name: str) -> None:
+        """Delete an artifact's object and its record (while the job is ours)."""
+        value = self.artifacts.get(name)
+        if value is not None and self._write_artifacts(
+                {key: item for key, item in self.artifacts.items() if key != name}):
+            self.store.delete(value["key"])
+
+    def _write_artifacts(self, artifacts: dict[str, Any]) -> bool:
+        """The job's artifacts and their bytes (they count against the organization's
+        storage), written only while this process's worker holds the job."""
         with session_scope(self.factory) as session:
             written = session.execute(
                 update(Job).where(Job.id == self.job_id, Job.lease_owner == self.channel.owner)
-                .values(artifacts=artifacts)).rowcount == 1
+                .values(artifacts=artifacts, artifact_bytes=artifact_bytes(artifacts))
+            ).rowcount == 1
         if written:
             self.artifacts = artifacts
         return written
+
+
+def artifact_bytes(artifacts: dict[str, Any]) -> int:
+    return sum(int(value.get("bytes", 0)) for value in artifacts.values()
+               if isinstance(value, dict))
 
 
 @dataclass
@@ -93,6 +152,8 @@ class Outcome:
     status: str  # succeeded | cancelled | interrupted (back to the queue) | failed
     result: dict[str, Any] = field(default_factory=dict)
     error: str = ""
+    # interrupted because the worker shuts down (SIGTERM): the attempt does not count
+    given_back: bool = False
 
 
 def download(store: ObjectStore, key: str, target: Path) -> None:
@@ -112,11 +173,9 @@ def upload(store: ObjectStore, path: Path, key: str, content_type: str) -> dict[
 def run_pretrain(context: JobContext) -> Outcome:
     """Self-supervised pretraining; resumes from the checkpoint an earlier attempt uploaded."""
     from engine.schemas.pretrain import PretrainConfig
-    from engine.train.pretrain import PretrainRun
+    from engine.train.pretrain import PretrainRun, TrainingDiverged
 
-    config = dict(context.config)
-    config["data"] = {**config["data"],
-                      "path": context.dataset_folder(config["data"]["path"], "files")}
+    config = context.resolved_config()
     out = context.work_dir / "pretrain"
     shutil.rmtree(out, ignore_errors=True)
     saved = context.artifacts.get("checkpoint")
@@ -141,7 +200,11 @@ def run_pretrain(context: JobContext) -> Outcome:
                       callbacks=[context.channel.report],
                       should_cancel=context.channel.should_stop, resume=bool(saved),
                       checkpoint_callbacks=[upload_checkpoint])
-    result = run.run()
+    try:
+        result = run.run()
+    except TrainingDiverged:
+        context.drop_artifact("checkpoint")  # nothing of a diverged run is kept
+        raise
     for name, content_type in (("config.yaml", "application/yaml"),
                                ("metrics.jsonl", "application/x-ndjson"),
                                ("data.json", "application/json")):
@@ -155,22 +218,24 @@ def run_pretrain(context: JobContext) -> Outcome:
         return Outcome("succeeded", summary)
     if result.status == "cancelled" and context.channel.cancelled:
         return Outcome("cancelled", summary)
-    return Outcome("interrupted", summary, context.channel.stop_reason or "worker shutdown")
+    if result.status == "interrupted":  # SIGTERM: the worker shuts down
+        return Outcome("interrupted", summary, "worker shutdown", given_back=True)
+    return Outcome("interrupted", summary, context.channel.stop_reason or "stopped")
 
 
 # --------------------------------------------------------------------------------- evaluate
 def run_evaluate(context: JobContext) -> Outcome:
     """Weighted kNN of a pretrained backbone on labeled train/test versions (by class)."""
     from engine.eval.embed import evaluate_knn
+    from engine.schemas.eval import KnnEvalConfig
 
-    config = context.config
-    checkpoint = context.checkpoint_of(config["checkpoint"],
-                                       context.work_dir / "input" / "checkpoint.pt")
-    train = context.dataset_folder(config["train"], "classes")
-    test = context.dataset_folder(config["test"], "classes")
-    report = evaluate_knn(checkpoint, train, test, config.get("device", "auto"),
-                          ks=tuple(config.get("k", (20, 200))),
-                          temperature=config.get("temperature", 0.07))
+    if context.config.get("test") is not None:
+        config = context.resolved_config()
+    else:  # one version: its images marked test against the rest
+        version = parse_reference(context.config["train"], VERSION_SCHEME)
+        config = context.resolved_config(layouts={"train": "classes-train"})
+        config["test"] = context.dataset_folder(version, "classes-test")
+    report = evaluate_knn(KnnEvalConfig.model_validate(config))
     return Outcome("succeeded", {"metrics": {"knn": report}})
 
 

@@ -26,6 +26,7 @@ from api.jobs.dispatch import CeleryDispatcher, Dispatcher
 from api.jobs.models import JobStatus, Worker
 from api.settings import Settings
 from api.storage import ObjectStore, build_store
+from engine.schemas.kinds import KINDS
 from worker import pipeline
 from worker.devices import describe_devices
 from worker.scheduler import claim_next, requeue_lapsed, waiting_queues
@@ -65,11 +66,14 @@ class WorkerRuntime:
 
     # -------------------------------------------------------------------------------- jobs
     def take(self, queue: str) -> dict[str, Any]:
-        """Claim and run the next job of ``queue`` (a message's work); a summary for logs."""
+        """Claim and run the next job of ``queue`` (a message's work); a summary for logs.
+        A worker that is shutting down claims nothing (it would only hand the job back)."""
+        if self.shutting_down.is_set():
+            return {"queue": queue, "job": None, "skipped": "shutting down"}
         claim = claim_next(self.factory, queue, self.owner, self.settings.lease_seconds)
         if claim is None:
             return {"queue": queue, "job": None}
-        if claim.kind == "pipeline":
+        if KINDS[claim.kind].orchestrates:
             status = pipeline.advance(self.factory, self.dispatcher, claim.job_id,
                                       retrying=True)
             return {"queue": queue, "job": str(claim.job_id), "status": status.value}

@@ -39,6 +39,7 @@ from api.db import session_scope, utcnow
 from api.jobs.models import Job, JobStatus
 from api.settings import Settings
 from api.storage import ObjectStore
+from engine.schemas.kinds import KINDS
 from worker.scheduler import Claim, release, renew_lease
 
 log = logging.getLogger("hatchery.worker.supervisor")
@@ -47,9 +48,9 @@ LOG_UPLOAD_SECONDS = 10.0
 
 
 def child_command(job_id: uuid.UUID, owner: str, gpus: int, kind: str) -> list[str]:
-    """One process, or one per GPU under torchrun for a multi-GPU pretrain."""
+    """One process, or one per GPU under torchrun for a distributed kind on several GPUs."""
     entry = ["-m", "worker.child", str(job_id), owner]
-    if kind == "pretrain" and gpus > 1:
+    if KINDS[kind].distributed and gpus > 1:
         return [sys.executable, "-m", "torch.distributed.run", "--standalone",
                 f"--nproc_per_node={gpus}", *entry]
     return [sys.executable, *entry]
@@ -206,14 +207,15 @@ class Supervisor:
             return self._status_now(claim.job_id)
         if ending == "cancelled":
             status, error = JobStatus.cancelled, ""
-        elif ending == "shutdown":
+        elif ending == "shutdown":  # handed back unfinished: not an attempt that failed
             status, error = JobStatus.queued, ""
         else:
             tail = log_path.read_text(errors="replace").splitlines()[-20:]
             status = JobStatus.failed
             error = f"the job's process exited with code {returncode}\n" + "\n".join(tail)
+        given_back = {"attempts": Job.attempts - 1} if ending == "shutdown" else {}
         if release(self.factory, claim.job_id, row.organization_id, self.owner, status,
-                   {"exit_code": returncode}, error=error[-4000:]):
+                   {"exit_code": returncode}, error=error[-4000:], **given_back):
             return status
         return self._status_now(claim.job_id)
 

@@ -22,12 +22,15 @@ class User(RecordMixin, Base):
 
 
 class RefreshToken(RecordMixin, Base):
-    """A login session: the hash of an opaque refresh token, rotated on every use."""
+    """The hash of an opaque refresh token, rotated on every use. The tokens of one login
+    share a ``session_id``, which its access tokens carry: logging out revokes them all,
+    and the access tokens stop working with them."""
 
     __tablename__ = "refresh_tokens"
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
                                                index=True)
+    session_id: Mapped[uuid.UUID | None] = mapped_column(default=None, index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)

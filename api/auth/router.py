@@ -16,7 +16,7 @@ from api.auth.schemas import (
 )
 from api.deps import SessionDep, SettingsDep
 from api.problems import Unauthorized
-from api.tenancy import CurrentUser
+from api.tenancy import CurrentUser, forget_authorizations
 from api.tenants.models import Membership, Organization
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -50,8 +50,10 @@ def refresh(body: RefreshRequest, session: SessionDep, settings: SettingsDep) ->
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-def logout(body: RefreshRequest, session: SessionDep) -> None:
+def logout(body: RefreshRequest, session: SessionDep, request: Request) -> None:
+    """End the login: its refresh tokens and its access tokens stop working."""
     service.logout(session, body.refresh_token)
+    forget_authorizations(request)
 
 
 @router.get("/me", response_model=UserOut)

@@ -6,9 +6,11 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from api.kit.requests import RequestModel
 
-class SignupRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+
+class SignupRequest(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
         "email": "ana@example.com", "password": "correct horse battery",
         "organization_name": "Acme Castings"}]})
 
@@ -18,16 +20,15 @@ class SignupRequest(BaseModel):
     display_name: str = Field("", max_length=200)
 
 
-class LoginRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+class LoginRequest(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
         "email": "ana@example.com", "password": "correct horse battery"}]})
 
     email: EmailStr
     password: str = Field(max_length=200)
 
 
-class RefreshRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RefreshRequest(RequestModel):
 
     refresh_token: str = Field(min_length=10, max_length=200)
 

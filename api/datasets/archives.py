@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from api.datasets.ingest import clean_path
+from api.datasets.paths import path_problem
 from api.problems import Problem, TooLarge
 from api.settings import Settings
 
@@ -48,8 +48,9 @@ def _refused(name: str, size: int, reason: str) -> ArchiveEntry:
 
 
 def _check_entry(name: str, size: int, compressed: int | None, settings: Settings) -> str:
-    if clean_path(name) is None:
-        return "unsafe path (absolute, '..' or empty)"
+    problem = path_problem(name)
+    if problem:
+        return problem
     if size > settings.max_image_bytes:
         return f"larger than {settings.max_image_bytes} bytes"
     if compressed is not None and size > 1024 * 1024 and size / max(compressed, 1) > (
@@ -145,5 +146,21 @@ def archive_entries(source: BinaryIO, filename: str, settings: Settings
         return zip_entries(source, settings)
     if _is_tar(source):
         return tar_entries(source, settings)
+    source.seek(0)
+    damaged = _damaged_kind(source.read(8))
+    if damaged:
+        raise Problem(f"{filename} looks like a {damaged} archive but is damaged or truncated "
+                      "(did the upload stop early?): upload it again", status=422,
+                      title="Unprocessable content", slug="validation-error")
     raise Problem(f"{filename} is neither a zip nor a tar archive", status=415,
                   title="Unsupported media type", slug="unsupported-media-type")
+
+
+# How archives begin; one that begins so but cannot be opened was cut short or damaged.
+ARCHIVE_SIGNATURES = {b"PK\x03\x04": "zip", b"PK\x05\x06": "zip", b"\x1f\x8b": "gzip",
+                      b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz"}
+
+
+def _damaged_kind(head: bytes) -> str:
+    return next((kind for signature, kind in ARCHIVE_SIGNATURES.items()
+                 if head.startswith(signature)), "")

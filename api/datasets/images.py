@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import io
-import warnings
+import re
 from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "BMP": "image/bmp",
                     "TIFF": "image/tiff"}
+# PIL's own guard (89 MP) would refuse images the settings allow (``max_image_pixels``,
+# 100 MP by default): the size is checked here instead, from the header, before decoding.
+Image.MAX_IMAGE_PIXELS = None
 
 
 class RejectedImage(ValueError):
@@ -46,27 +49,31 @@ def check_image(source: BinaryIO, max_pixels: int, thumbnail_size: int) -> Check
     its own thumbnail and nothing more is stored for it.
     """
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(source) as image:
-                if image.format not in ACCEPTED_FORMATS:
-                    raise RejectedImage(f"format {image.format} is not accepted "
-                                        f"(use {', '.join(sorted(ACCEPTED_FORMATS))})")
-                width, height = image.size
-                if width * height > max_pixels:
-                    raise RejectedImage(f"{width}x{height} is more than {max_pixels} pixels")
-                image.load()
-                info = ImageInfo(image.format, width, height, image.mode)
-                if (image.format == "JPEG" and image.mode in ("L", "RGB")
-                        and max(width, height) <= thumbnail_size):
-                    return CheckedImage(info, None)
-                return CheckedImage(info, _thumbnail(image, thumbnail_size))
+        with Image.open(source) as image:
+            if image.format not in ACCEPTED_FORMATS:
+                raise RejectedImage(f"format {image.format} is not accepted "
+                                    f"(use {', '.join(sorted(ACCEPTED_FORMATS))})")
+            width, height = image.size
+            if width * height > max_pixels:
+                raise RejectedImage(f"{width}x{height} is more than {max_pixels} pixels")
+            image.load()
+            info = ImageInfo(image.format, width, height, image.mode)
+            if (image.format == "JPEG" and image.mode in ("L", "RGB")
+                    and max(width, height) <= thumbnail_size):
+                return CheckedImage(info, None)
+            return CheckedImage(info, _thumbnail(image, thumbnail_size))
     except RejectedImage:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise RejectedImage(f"image too large: {error}") from error
     except Exception as error:  # PIL raises many types for bad files
-        raise RejectedImage(f"not a readable image ({type(error).__name__}: {error})") from error
+        raise RejectedImage(f"not a readable image: {_plain_reason(error)}") from error
+
+
+def _plain_reason(error: Exception) -> str:
+    """What went wrong, in words: no Python object reprs (``<... at 0x7f...>``)."""
+    if isinstance(error, UnidentifiedImageError):
+        return f"the content is none of {', '.join(sorted(ACCEPTED_FORMATS))}"
+    reason = re.sub(r"\s*<[^<>]* at 0x[0-9a-fA-F]+>", "", str(error)).strip(" :")
+    return reason or type(error).__name__
 
 
 def _thumbnail(image: Image.Image, size: int) -> bytes:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import posixpath
 import tempfile
 import uuid
 import zipfile
@@ -37,7 +36,9 @@ from sqlalchemy.orm import Session
 
 from api.datasets.images import CheckedImage, RejectedImage, check_image
 from api.datasets.models import Blob, Dataset, DatasetItem
+from api.datasets.paths import item_path, path_problem
 from api.problems import QuotaExceeded
+from api.quotas import stored_bytes
 from api.settings import Settings
 from api.storage import ObjectStore
 from api.tenancy import Tenant
@@ -93,17 +94,6 @@ class ShownItems:
     added: list[DatasetItem] = field(default_factory=list)
 
 
-def clean_path(name: str) -> str | None:
-    """A safe relative POSIX path, or None for '..', absolute paths and empty names."""
-    name = name.replace("\\", "/")
-    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-        return None
-    parts = [part for part in name.split("/") if part not in ("", ".")]
-    if not parts or ".." in parts:
-        return None
-    return posixpath.join(*parts)[:1000]
-
-
 def _check(staged: StagedFile, settings: Settings) -> CheckedImage | RejectedImage:
     staged.spool.seek(0)
     try:
@@ -126,18 +116,18 @@ class Ingestor:
         organization = session.get(Organization, tenant.organization_id)
         self.storage_quota = organization.storage_bytes_quota
         self.items_quota = organization.images_per_dataset_quota
-        self.storage_used = int(session.scalar(select(func.coalesce(func.sum(Blob.size), 0))
-                                               .where(Blob.organization_id == organization.id)))
+        self.storage_used = stored_bytes(session, organization.id)
         self.item_count = int(session.scalar(select(func.count()).select_from(DatasetItem)
                                              .where(DatasetItem.dataset_id == dataset.id)))
 
     # ------------------------------------------------------------------ one file
     def add_stream(self, name: str, stream: BinaryIO, declared_size: int | None = None) -> None:
         """Spool and hash one file, or reject it at once; its verdict comes with its batch."""
-        path = clean_path(name)
-        if path is None:
-            self.reject(name, "unsafe path (absolute, '..' or empty)")
+        problem = path_problem(name)
+        if problem:
+            self.reject(name, problem)
             return
+        path = item_path(name)
         # Open until the batch is settled (flush closes it), hence no context manager.
         spool = tempfile.SpooledTemporaryFile(SPOOL_BYTES, prefix="hatchery-ingest-")  # noqa: SIM115
         digest = hashlib.sha256()

@@ -1,13 +1,16 @@
-"""Bulk label import (COCO, Pascal VOC, YOLO) and export (class folders, COCO).
+"""Bulk label import (COCO, Pascal VOC, YOLO, CSV, class folders) and export (class
+folders, COCO).
 
 Importers read an uploaded file (COCO: one JSON; VOC: one XML or a zip of them; YOLO: a zip
-of .txt files, with the class names in classes.txt / obj.names / data.yaml) and return, per
-image file name, its annotations and image-level labels. Items are matched by path, then by
-file name, then by file stem (YOLO names its label files after the image's stem).
+of .txt files, with the class names in classes.txt / obj.names / data.yaml; CSV: one row per
+image) or the paths of an uploaded archive (``<class>/<file>``), and return, per image file
+name, its annotations and image-level labels. Items are matched by path, then by file name,
+then by file stem (YOLO names its label files after the image's stem).
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import posixpath
@@ -25,9 +28,16 @@ from api.problems import Unprocessable
 class ImportedLabels:
     annotations: list[dict[str, Any]] = field(default_factory=list)
     is_defect: bool | None = None
+    image_class: str | None = None  # given for the whole image (CSV, class folders)
+    split: str | None = None
+    # False where the source says nothing of boxes and masks (CSV, class folders): an
+    # image's annotations are then kept, not cleared
+    has_annotations: bool = True
 
     @property
     def class_name(self) -> str | None:
+        if self.image_class is not None:
+            return self.image_class
         names = {a["class_name"] for a in self.annotations}
         return names.pop() if len(names) == 1 else None
 
@@ -143,6 +153,64 @@ def parse_yolo(data: bytes, sizes: dict[str, tuple[int, int]]) -> dict[str, Impo
                 entry.is_defect = True
             labels[stem] = entry
     return labels
+
+
+CSV_COLUMNS = {"path": ("path", "file", "filename", "file_name", "image"),
+               "class_name": ("class_name", "class", "label"),
+               "is_defect": ("is_defect", "defect"),
+               "split": ("split",)}
+TRUE_WORDS, FALSE_WORDS = {"true", "1", "yes", "defect", "ng"}, {"false", "0", "no", "good",
+                                                                   "ok"}
+SPLITS = ("train", "val", "test")
+
+
+def parse_csv(data: bytes, filename: str) -> dict[str, ImportedLabels]:
+    """One row per image: a header naming ``path`` and any of ``class_name``, ``is_defect``
+    (true/false, yes/no, defect/good) and ``split`` (train, val, test). An empty cell leaves
+    that label unset. A bad cell is refused with its line and column."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Unprocessable(f"{filename}: not UTF-8 text") from None
+    rows = csv.reader(io.StringIO(text))
+    header = [cell.strip().lower() for cell in next(rows, [])]
+    columns = {name: next((header.index(alias) for alias in aliases if alias in header), None)
+               for name, aliases in CSV_COLUMNS.items()}
+    if columns["path"] is None:
+        raise Unprocessable(f"{filename} line 1: the header needs a path column (one of "
+                            f"{', '.join(CSV_COLUMNS['path'])})")
+    labels: dict[str, ImportedLabels] = {}
+    for number, row in enumerate(rows, 2):
+        if not any(cell.strip() for cell in row):
+            continue
+
+        def cell(name: str, row: list[str] = row) -> str:
+            index = columns[name]
+            return row[index].strip() if index is not None and index < len(row) else ""
+
+        path = cell("path")
+        if not path:
+            raise Unprocessable(f"{filename} line {number}: the path is empty")
+        defect = cell("is_defect").lower()
+        if defect and defect not in TRUE_WORDS | FALSE_WORDS:
+            raise Unprocessable(f"{filename} line {number}: is_defect must be true or false, "
+                                f"not {defect!r}")
+        split = cell("split").lower()
+        if split and split not in SPLITS:
+            raise Unprocessable(f"{filename} line {number}: split must be one of "
+                                f"{', '.join(SPLITS)}, not {split!r}")
+        labels[path] = ImportedLabels(
+            image_class=cell("class_name") or None, split=split or None,
+            is_defect=(defect in TRUE_WORDS) if defect else None, has_annotations=False)
+    return labels
+
+
+def labels_from_folders(paths: list[str]) -> dict[str, ImportedLabels]:
+    """``<class>/<file>``: each image is labeled with the name of the folder it is in;
+    images at the top level stay unlabeled."""
+    return {path: ImportedLabels(image_class=posixpath.basename(posixpath.dirname(path)),
+                                 has_annotations=False)
+            for path in paths if "/" in path}
 
 
 def coco_document(items: list[dict[str, Any]]) -> dict[str, Any]:

@@ -48,6 +48,10 @@ class Items(TenantRepository[DatasetItem]):
     def in_dataset(self, dataset_id: uuid.UUID) -> Select:
         return self.select().where(DatasetItem.dataset_id == dataset_id)
 
+    def at_paths(self, dataset_id: uuid.UUID, paths: list[str]) -> list[DatasetItem]:
+        return list(self.session.scalars(self.in_dataset(dataset_id).where(
+            DatasetItem.path.in_(paths)))) if paths else []
+
     def get_in(self, dataset_id: uuid.UUID, item_id: uuid.UUID) -> DatasetItem:
         item = self.session.scalar(self.in_dataset(dataset_id).where(DatasetItem.id == item_id))
         if item is None:

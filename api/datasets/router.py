@@ -130,11 +130,12 @@ def delete_item(dataset_id: uuid.UUID, item_id: uuid.UUID, tenant: WriterDep,
 
 @router.post("/datasets/{dataset_id}/labels/import", response_model=LabelImportReport)
 def import_labels(dataset_id: uuid.UUID, tenant: WriterDep, session: SessionDep,
-                  file: Annotated[UploadFile, File(description="COCO JSON, VOC XML/zip, "
-                                                               "or a zip of YOLO .txt files")],
-                  format: Annotated[Literal["coco", "voc", "yolo"], Form()]
+                  file: Annotated[UploadFile, File(description="COCO JSON, VOC XML/zip, a zip "
+                                                               "of YOLO .txt files, or a CSV")],
+                  format: Annotated[Literal["coco", "voc", "yolo", "csv"], Form()]
                   ) -> LabelImportReport:
-    """Bulk labels; images are matched by path, file name or (YOLO) file stem."""
+    """Bulk labels; images are matched by path, file name or (YOLO) file stem. A CSV has a
+    header with ``path`` and any of ``class_name``, ``is_defect``, ``split``."""
     Datasets(session, tenant).require(dataset_id)
     data = file.file.read(MAX_LABEL_FILE_BYTES + 1)
     if len(data) > MAX_LABEL_FILE_BYTES:

@@ -8,19 +8,19 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from api.kit.requests import RequestModel
+
 Split = Literal["train", "val", "test"]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
-class DatasetCreate(Strict):
+class DatasetCreate(RequestModel):
     name: str = Field(min_length=1, max_length=200, examples=["castings-2026-11"])
     description: str = Field("", max_length=2000)
 
 
-class DatasetUpdate(Strict):
+class DatasetUpdate(RequestModel):
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
 
@@ -35,7 +35,7 @@ class DatasetOut(BaseModel):
     created_at: datetime
 
 
-class Box(Strict):
+class Box(RequestModel):
     """An axis-aligned box in pixels, origin at the top-left corner."""
 
     type: Literal["box"] = "box"
@@ -46,7 +46,7 @@ class Box(Strict):
     height: float = Field(gt=0)
 
 
-class Polygon(Strict):
+class Polygon(RequestModel):
     """A closed polygon in pixels: [[x, y], ...], at least three points."""
 
     type: Literal["polygon"] = "polygon"
@@ -54,7 +54,7 @@ class Polygon(Strict):
     points: list[tuple[float, float]] = Field(min_length=3, max_length=10_000)
 
 
-class Mask(Strict):
+class Mask(RequestModel):
     """A binary mask as uncompressed COCO run-length encoding over [height, width]."""
 
     type: Literal["mask"] = "mask"
@@ -72,10 +72,10 @@ class Mask(Strict):
 Annotation = Annotated[Box | Polygon | Mask, Field(discriminator="type")]
 
 
-class Labels(Strict):
+class Labels(RequestModel):
     """Everything known about one image; a field left out is cleared."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+    model_config = ConfigDict(json_schema_extra={"examples": [{
         "class_name": "scratches", "is_defect": True, "split": "train",
         "annotations": [{"type": "box", "class_name": "scratches", "x": 12, "y": 40,
                          "width": 30, "height": 80}]}]})
@@ -110,20 +110,28 @@ class FileReportOut(BaseModel):
     item_id: str | None = None
 
 
+class LabelImportReport(BaseModel):
+    format: str
+    matched: int
+    unmatched: list[str]
+    classes: list[str]
+
+
 class IngestReportOut(BaseModel):
     added: int
     duplicate: int
     replaced: int
     rejected: int
     files: list[FileReportOut]
+    labels: LabelImportReport | None = None  # labels read from the upload (class folders)
 
 
-class UploadFileIn(Strict):
+class UploadFileIn(RequestModel):
     name: str = Field(min_length=1, max_length=1000, examples=["line3/part_0001.png"])
     size: int = Field(gt=0)
 
 
-class UploadCreate(Strict):
+class UploadCreate(RequestModel):
     files: list[UploadFileIn] = Field(min_length=1, max_length=10_000)
 
 
@@ -139,14 +147,7 @@ class UploadOut(BaseModel):
     files: list[UploadTarget]
 
 
-class LabelImportReport(BaseModel):
-    format: str
-    matched: int
-    unmatched: list[str]
-    classes: list[str]
-
-
-class VersionCreate(Strict):
+class VersionCreate(RequestModel):
     note: str = Field("", max_length=2000)
 
 

@@ -10,10 +10,17 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from api.datasets.label_formats import ImportedLabels, parse_coco, parse_voc, parse_yolo
+from api.datasets.label_formats import (
+    ImportedLabels,
+    parse_coco,
+    parse_csv,
+    parse_voc,
+    parse_yolo,
+)
 from api.datasets.models import Blob, DatasetItem, DatasetVersion, LabelColumns, VersionItem
 from api.datasets.repository import Blobs, Items, Versions
 from api.datasets.schemas import ItemOut, LabelImportReport, Labels
+from api.kit.requests import refuse_unstorable
 from api.problems import Unprocessable
 from api.settings import Settings
 from api.storage import ObjectStore
@@ -79,19 +86,31 @@ def set_labels(session: Session, item: DatasetItem, labels: Labels) -> None:
 
 def import_labels(session: Session, tenant: Tenant, dataset_id: uuid.UUID, label_format: str,
                   data: bytes, filename: str) -> LabelImportReport:
+    """Read a label file of ``label_format`` and apply it to the dataset's items."""
     items = list(session.scalars(Items(session, tenant).in_dataset(dataset_id)))
-    by_path = {item.path: item for item in items}
-    by_name = {posixpath.basename(item.path): item for item in items}
-    by_stem = {posixpath.splitext(posixpath.basename(item.path))[0]: item for item in items}
     if label_format == "coco":
         parsed = parse_coco(data)
     elif label_format == "voc":
         parsed = parse_voc(data, filename)
+    elif label_format == "csv":
+        parsed = parse_csv(data, filename)
     else:
+        stems = {posixpath.splitext(posixpath.basename(item.path))[0]: item for item in items}
         sizes = {stem: (blob.width, blob.height)
-                 for stem, (_, blob) in zip(by_stem, with_blobs(session, list(by_stem.values())),
+                 for stem, (_, blob) in zip(stems, with_blobs(session, list(stems.values())),
                                             strict=True)}
         parsed = parse_yolo(data, sizes)
+    return apply_imported(session, items, parsed, label_format)
+
+
+def apply_imported(session: Session, items: list[DatasetItem],
+                   parsed: dict[str, ImportedLabels], label_format: str) -> LabelImportReport:
+    """Label each of ``items`` that ``parsed`` names (by path, file name or file stem)."""
+    for imported in parsed.values():
+        refuse_unstorable([imported.image_class, imported.annotations])
+    by_path = {item.path: item for item in items}
+    by_name = {posixpath.basename(item.path): item for item in items}
+    by_stem = {posixpath.splitext(posixpath.basename(item.path))[0]: item for item in items}
     matched, unmatched, classes = 0, [], set()
     for name, imported in parsed.items():
         item = by_path.get(name) or by_name.get(posixpath.basename(name)) or by_stem.get(name)
@@ -100,6 +119,8 @@ def import_labels(session: Session, tenant: Tenant, dataset_id: uuid.UUID, label
             continue
         _apply_imported(item, imported)
         classes.update(a["class_name"] for a in imported.annotations)
+        if imported.image_class:
+            classes.add(imported.image_class)
         matched += 1
     session.flush()
     return LabelImportReport(format=label_format, matched=matched, unmatched=sorted(unmatched),
@@ -107,10 +128,12 @@ def import_labels(session: Session, tenant: Tenant, dataset_id: uuid.UUID, label
 
 
 def _apply_imported(item: DatasetItem, imported: ImportedLabels) -> None:
-    apply_labels(item, {"split": item.split,
+    apply_labels(item, {"split": imported.split or item.split,
                         "class_name": imported.class_name or item.class_name,
-                        "is_defect": imported.is_defect,
-                        "annotations": imported.annotations})
+                        "is_defect": (imported.is_defect if imported.is_defect is not None
+                                      else item.is_defect),
+                        "annotations": (imported.annotations if imported.has_annotations
+                                        else item.annotations)})
 
 
 def statistics(session: Session, items: list[LabelColumns]) -> dict[str, Any]:
@@ -127,10 +150,20 @@ def statistics(session: Session, items: list[LabelColumns]) -> dict[str, Any]:
         "good": sum(1 for item in items if item.is_defect is False),
         "annotations": sum(len(item.annotations) for item in items),
         "splits": dict(Counter(item.split or "unassigned" for item in items)),
+        "classes_by_split": _classes_by_split(items),
         "classes": dict(sorted(classes.items())),
         "class_balance": {name: round(count / total_classified, 4)
                           for name, count in sorted(classes.items())},
     }
+
+
+def _classes_by_split(items: list[LabelColumns]) -> dict[str, dict[str, int]]:
+    """split (or "unassigned") -> class -> images."""
+    counts: dict[str, Counter] = {}
+    for item in items:
+        if item.class_name:
+            counts.setdefault(item.split or "unassigned", Counter())[item.class_name] += 1
+    return {split: dict(sorted(classes.items())) for split, classes in sorted(counts.items())}
 
 
 def create_version(session: Session, tenant: Tenant, dataset_id: uuid.UUID, note: str

@@ -12,14 +12,17 @@ Every response reports each file: added, duplicate, replaced or rejected (with t
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, UploadFile, status
+from fastapi import APIRouter, File, Form, UploadFile, status
 
+from api.datasets import service
 from api.datasets.archives import archive_entries
-from api.datasets.ingest import Ingestor, IngestReport, clean_path
+from api.datasets.ingest import Ingestor, IngestReport
+from api.datasets.label_formats import labels_from_folders
 from api.datasets.models import StagedUpload
-from api.datasets.repository import Datasets, Uploads
+from api.datasets.paths import path_problem
+from api.datasets.repository import Datasets, Items, Uploads
 from api.datasets.schemas import (
     FileReportOut,
     IngestReportOut,
@@ -59,7 +62,10 @@ def upload_files(dataset_id: uuid.UUID, tenant: WriterDep, session: SessionDep,
 @router.post("/datasets/{dataset_id}/archives", response_model=IngestReportOut)
 def upload_archive(dataset_id: uuid.UUID, tenant: WriterDep, session: SessionDep,
                    store: StoreDep, settings: SettingsDep,
-                   file: Annotated[UploadFile, File(description="a zip or tar(.gz) archive")]
+                   file: Annotated[UploadFile, File(description="a zip or tar(.gz) archive")],
+                   labels: Annotated[Literal["none", "folders"], Form(
+                       description="folders: <class>/<file> labels each image with its "
+                                   "folder's name")] = "none",
                    ) -> IngestReportOut:
     dataset = Datasets(session, tenant).get(dataset_id)
     ingestor = Ingestor(session, store, settings, tenant, dataset)
@@ -71,7 +77,13 @@ def upload_archive(dataset_id: uuid.UUID, tenant: WriterDep, session: SessionDep
             else:
                 ingestor.add_stream(entry.name, entry.stream, entry.size)
 
-    return report_out(ingestor.run(work))
+    report = report_out(ingestor.run(work))
+    if labels == "folders":
+        placed = [file.path for file in report.files if file.status in ("added", "replaced")]
+        items = Items(session, tenant).at_paths(dataset_id, placed)
+        report.labels = service.apply_imported(session, items, labels_from_folders(placed),
+                                               "folders")
+    return report
 
 
 @router.post("/datasets/{dataset_id}/uploads", status_code=status.HTTP_201_CREATED,
@@ -81,8 +93,9 @@ def start_upload(dataset_id: uuid.UUID, body: UploadCreate, tenant: WriterDep,
     """Presigned PUT URLs, one per file, valid for ``presign_seconds``; then finalize."""
     Datasets(session, tenant).require(dataset_id)
     for index, entry in enumerate(body.files):
-        if clean_path(entry.name) is None:
-            raise Unprocessable(f"files.{index}.name: unsafe path {entry.name!r}")
+        problem = path_problem(entry.name)
+        if problem:
+            raise Unprocessable(f"files.{index}.name: {problem}")
         if entry.size > settings.max_image_bytes:
             raise Unprocessable(f"files.{index}.size: over the {settings.max_image_bytes}-byte "
                                 f"limit for one image")

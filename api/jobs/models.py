@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Enum, ForeignKey, Index, String, Text, and_
+from sqlalchemy import BigInteger, ColumnElement, Enum, ForeignKey, Index, String, Text, and_
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base, TenantMixin
@@ -52,6 +52,8 @@ class Job(TenantMixin, Base):
     progress: Mapped[dict] = mapped_column(default=dict)
     result: Mapped[dict] = mapped_column(default=dict)
     artifacts: Mapped[dict] = mapped_column(default=dict)
+    # what the artifacts take in the object store (counted in the organization's storage)
+    artifact_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     error: Mapped[str] = mapped_column(Text, default="")
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -8,20 +8,21 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from api.db import session_scope
 from api.deps import SessionDep, SettingsDep, StoreDep
 from api.jobs import service
-from api.jobs.kinds import KINDS
 from api.jobs.models import TERMINAL, Job, JobStatus
 from api.jobs.repository import Jobs
 from api.jobs.schemas import JobCreate, JobEventOut, JobOut, MetricSeries
 from api.pagination import Page, PageDep, paginate
+from api.problems import NotFound
 from api.projects.repository import Projects
 from api.responses import json_response
 from api.tenancy import TenantDep, WriterDep
+from engine.schemas.kinds import KINDS
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
 STREAM_POLL_SECONDS = 0.5
@@ -32,10 +33,16 @@ def dispatcher(request: Request):
 
 
 @router.get("/job-kinds")
-def job_kinds() -> dict[str, dict]:
+def job_kinds(_: TenantDep) -> dict[str, dict]:
     """Each job kind with its inputs and the JSON schema of its config."""
-    return {name: {"description": kind.description, "inputs": sorted(kind.inputs),
-                   "optional_inputs": sorted(kind.optional_inputs),
+    return {name: {"description": kind.description,
+                   "inputs": sorted(name for name, ref in kind.inputs.items() if ref.required),
+                   "optional_inputs": sorted(name for name, ref in kind.inputs.items()
+                                             if not ref.required),
+                   "references": [{"field": ref.field, "scheme": ref.scheme,
+                                   "input": ref.input, "required": ref.required,
+                                   "labeled": ref.labeled}
+                                  for ref in kind.references if not ref.filled_by_pipeline],
                    "config_schema": kind.schema.model_json_schema()}
             for name, kind in KINDS.items()}
 
@@ -44,8 +51,7 @@ def job_kinds() -> dict[str, dict]:
              response_model=JobOut)
 def submit(project_id: uuid.UUID, body: JobCreate, tenant: WriterDep, session: SessionDep,
            settings: SettingsDep, request: Request) -> Response:
-    job = service.submit(session, tenant, dispatcher(request), project_id, body,
-                         settings.max_queued_jobs)
+    job = service.submit(session, tenant, dispatcher(request), project_id, body, settings)
     return json_response(JobOut.model_validate(job), status.HTTP_201_CREATED)
 
 
@@ -94,9 +100,33 @@ def metrics(job_id: uuid.UUID, tenant: TenantDep, session: SessionDep) -> Metric
 
 @router.get("/jobs/{job_id}/logs", response_class=PlainTextResponse)
 def logs(job_id: uuid.UUID, tenant: TenantDep, session: SessionDep, store: StoreDep) -> str:
+    """The job's log so far; a pipeline's is the logs of its stages, one after the other."""
+    jobs = Jobs(session, tenant)
+    job = jobs.get(job_id)
+
+    def log_of(row: Job) -> str:
+        key = f"{row.organization_id}/jobs/{row.id}/log.txt"
+        return store.get_bytes(key).decode(errors="replace") if store.exists(key) else ""
+
+    if not (job.kind in KINDS and KINDS[job.kind].orchestrates):
+        return log_of(job)
+    return "".join(f"===== stage {stage.kind} (job {stage.id}, {stage.status.value})\n"
+                   f"{log_of(stage)}" for stage in jobs.stages_of(job.id))
+
+
+@router.get("/jobs/{job_id}/artifacts/{name}")
+def artifact(job_id: uuid.UUID, name: Annotated[str, Path(max_length=64)], tenant: TenantDep,
+             session: SessionDep, store: StoreDep, settings: SettingsDep) -> dict[str, str]:
+    """A presigned download URL of one of the job's artifacts (``checkpoint``, ``config``,
+    ``metrics``, ...)."""
     job = Jobs(session, tenant).get(job_id)
-    key = f"{job.organization_id}/jobs/{job.id}/log.txt"
-    return store.get_bytes(key).decode(errors="replace") if store.exists(key) else ""
+    value = job.artifacts.get(name)
+    if value is None:
+        raise NotFound(f"job {job_id} has no artifact {name!r}; it has "
+                       f"{', '.join(sorted(job.artifacts)) or 'none'}")
+    key = value["key"] if isinstance(value, dict) else value
+    return {"url": store.presigned_get(key, settings.presign_seconds,
+                                       filename=key.rsplit("/", 1)[-1])}
 
 
 @router.get("/jobs/{job_id}/stream", response_class=StreamingResponse,

@@ -7,12 +7,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.jobs.models import JobStatus
+from api.kit.requests import RequestModel
 
 
-class JobCreate(BaseModel):
+class JobCreate(RequestModel):
     """A job: its kind, the ids it works on, and the engine config of that kind."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+    model_config = ConfigDict(json_schema_extra={"examples": [{
         "kind": "pretrain", "name": "castings, first try",
         "inputs": {"dataset_version_id": "7b0e6f1e-3a4d-4f0e-9d55-2f1f4a1c0b7e"},
         "config": {"method": "hatchery", "backbone": {"name": "resnet18"}, "epochs": 50,
@@ -21,7 +22,8 @@ class JobCreate(BaseModel):
     kind: str = Field(min_length=1, max_length=32)
     name: str = Field("", max_length=200)
     priority: int = Field(0, ge=-10, le=10)
-    gpus: int = Field(1, ge=0, le=64)
+    # None: one GPU where the installation has GPU workers, else the CPU
+    gpus: int | None = Field(None, ge=0, le=64)
     inputs: dict[str, uuid.UUID] = Field(default_factory=dict)
     config: dict[str, Any] = Field(default_factory=dict)
 

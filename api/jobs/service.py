@@ -3,43 +3,62 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from api.db import utcnow
-from api.jobs import submission
+from api.jobs import references, submission
 from api.jobs.dispatch import Dispatcher
-from api.jobs.kinds import queue_for, validate_config
+from api.jobs.events import add_event
 from api.jobs.metrics import numeric_metrics
 from api.jobs.models import ACTIVE, TERMINAL, Job, JobEvent, JobStatus
 from api.jobs.repository import JobEvents, Jobs
 from api.jobs.schemas import JobCreate
-from api.problems import Conflict
+from api.problems import Conflict, Unprocessable
 from api.quotas import check_job_quotas
+from api.settings import Settings
 from api.tenancy import Tenant
+from engine.schemas.kinds import KINDS, JobConfigError, validate_job
+from engine.schemas.runnable import check_job
 
 
-def add_event(session: Session, job: Job, kind: str, data: dict[str, Any],
-              step: int | None = None) -> None:
-    session.add(JobEvent(organization_id=job.organization_id, job_id=job.id, kind=kind,
-                         step=step, data=data))
+def gpus_of(body: JobCreate, settings: Settings) -> int:
+    """The GPUs a job gets: as asked, or one where the installation has GPU workers."""
+    if body.gpus is None:
+        return 1 if settings.gpu_workers else 0
+    if body.gpus > 0 and not settings.gpu_workers:
+        raise Unprocessable("gpus: this installation has no GPU worker; leave gpus out or "
+                            "ask for 0 (the job runs on the CPU)")
+    return body.gpus
 
 
 def submit(session: Session, tenant: Tenant, dispatcher: Dispatcher, project_id: uuid.UUID,
-           body: JobCreate, max_queued: int) -> Job:
-    """Check, record and announce a job: the project and every input id must be the caller's
-    own (else 404 like any foreign id), the quotas must allow it (``api.jobs.submission``)."""
-    config = validate_config(body.kind, body.inputs, body.config)
+           body: JobCreate, settings: Settings) -> Job:
+    """Check, record and announce a job.
+
+    The config must validate against its kind's schema and name data only by reference
+    (``engine.schemas.kinds``); every resource it references must be the caller's own (else
+    404 like any foreign id) and fit the job (``api.jobs.references``); the config must be
+    able to run on that data (``engine.schemas.runnable``); the quotas must allow it
+    (``api.jobs.submission``). Anything else is a 422 naming the field."""
+    gpus = gpus_of(body, settings)
+    try:
+        validated = validate_job(body.kind, body.inputs, body.config)
+        check_job(validated, references.resolve(session, tenant, validated), gpus)
+    except JobConfigError as error:
+        raise Unprocessable(str(error), errors=[{"field": field, "message": message}
+                                                for field, message in error.problems]) from None
     now = utcnow()
     job = submission.record(session, {
         "id": uuid.uuid4(), "organization_id": tenant.organization_id,
         "project_id": project_id, "kind": body.kind, "name": body.name,
-        "priority": body.priority, "gpus": body.gpus, "queue": queue_for(body.kind, body.gpus),
-        "config": config, "inputs": {name: str(value) for name, value in body.inputs.items()},
-        "dataset_version_id": body.inputs.get("dataset_version_id"),
+        "priority": body.priority, "gpus": gpus,
+        "queue": validated.kind.queue_for(gpus), "config": validated.config,
+        "inputs": {name: str(value) for name, value in body.inputs.items()},
+        "dataset_version_id": validated.reference("dataset_version_id"),
         "created_by_user_id": tenant.principal.user_id,
-        "created_at": now, "updated_at": now, "queued_at": now}, max_queued)
+        "created_at": now, "updated_at": now, "queued_at": now},
+        [(ref.scheme, id_) for ref, id_ in validated.references], settings.max_queued_jobs)
     dispatcher.enqueue(job.id, job.queue, job.priority)  # committed: the worker finds the row
     return job
 
@@ -64,7 +83,8 @@ def _request_cancel(session: Session, job: Job) -> None:
     job.updated_at = utcnow()
     # A pipeline holds no worker while its stages run: it ends at once (its running stage
     # sees its own flag).
-    if job.status == JobStatus.queued or (job.kind == "pipeline" and job.lease_owner is None):
+    orchestrates = job.kind in KINDS and KINDS[job.kind].orchestrates
+    if job.status == JobStatus.queued or (orchestrates and job.lease_owner is None):
         job.status = JobStatus.cancelled
         job.finished_at = utcnow()
         add_event(session, job, "status", {"status": JobStatus.cancelled.value})

@@ -30,8 +30,8 @@ from api.problems import NotFound
 from api.projects.repository import Projects
 from api.quotas import job_quota_params, job_quota_query, job_quota_state, job_quotas_allow
 from api.tenancy import TenantRepository
+from engine.schemas.kinds import VERSION_SCHEME
 
-VERSION_INPUTS = ("dataset_version_id", "train_version_id", "test_version_id")
 QUEUED_EVENT = {"status": JobStatus.queued.value}
 # The job columns a submission sets; the others take their column defaults.
 SUBMITTED_COLUMNS = ("id", "organization_id", "project_id", "kind", "name", "priority", "gpus",
@@ -39,35 +39,36 @@ SUBMITTED_COLUMNS = ("id", "organization_id", "project_id", "kind", "name", "pri
                      "created_at", "updated_at", "queued_at")
 
 
-def repository_of_input(name: str) -> type[TenantRepository]:
-    """Where a job input's id must be found: a dataset version or a job of the caller."""
-    return Versions if name in VERSION_INPUTS else Jobs
+def repository_of(scheme: str) -> type[TenantRepository]:
+    """Where a referenced id must be found: a dataset version or a job of the caller."""
+    return Versions if scheme == VERSION_SCHEME else Jobs
 
 
-@lru_cache(maxsize=64)  # keyed by validated input names: bounded by the job kinds
-def checks_query(input_names: tuple[str, ...]) -> Select:
+@lru_cache(maxsize=64)  # keyed by the schemes of a kind's references: bounded by the kinds
+def checks_query(schemes: tuple[str, ...]) -> Select:
     """One row: ``job_quota_query``'s columns, ``found_project`` and ``found_input_<i>`` (the
     id, NULL where not the caller's) and ``allowed`` (every check passed); built once per
-    combination of inputs. Bound by ``job_quota_params``, ``project_id`` and ``input_<i>``."""
+    combination of references. Bound by ``job_quota_params``, ``project_id`` and
+    ``input_<i>``."""
     found = job_quota_query().add_columns(
         Projects.owned_id("project_id").label("found_project"),
-        *(repository_of_input(name).owned_id(f"input_{index}").label(f"found_input_{index}")
-          for index, name in enumerate(input_names))).subquery("found")
+        *(repository_of(scheme).owned_id(f"input_{index}").label(f"found_input_{index}")
+          for index, scheme in enumerate(schemes))).subquery("found")
     ids = [found.c.found_project,
-           *(found.c[f"found_input_{index}"] for index in range(len(input_names)))]
+           *(found.c[f"found_input_{index}"] for index in range(len(schemes)))]
     return select(found, and_(job_quotas_allow(found.c), *(column.is_not(None)
                                                            for column in ids)).label("allowed"))
 
 
 @lru_cache(maxsize=64)
-def insert_if_allowed(input_names: tuple[str, ...]) -> Select:
+def insert_if_allowed(schemes: tuple[str, ...]) -> Select:
     """Postgres: ``checks_query``'s row, then the new job's columns (NULL when refused).
 
     The job is inserted from the checks row filtered by ``allowed``, its queued event from
     the inserted job; both CTEs run whatever the outer select reads. Bound like
     ``checks_query`` plus ``job_<column>`` for each of ``SUBMITTED_COLUMNS`` and
     ``event_id``."""
-    checks = checks_query(input_names).cte("checks")
+    checks = checks_query(schemes).cte("checks")
     table = Job.__table__
     new_job = (insert(Job)
                .from_select(SUBMITTED_COLUMNS, select(
@@ -85,30 +86,31 @@ def insert_if_allowed(input_names: tuple[str, ...]) -> Select:
             .add_cte(new_event))
 
 
-def refuse(row: Any, project_id: uuid.UUID, inputs: dict[str, uuid.UUID],
+def refuse(row: Any, project_id: uuid.UUID, references: list[tuple[str, uuid.UUID]],
            max_queued: int) -> None:
     """Raise the problem of the first check that failed in a ``checks_query`` row: a 404 for
-    the project or an input, else the quota's."""
+    the project or a referenced resource, else the quota's."""
     if row.found_project is None:
         raise NotFound(f"project {project_id} not found")
-    for index, (name, value) in enumerate(inputs.items()):
+    for index, (scheme, value) in enumerate(references):
         if getattr(row, f"found_input_{index}") is None:
-            raise NotFound(f"{repository_of_input(name).noun} {value} not found")
+            raise NotFound(f"{repository_of(scheme).noun} {value} not found")
     job_quota_state(row).check(max_queued)
     raise AssertionError("the submission checks refused a job that their explanation allows")
 
 
-def record(session: Session, values: dict[str, Any], max_queued: int) -> Job:
-    """Check and write a job given the values of ``SUBMITTED_COLUMNS``; committed on return.
+def record(session: Session, values: dict[str, Any], references: list[tuple[str, uuid.UUID]],
+           max_queued: int) -> Job:
+    """Check and write a job given the values of ``SUBMITTED_COLUMNS`` and the (scheme, id)
+    of every resource its config references; committed on return.
 
     On Postgres the statement runs on an autocommit connection when the session has not
     begun a transaction yet (the usual case: no round trip for BEGIN or COMMIT), else in
     that transaction."""
-    inputs = {name: uuid.UUID(value) for name, value in values["inputs"].items()}
-    names = tuple(inputs)
+    names = tuple(scheme for scheme, _ in references)
     params = {**job_quota_params(values["organization_id"], max_queued),
               "project_id": values["project_id"],
-              **{f"input_{index}": value for index, value in enumerate(inputs.values())}}
+              **{f"input_{index}": value for index, (_, value) in enumerate(references)}}
     if session.get_bind().dialect.name == "postgresql":
         connection = session.connection(execution_options={} if session.in_transaction()
                                         else {"isolation_level": "AUTOCOMMIT"})
@@ -116,12 +118,12 @@ def record(session: Session, values: dict[str, Any], max_queued: int) -> Job:
             **params, **{f"job_{name}": values[name] for name in SUBMITTED_COLUMNS},
             "event_id": uuid.uuid4()}).one()
         if not row.allowed:
-            refuse(row, values["project_id"], inputs, max_queued)
+            refuse(row, values["project_id"], references, max_queued)
         session.commit()  # no round trip in autocommit
         return Job(**{column.key: getattr(row, column.name) for column in Job.__table__.c})
     row = session.execute(checks_query(names), params).one()
     if not row.allowed:
-        refuse(row, values["project_id"], inputs, max_queued)
+        refuse(row, values["project_id"], references, max_queued)
     job = Job(**values)
     session.add(job)
     session.add(JobEvent(organization_id=job.organization_id, job_id=job.id, kind="status",

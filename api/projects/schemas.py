@@ -5,16 +5,16 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.kit.requests import RequestModel
 
-class ProjectCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+
+class ProjectCreate(RequestModel):
 
     name: str = Field(min_length=1, max_length=200, examples=["Line 3 castings"])
     description: str = Field("", max_length=2000)
 
 
-class ProjectUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ProjectUpdate(RequestModel):
 
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base, TenantMixin
@@ -24,7 +24,9 @@ class ModelVersion(TenantMixin, Base):
     """One trained model: where it came from (job, data, config) and how well it does."""
 
     __tablename__ = "model_versions"
-    __table_args__ = (UniqueConstraint("model_id", "version"),)
+    __table_args__ = (UniqueConstraint("model_id", "version"),
+                      UniqueConstraint("model_id", "job_id",
+                                       name="uq_model_versions_model_id_job_id"))
 
     model_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"),
                                                 index=True)
@@ -35,7 +37,9 @@ class ModelVersion(TenantMixin, Base):
         ForeignKey("dataset_versions.id", ondelete="SET NULL"), default=None)
     kind: Mapped[str] = mapped_column(String(32), default="")
     config: Mapped[dict] = mapped_column(default=dict)
+    # measured by the platform (the job and its evaluations), never typed by a user
     metrics: Mapped[dict] = mapped_column(default=dict)
+    notes: Mapped[str] = mapped_column(Text, default="")  # the user's, never ranked
     artifacts: Mapped[dict] = mapped_column(default=dict)  # name -> object key
 
 

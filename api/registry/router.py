@@ -77,8 +77,9 @@ def delete(model_id: uuid.UUID, tenant: AdminDep, session: SessionDep) -> None:
              response_model=ModelVersionOut)
 def register(model_id: uuid.UUID, body: VersionRegister, tenant: WriterDep,
              session: SessionDep) -> ModelVersion:
-    """The next version from a succeeded job: its metrics, data, config and artifacts."""
-    return service.register(session, tenant, model_id, body.job_id, body.metrics)
+    """The next version from a succeeded job that left a model: its platform metrics, data,
+    config and artifacts, and the caller's notes."""
+    return service.register(session, tenant, model_id, body.job_id, body.notes)
 
 
 @router.get("/models/{model_id}/versions", response_model=Page[ModelVersionOut])

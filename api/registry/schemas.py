@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from api.kit.requests import RequestModel
 
 
-class ModelCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ModelCreate(RequestModel):
 
     name: str = Field(min_length=1, max_length=200, examples=["scratch-detector"])
     description: str = Field("", max_length=2000)
@@ -24,14 +26,22 @@ class ModelOut(BaseModel):
     aliases: dict[str, uuid.UUID] = Field(default_factory=dict)
 
 
-class VersionRegister(BaseModel):
-    """Register the outcome of a succeeded job as the model's next version."""
+class VersionRegister(RequestModel):
+    """Register the model a succeeded job left as the model's next version. Its metrics are
+    the platform's own (the job's and its evaluations'); notes are the user's, kept apart
+    and never ranked."""
 
-    model_config = ConfigDict(extra="forbid")
 
     job_id: uuid.UUID
-    metrics: dict[str, float] = Field(default_factory=dict,
-                                      description="extra metrics to record beside the job's")
+    notes: str = Field("", max_length=10_000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_typed_metrics(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "metrics" in data:
+            raise ValueError("metrics come from the platform's own evaluation jobs; put your "
+                             "own figures in notes")
+        return data
 
 
 class ModelVersionOut(BaseModel):
@@ -45,12 +55,12 @@ class ModelVersionOut(BaseModel):
     kind: str
     config: dict
     metrics: dict
+    notes: str
     artifacts: dict
     created_at: datetime
 
 
-class AliasSet(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AliasSet(RequestModel):
 
     model_version_id: uuid.UUID
 

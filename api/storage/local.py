@@ -16,6 +16,7 @@ from typing import BinaryIO
 from api.storage.base import StoredObject
 from api.storage.signing import sign_object_token
 
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
 CHUNK = 1024 * 1024
 
 
@@ -35,6 +36,7 @@ class LocalStore:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def put_file(self, key: str, stream: BinaryIO, size: int, content_type: str) -> None:
+        """The object, and beside it (as S3 keeps it) the content type it was stored with."""
         path = self.path_of(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
@@ -45,6 +47,16 @@ class LocalStore:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+        self._type_path(path).write_text(content_type or DEFAULT_CONTENT_TYPE)
+
+    @staticmethod
+    def _type_path(path: Path) -> Path:
+        return path.with_name(f".{path.name}.content-type")
+
+    def content_type(self, key: str) -> str:
+        """The content type the object was stored with."""
+        kept = self._type_path(self.path_of(key))
+        return kept.read_text() if kept.is_file() else DEFAULT_CONTENT_TYPE
 
     def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
         import io
@@ -64,7 +76,9 @@ class LocalStore:
         return self.path_of(key).stat().st_size
 
     def delete(self, key: str) -> None:
-        self.path_of(key).unlink(missing_ok=True)
+        path = self.path_of(key)
+        path.unlink(missing_ok=True)
+        self._type_path(path).unlink(missing_ok=True)
 
     def list(self, prefix: str) -> Iterator[StoredObject]:
         base = self.root / prefix
@@ -73,7 +87,7 @@ class LocalStore:
             return
         for path in sorted(folder.rglob("*")):
             key = path.relative_to(self.root).as_posix()
-            if path.is_file() and key.startswith(prefix) and not path.name.startswith(".upload-"):
+            if path.is_file() and key.startswith(prefix) and not path.name.startswith("."):
                 yield StoredObject(key, path.stat().st_size)
 
     def presigned_get(self, key: str, seconds: int, filename: str | None = None) -> str:

@@ -8,14 +8,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from api.kit.requests import RequestModel
 from api.tenants.models import Role
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class OrganizationCreate(Strict):
+class OrganizationCreate(RequestModel):
     name: str = Field(min_length=1, max_length=200, examples=["Acme Castings"])
 
 
@@ -46,11 +43,11 @@ class MemberOut(BaseModel):
     joined_at: datetime
 
 
-class RoleChange(Strict):
+class RoleChange(RequestModel):
     role: Role
 
 
-class InvitationCreate(Strict):
+class InvitationCreate(RequestModel):
     email: EmailStr
     role: Role = Role.member
 
@@ -69,14 +66,14 @@ class InvitationCreated(InvitationOut):
     token: str = Field(description="shown once: send it to the invitee")
 
 
-class InvitationAccept(Strict):
+class InvitationAccept(RequestModel):
     token: str = Field(min_length=10, max_length=200)
 
 
 Scope = Literal["read", "write", "admin"]
 
 
-class ApiKeyCreate(Strict):
+class ApiKeyCreate(RequestModel):
     name: str = Field(min_length=1, max_length=200, examples=["line-3 camera uploader"])
     scopes: list[Scope] = Field(default_factory=lambda: ["read"], min_length=1)
     expires_at: datetime | None = None

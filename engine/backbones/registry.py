@@ -11,19 +11,12 @@ Example::
 
 from __future__ import annotations
 
-from torch import nn
-
-from engine.schemas.pretrain import BACKBONES, BackboneConfig
-
-RESNETS = ("resnet18", "resnet50")
-VISION_TRANSFORMERS = ("vit_small", "vit_base", "deit_small")
-SWINS = ("swin_tiny",)
-
-
-class Backbone(nn.Module):
-    """Base class of every backbone: ``forward(x: [N, C, H, W]) -> [N, feature_dim]``."""
-
-    feature_dim: int
+from engine.backbones.base import Backbone
+from engine.backbones.resnet import ResNetBackbone
+from engine.backbones.swin import SwinBackbone
+from engine.backbones.vit import VIT_ARCHITECTURES, VisionTransformer
+from engine.schemas.backbones import BACKBONE_SPECS, BACKBONES
+from engine.schemas.pretrain import BackboneConfig
 
 
 def build_backbone(
@@ -36,11 +29,6 @@ def build_backbone(
     a method's target encoder is built with 0.0 while the online one keeps the config's rate.
     ResNets have no stochastic depth and ignore it.
     """
-    # Imported here, not at the top: each family module subclasses ``Backbone`` from this one.
-    from engine.backbones.resnet import ResNetBackbone
-    from engine.backbones.swin import SwinBackbone
-    from engine.backbones.vit import VIT_ARCHITECTURES, VisionTransformer
-
     if config.name not in BACKBONES:
         raise ValueError(f"unknown backbone {config.name!r}; choose one of {', '.join(BACKBONES)}")
     if in_channels < 1:
@@ -53,13 +41,14 @@ def build_backbone(
     rate = config.drop_path if drop_path is None else drop_path
     rate = 0.0 if rate is None else rate
 
-    if config.name in RESNETS:
+    family = BACKBONE_SPECS[config.name].family
+    if family == "resnet":
         if config.freeze_patch_embed:
             raise ValueError(f"freeze_patch_embed applies to transformers, not {config.name}")
         return ResNetBackbone(config.name, in_channels, small_input=config.small_input)
 
     patch_size = _resolved_patch_size(config)
-    if config.name in VISION_TRANSFORMERS:
+    if family == "vit":
         return VisionTransformer(
             VIT_ARCHITECTURES[config.name],
             in_channels,

@@ -6,7 +6,7 @@ import torch
 import torchvision
 from torch import nn
 
-from engine.backbones.registry import Backbone
+from engine.backbones.base import Backbone
 
 
 def _stem_convolution(in_channels: int, out_channels: int, small_input: bool) -> nn.Conv2d:

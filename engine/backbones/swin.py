@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torchvision.models.swin_transformer import SwinTransformer
 
-from engine.backbones.registry import Backbone
+from engine.backbones.base import Backbone
 
 
 class SwinBackbone(Backbone):

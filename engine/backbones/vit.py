@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import StochasticDepth
 
-from engine.backbones.registry import Backbone
+from engine.backbones.base import Backbone
 from engine.schemas.pretrain import Stem
 
 LAYER_NORM_EPS = 1e-6

@@ -22,7 +22,8 @@ class UnreadableImageError(ValueError):
 
 
 def _to_uint8(array: np.ndarray, bit_depth: int) -> np.ndarray:
-    """Scale a high-bit-depth array whose values use ``bit_depth`` bits to 0..255."""
+    """Scale a high-bit-depth array whose values use ``bit_depth`` bits to 0..255 (or its
+    own bits, when it uses more: it is scaled to fit, never clipped)."""
     if array.dtype == np.uint8:
         return array
     if np.issubdtype(array.dtype, np.floating):
@@ -30,8 +31,9 @@ def _to_uint8(array: np.ndarray, bit_depth: int) -> np.ndarray:
         low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
         scaled = (array - low) / max(high - low, 1e-12) * 255.0
         return np.nan_to_num(scaled).clip(0, 255).astype(np.uint8)
-    shift = max(bit_depth - 8, 0)
-    return (array.astype(np.int64) >> shift).clip(0, 255).astype(np.uint8)
+    own_bits = int(array.max()).bit_length() if array.size else 0
+    shift = max(bit_depth, own_bits) - 8
+    return (array.astype(np.int64) >> max(shift, 0)).clip(0, 255).astype(np.uint8)
 
 
 def significant_bits(path: str | Path) -> int:

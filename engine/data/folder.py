@@ -8,12 +8,13 @@ for a bad file. ``probe_format`` looks at a sample to pick the channel count and
 from __future__ import annotations
 
 import random
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
 
-from engine.data.decode import GRAY_MODES, significant_bits
+from engine.data.decode import GRAY_MODES, HIGH_BIT_MODES, significant_bits
 from engine.errors import HatcheryInputError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"})
@@ -65,15 +66,22 @@ def scan_image_folder(root: str | Path) -> FolderScan:
 
 
 def probe_format(paths: list[Path], sample_size: int = 64, seed: int = 0) -> ImageFormat:
-    """Channel count and bit depth from a random sample of ``paths``."""
+    """Channel count and bit depth from a random sample of ``paths``.
+
+    The bit depth is the typical one of the sample's high-bit-depth images (the median, so
+    one image from another camera does not darken all the others); an image that uses more
+    bits is scaled by its own when decoded (``decode_image``)."""
     sample = random.Random(seed).sample(paths, min(sample_size, len(paths)))
     all_gray = True
-    bits = 8
+    high_bits: list[int] = []
     for path in sample:
         try:
             with Image.open(path) as image:
                 all_gray &= image.mode in GRAY_MODES
-            bits = max(bits, significant_bits(path))
+                high = image.mode in HIGH_BIT_MODES
+            if high:
+                high_bits.append(significant_bits(path))
         except Exception:  # unreadable samples say nothing about the format
             continue
+    bits = statistics.median_low(high_bits) if high_bits else 8
     return ImageFormat(channels=1 if all_gray else 3, bit_depth=bits)

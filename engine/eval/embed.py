@@ -9,22 +9,23 @@ import numpy as np
 
 from engine.data.decode import UnreadableImageError, decode_image
 from engine.data.folder import DataFolderError, scan_image_folder
+from engine.distributed import resolve_device
 from engine.errors import HatcheryInputError
 from engine.eval.features import embed_images
 from engine.eval.load import load_pretrained_backbone
 from engine.eval.monitor import KnnMonitor
-from engine.train.pretrain import resolve_device
+from engine.schemas.eval import EmbedConfig, KnnEvalConfig
 
 
-def embed_folder(checkpoint: str | Path, data: str | Path, out: str | Path,
-                 device: str = "auto") -> dict[str, Any]:
+def embed_folder(config: EmbedConfig, out: str | Path) -> dict[str, Any]:
     """Write ``out`` (.npz): ``features`` float32 [N, D] L2-normalized, ``paths`` [N] relative
-    to ``data``, ``skipped`` [M] unreadable files. Returns a short summary."""
+    to ``config.data``, ``skipped`` [M] unreadable files. Returns a short summary."""
     out = Path(out)
     if out.suffix != ".npz":
         raise HatcheryInputError(f"--out {out} must end in .npz")
-    torch_device = resolve_device(device)
-    pretrained = load_pretrained_backbone(checkpoint, torch_device)
+    torch_device = resolve_device(config.device)
+    pretrained = load_pretrained_backbone(config.checkpoint, torch_device, config.max_tiles)
+    data = config.data
     scan = scan_image_folder(data)
     if not scan.paths:
         raise DataFolderError(f"data folder {data} holds no readable image")
@@ -42,7 +43,8 @@ def embed_folder(checkpoint: str | Path, data: str | Path, out: str | Path,
             embedded.append(scan.relative(path))
             yield image
 
-    features = embed_images(pretrained.backbone, readable_images(), pretrained.setup, torch_device)
+    features = embed_images(pretrained.backbone, readable_images(), pretrained.setup,
+                            torch_device, batch_tiles=config.batch_size)
     if not embedded:
         raise DataFolderError(f"no image under {data} could be decoded")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -56,13 +58,14 @@ def embed_folder(checkpoint: str | Path, data: str | Path, out: str | Path,
             "skipped": len(skipped)}
 
 
-def evaluate_knn(checkpoint: str | Path, train: str | Path, test: str | Path,
-                 device: str = "auto", ks: tuple[int, ...] = (20, 200),
-                 temperature: float = 0.07) -> dict[str, Any]:
+def evaluate_knn(config: KnnEvalConfig) -> dict[str, Any]:
     """Weighted kNN (by default k = 20 and 200, T = 0.07) of the checkpoint's frozen
-    backbone."""
-    torch_device = resolve_device(device)
-    pretrained = load_pretrained_backbone(checkpoint, torch_device)
-    monitor = KnnMonitor(train, test, pretrained.image_format, pretrained.setup, torch_device,
-                         ks=tuple(ks), temperature=temperature)
+    backbone on ``config.train`` / ``config.test`` (one sub-folder per class)."""
+    if config.checkpoint is None:
+        raise HatcheryInputError("a kNN evaluation needs a checkpoint")
+    torch_device = resolve_device(config.device)
+    pretrained = load_pretrained_backbone(config.checkpoint, torch_device, config.max_tiles)
+    monitor = KnnMonitor(config.train, config.test, pretrained.image_format, pretrained.setup,
+                         torch_device, ks=config.k, temperature=config.temperature,
+                         batch_tiles=config.batch_size)
     return monitor.evaluate(pretrained.backbone)

@@ -9,12 +9,10 @@ import torch
 from torch import nn
 
 from engine.backbones import build_backbone
+from engine.checkpoint import BACKBONE_PREFIX, load_checkpoint
 from engine.data.folder import ImageFormat
 from engine.eval.features import EmbeddingSetup
 from engine.schemas.pretrain import PretrainConfig
-from engine.train.checkpoint import load_checkpoint
-
-BACKBONE_PREFIX = "online_encoder.backbone."
 
 
 @dataclass

@@ -17,6 +17,7 @@ from engine.data.folder import ImageFormat
 from engine.eval.features import EmbeddingSetup, embed_images
 from engine.eval.knn import knn_report
 from engine.eval.labeled import scan_class_folders
+from engine.schemas.eval import DEFAULT_KS, DEFAULT_TEMPERATURE
 from engine.schemas.pretrain import PretrainConfig
 
 
@@ -36,8 +37,9 @@ class KnnMonitor:
         image_format: ImageFormat,
         setup: EmbeddingSetup,
         device: torch.device,
-        ks: tuple[int, ...] = (20, 200),
-        temperature: float = 0.07,
+        ks: tuple[int, ...] = DEFAULT_KS,
+        temperature: float = DEFAULT_TEMPERATURE,
+        batch_tiles: int = 256,
     ) -> None:
         train = scan_class_folders(train_dir)
         test = scan_class_folders(test_dir, class_names=train.class_names)
@@ -48,6 +50,7 @@ class KnnMonitor:
         self.device = device
         self.ks = ks
         self.temperature = temperature
+        self.batch_tiles = batch_tiles
 
     @staticmethod
     def _load(paths: list[Path], labels: list[int], image_format: ImageFormat) -> LabeledSplit:
@@ -65,7 +68,7 @@ class KnnMonitor:
 
     def _embed(self, backbone: nn.Module, split: LabeledSplit) -> torch.Tensor:
         images = (split.dataset.image(index) for index in range(len(split.dataset)))
-        return embed_images(backbone, images, self.setup, self.device)
+        return embed_images(backbone, images, self.setup, self.device, self.batch_tiles)
 
     def evaluate(self, backbone: nn.Module) -> dict[str, dict[str, object]]:
         """{"k=20": {"top1", "balanced_accuracy", "per_class_recall"}, "k=200": ...}"""

@@ -11,9 +11,8 @@ from __future__ import annotations
 from pydantic import Field
 
 from engine.schemas.eval import KnnEvalConfig
-from engine.schemas.pretrain import PretrainConfig, StrictModel
-
-PIPELINE_STAGES: tuple[str, ...] = ("pretrain", "evaluate")
+from engine.schemas.pretrain import PretrainConfig
+from engine.schemas.types import Float, StrictModel
 
 
 class PipelineConfig(StrictModel):
@@ -26,4 +25,4 @@ class PipelineConfig(StrictModel):
 class ProbeConfig(StrictModel):
     """Checks a worker end to end: where the job ran, on which devices; holds ``seconds``."""
 
-    seconds: float = Field(0.0, ge=0, le=3600)
+    seconds: Float = Field(0.0, ge=0, le=3600)

@@ -10,14 +10,15 @@ from that file alone.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
+
+from engine.schemas.backbones import BACKBONES
+from engine.schemas.types import MAX_SEED, MAX_STEPS, Bool, Float, Int, StrictModel
 
 Method = Literal["mocov2", "mocov3", "moby", "hatchery"]
-BackboneName = Literal[
-    "resnet18", "resnet50", "vit_small", "vit_base", "deit_small", "swin_tiny"
-]
+BackboneName = Literal[BACKBONES]  # type: ignore[valid-type]  # the names of BACKBONE_SPECS
 Stem = Literal["patchify", "conv"]
 MemoryKind = Literal["fifo", "priority"]
 OptimizerName = Literal["sgd", "lars", "adamw"]
@@ -25,18 +26,15 @@ Precision = Literal["auto", "bf16", "fp16", "fp32"]
 BatchNormLeakFix = Literal["auto", "shuffle", "split", "none"]
 
 METHODS: tuple[str, ...] = ("mocov2", "mocov3", "moby", "hatchery")
-BACKBONES: tuple[str, ...] = (
-    "resnet18", "resnet50", "vit_small", "vit_base", "deit_small", "swin_tiny"
-)
-TRANSFORMER_BACKBONES: frozenset[str] = frozenset(
-    {"vit_small", "vit_base", "deit_small", "swin_tiny"}
-)
 
 
-class StrictModel(BaseModel):
-    """Base for every schema: unknown keys are an error, so a typo never passes silently."""
+def _gray_or_color(channels: int) -> int:
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 (gray), 3 (color) or \"auto\", not {channels}")
+    return channels
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+Channels = Annotated[Int, AfterValidator(_gray_or_color)]
 
 
 class CropConfig(StrictModel):
@@ -48,8 +46,9 @@ class CropConfig(StrictModel):
     """
 
     unit: Literal["fraction", "pixels"] = "fraction"
-    scale: tuple[float, float] = (0.2, 1.0)
-    ratio: tuple[float, float] = (3 / 4, 4 / 3)
+    # pixels: at most a 100,000 px side; fractions: at most the whole image
+    scale: tuple[Float, Float] = (0.2, 1.0)
+    ratio: tuple[Float, Float] = (3 / 4, 4 / 3)
 
     @model_validator(mode="after")
     def _check_ranges(self) -> CropConfig:
@@ -58,7 +57,9 @@ class CropConfig(StrictModel):
             raise ValueError(f"crop.scale must satisfy 0 < min <= max, got {self.scale}")
         if self.unit == "fraction" and high > 1:
             raise ValueError(f"crop.scale is a fraction of the area: max must be <= 1, not {high}")
-        if not 0 < self.ratio[0] <= self.ratio[1]:
+        if high > 100_000:
+            raise ValueError(f"crop.scale in pixels must be at most 100000, not {high}")
+        if not 0 < self.ratio[0] <= self.ratio[1] <= 100:
             raise ValueError(f"crop.ratio must satisfy 0 < min <= max, got {self.ratio}")
         return self
 
@@ -66,54 +67,63 @@ class CropConfig(StrictModel):
 class ViewAugmentConfig(StrictModel):
     """Photometric augmentation of one view; geometric ones are shared in ``AugmentConfig``."""
 
-    color_jitter_prob: float = Field(0.8, ge=0, le=1)
-    brightness: float = Field(0.4, ge=0)
-    contrast: float = Field(0.4, ge=0)
-    saturation: float = Field(0.4, ge=0)
-    hue: float = Field(0.1, ge=0, le=0.5)
-    grayscale_prob: float = Field(0.2, ge=0, le=1)
-    blur_prob: float = Field(0.5, ge=0, le=1)
-    blur_sigma: tuple[float, float] = (0.1, 2.0)
-    solarize_prob: float = Field(0.0, ge=0, le=1)
+    color_jitter_prob: Float = Field(0.8, ge=0, le=1)
+    brightness: Float = Field(0.4, ge=0, le=10)
+    contrast: Float = Field(0.4, ge=0, le=10)
+    saturation: Float = Field(0.4, ge=0, le=10)
+    hue: Float = Field(0.1, ge=0, le=0.5)
+    grayscale_prob: Float = Field(0.2, ge=0, le=1)
+    blur_prob: Float = Field(0.5, ge=0, le=1)
+    # Gaussian sigma in pixels of the network input
+    blur_sigma: tuple[Float, Float] = (0.1, 2.0)
+    solarize_prob: Float = Field(0.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _check_blur(self) -> ViewAugmentConfig:
+        low, high = self.blur_sigma
+        if not 0 < low <= high <= 100:
+            raise ValueError(
+                f"blur_sigma must satisfy 0 < min <= max <= 100, got {self.blur_sigma}")
+        return self
 
 
 class AugmentConfig(StrictModel):
     """Two-view augmentation, run batched on the training device."""
 
     crop: CropConfig = Field(default_factory=CropConfig)
-    hflip_prob: float = Field(0.5, ge=0, le=1)
+    hflip_prob: Float = Field(0.5, ge=0, le=1)
     # Parts on a conveyor have no canonical up: vertical flips and 90-degree turns are label-safe.
-    vflip_prob: float = Field(0.0, ge=0, le=1)
-    rotate90: bool = False
+    vflip_prob: Float = Field(0.0, ge=0, le=1)
+    rotate90: Bool = False
     view1: ViewAugmentConfig | None = None
     view2: ViewAugmentConfig | None = None
 
 
 class DataConfig(StrictModel):
-    path: str
-    image_size: int = Field(64, ge=16, le=1024)
-    channels: Literal["auto", 1, 3] = "auto"
+    path: str = Field(min_length=1, max_length=4096)
+    image_size: Int = Field(64, ge=16, le=1024)
+    channels: Literal["auto"] | Channels = "auto"
     # Keep decoded images in RAM when they fit ("auto": under 2 GiB): later epochs decode nothing.
-    cache_decoded: Literal["auto"] | bool = "auto"
-    workers: int | None = Field(None, ge=0, le=64)
+    cache_decoded: Literal["auto"] | Bool = "auto"
+    workers: Int | None = Field(None, ge=0, le=64)
 
 
 class BackboneConfig(StrictModel):
     name: BackboneName = "resnet18"
     stem: Stem = "patchify"
     # Small-input variant (3x3 stem, no max-pool; patch 8 for ViTs): "auto" = image_size <= 96.
-    small_input: Literal["auto"] | bool = "auto"
-    patch_size: int | None = Field(None, ge=2, le=32)
-    drop_path: float | None = Field(None, ge=0, lt=1)
+    small_input: Literal["auto"] | Bool = "auto"
+    patch_size: Int | None = Field(None, ge=2, le=32)
+    drop_path: Float | None = Field(None, ge=0, lt=1)
     # MoCo v3's trick for stable ViT training: a frozen random patch projection.
-    freeze_patch_embed: bool = False
+    freeze_patch_embed: Bool = False
 
 
 class HeadConfig(StrictModel):
-    hidden_dim: int | None = Field(None, ge=8)
-    out_dim: int | None = Field(None, ge=8)
-    projector_layers: int | None = Field(None, ge=1, le=4)
-    predictor_layers: int | None = Field(None, ge=0, le=4)
+    hidden_dim: Int | None = Field(None, ge=8, le=16384)
+    out_dim: Int | None = Field(None, ge=8, le=4096)
+    projector_layers: Int | None = Field(None, ge=1, le=4)
+    predictor_layers: Int | None = Field(None, ge=0, le=4)
 
 
 class MemoryConfig(StrictModel):
@@ -126,12 +136,12 @@ class MemoryConfig(StrictModel):
     """
 
     kind: MemoryKind | None = None
-    size: int | None = Field(None, ge=1)
+    size: Int | None = Field(None, ge=1, le=1_048_576)
     sampling: Literal["all", "proportional"] = "all"
-    num_samples: int = Field(1024, ge=1)
-    priority_exponent: float = Field(0.5, ge=0, le=1)
-    importance_beta: float = Field(0.5, ge=0, le=1)
-    max_age: int | None = Field(None, ge=1)
+    num_samples: Int = Field(1024, ge=1, le=1_048_576)
+    priority_exponent: Float = Field(0.5, ge=0, le=1)
+    importance_beta: Float = Field(0.5, ge=0, le=1)
+    max_age: Int | None = Field(None, ge=1, le=MAX_STEPS)
 
 
 class LossConfig(StrictModel):
@@ -139,44 +149,47 @@ class LossConfig(StrictModel):
     two target passes per step), or, when false, each image trains one direction (half the
     passes, so nearly twice the steps in the same time)."""
 
-    temperature: float | None = Field(None, gt=0)
-    relic_alpha: float | None = Field(None, ge=0)
-    symmetric: bool | None = None
+    # below 0.005 the logits overflow even in fp32
+    temperature: Float | None = Field(None, ge=0.005, le=10)
+    relic_alpha: Float | None = Field(None, ge=0, le=100)
+    symmetric: Bool | None = None
 
 
 class MomentumConfig(StrictModel):
-    base: float | None = Field(None, ge=0, le=1)
+    base: Float | None = Field(None, ge=0, le=1)
     schedule: Literal["cosine", "constant"] | None = None
 
 
 class OptimConfig(StrictModel):
     name: OptimizerName | None = None
     # Learning rate for a batch of 256; scaled linearly with the real batch size.
-    base_lr: float | None = Field(None, gt=0)
-    weight_decay: float | None = Field(None, ge=0)
-    momentum: float = Field(0.9, ge=0, lt=1)
-    warmup_fraction: float = Field(0.05, ge=0, lt=1)
-    clip_grad_norm: float | None = Field(None, gt=0)
+    base_lr: Float | None = Field(None, gt=0, le=10)
+    weight_decay: Float | None = Field(None, ge=0, le=1)
+    momentum: Float = Field(0.9, ge=0, lt=1)
+    warmup_fraction: Float = Field(0.05, ge=0, lt=1)
+    clip_grad_norm: Float | None = Field(None, gt=0, le=1e6)
 
 
 class RuntimeConfig(StrictModel):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Precision = "auto"
-    channels_last: Literal["auto"] | bool = "auto"
-    compile: bool = False
-    seed: int = 0
-    checkpoint_every: int = Field(500, ge=1)
-    log_every: int = Field(10, ge=1)
+    channels_last: Literal["auto"] | Bool = "auto"
+    compile: Bool = False
+    seed: Int = Field(0, ge=0, le=MAX_SEED)
+    checkpoint_every: Int = Field(500, ge=1, le=MAX_STEPS)
+    log_every: Int = Field(10, ge=1, le=MAX_STEPS)
     batchnorm_leak_fix: BatchNormLeakFix = "auto"
-    bn_splits: int = Field(4, ge=1)
+    bn_splits: Int = Field(4, ge=1, le=64)
+    # A run whose loss stays NaN or infinite this many steps in a row stops as failed.
+    max_nonfinite_steps: Int = Field(20, ge=1, le=10_000)
 
 
 class KnnMonitorConfig(StrictModel):
     """kNN evaluation during pretraining: the number that tells whether pretraining helps."""
 
-    train: str | None = None
-    test: str | None = None
-    every: int = Field(200, ge=1)
+    train: str | None = Field(None, min_length=1, max_length=4096)
+    test: str | None = Field(None, min_length=1, max_length=4096)
+    every: Int = Field(200, ge=1, le=MAX_STEPS)
 
 
 class PretrainConfig(StrictModel):
@@ -193,9 +206,10 @@ class PretrainConfig(StrictModel):
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     eval: KnnMonitorConfig = Field(default_factory=KnnMonitorConfig)
-    batch_size: int = Field(128, ge=2)
-    epochs: float | None = Field(None, gt=0)
-    steps: int | None = Field(None, ge=1)
+    # images per step on each GPU (or on the CPU)
+    batch_size: Int = Field(128, ge=2, le=8192)
+    epochs: Float | None = Field(None, gt=0, le=100_000)
+    steps: Int | None = Field(None, ge=1, le=MAX_STEPS)
 
     @model_validator(mode="after")
     def _one_length(self) -> PretrainConfig:

@@ -9,20 +9,9 @@ Torch-free.
 from __future__ import annotations
 
 from engine.errors import HatcheryInputError
-from engine.schemas.pretrain import (
-    TRANSFORMER_BACKBONES,
-    PretrainConfig,
-    ViewAugmentConfig,
-)
+from engine.schemas.backbones import BACKBONE_SPECS, TRANSFORMER_BACKBONES
+from engine.schemas.pretrain import PretrainConfig, ViewAugmentConfig
 
-FEATURE_DIMS: dict[str, int] = {
-    "resnet18": 512,
-    "resnet50": 2048,
-    "vit_small": 384,
-    "deit_small": 384,
-    "vit_base": 768,
-    "swin_tiny": 768,
-}
 SMALL_INPUT_MAX_SIZE = 96
 
 
@@ -130,7 +119,7 @@ def _resolve_backbone(cfg: PretrainConfig) -> None:
 def _resolve_heads(cfg: PretrainConfig) -> None:
     heads = cfg.heads
     if cfg.method == "mocov2":  # fc-ReLU-fc to 128 on the backbone's width
-        heads.hidden_dim = heads.hidden_dim or FEATURE_DIMS[cfg.backbone.name]
+        heads.hidden_dim = heads.hidden_dim or BACKBONE_SPECS[cfg.backbone.name].feature_dim
         heads.out_dim = heads.out_dim or 128
         heads.projector_layers = heads.projector_layers or 2
         if heads.predictor_layers is None:

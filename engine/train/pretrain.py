@@ -26,28 +26,30 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-import torch.distributed as dist
 import yaml
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from engine import distributed
-from engine.data.augment import TwoViewAugment
-from engine.data.dataset import PaddedBatch, collate_padded
-from engine.data.sampler import ResumableBatchSampler, batches_per_epoch
-from engine.data.training_set import TrainingImages, load_training_images
-from engine.errors import HatcheryInputError
-from engine.eval.monitor import KnnMonitor
-from engine.schemas.pretrain import TRANSFORMER_BACKBONES, PretrainConfig
-from engine.schemas.recipes import resolve_pretrain_config
-from engine.ssl import SelfSupervisedMethod, build_method
-from engine.train.checkpoint import (
+from engine.checkpoint import (
     CHECKPOINT_FORMAT,
+    backbone_state,
     capture_rng_state,
     load_checkpoint,
     restore_rng_state,
     save_atomically,
 )
+from engine.data.augment import TwoViewAugment
+from engine.data.dataset import PaddedBatch, collate_padded
+from engine.data.sampler import ResumableBatchSampler, batches_per_epoch
+from engine.data.training_set import TrainingImages, load_training_images
+from engine.distributed import cpu_has_fast_bf16, init_distributed_from_env, resolve_device
+from engine.errors import HatcheryInputError
+from engine.eval.monitor import KnnMonitor
+from engine.schemas.pretrain import PretrainConfig
+from engine.schemas.recipes import resolve_pretrain_config
+from engine.schemas.runnable import DataFacts, check_pretrain
+from engine.ssl import SelfSupervisedMethod, build_method
 from engine.train.optim import build_optimizer, scaled_learning_rate
 from engine.train.progress import (
     CancelCheck,
@@ -64,6 +66,10 @@ Status = Literal["completed", "cancelled", "interrupted"]
 CheckpointCallback = Callable[[Path, int], None]
 
 
+class TrainingDiverged(HatcheryInputError):
+    """The loss stayed NaN or infinite: the run stops, and its checkpoint is removed."""
+
+
 @dataclass
 class PretrainResult:
     status: Status
@@ -71,75 +77,6 @@ class PretrainResult:
     total_steps: int
     out_dir: Path
     last_metrics: dict[str, Any] = field(default_factory=dict)
-
-
-def resolve_device(requested: str) -> torch.device:
-    """'auto' -> this rank's GPU when there is one, else the CPU."""
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise HatcheryInputError("device cuda was requested but no CUDA GPU is available")
-    if requested == "cpu" or (requested == "auto" and not torch.cuda.is_available()):
-        return torch.device("cpu")
-    local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    return torch.device("cuda", local_rank)
-
-
-def cpu_has_fast_bf16() -> bool:
-    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX): then CPU autocast to bf16
-    is about 2-3x faster than fp32 for convolutions; without it, bf16 is emulated and slower.
-
-    Not ``torch.ops.mkldnn._is_mkldnn_bf16_supported()``: that is true on any AVX-512 CPU,
-    where oneDNN emulates bf16 (measured on an AVX-512 Xeon without BF16: a hatchery step
-    took 13.3 s under bf16 autocast, 5.1 s in fp32).
-    """
-    try:
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
-def init_distributed_from_env(device: torch.device) -> None:
-    """Join the process group that ``torchrun`` describes in the environment, if any."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not distributed.is_distributed():
-        if device.type == "cuda":
-            torch.cuda.set_device(device)
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-
-
-def check_runnable(config: PretrainConfig, num_images: int, world_size: int) -> None:
-    """Refuse, with one clear line, a resolved config that cannot run on this data."""
-    per_rank = num_images // world_size
-    if per_rank < config.batch_size:
-        raise HatcheryInputError(
-            f"data folder {config.data.path} has {num_images} readable images, fewer than one "
-            f"batch of {config.batch_size}" + (f" per rank on {world_size} ranks" if world_size > 1
-                                               else "")
-        )
-    if config.method != "mocov3" and config.memory.size > num_images:
-        raise HatcheryInputError(
-            f"memory.size {config.memory.size} is larger than the data set ({num_images} images)"
-        )
-    if config.loss.relic_alpha and config.method not in ("moby", "hatchery"):
-        raise HatcheryInputError(
-            f"relic_alpha needs two predictions per image: use method moby or hatchery, "
-            f"not {config.method}"
-        )
-    only_mode = config.method != "mocov2"  # MoCo v3: both directions; MoCo v2: one
-    if config.method not in ("moby", "hatchery") and config.loss.symmetric != only_mode:
-        raise HatcheryInputError(
-            f"loss.symmetric={str(config.loss.symmetric).lower()} is not an option of "
-            f"{config.method}: only moby and hatchery train one direction or both"
-        )
-    if config.backbone.freeze_patch_embed and config.backbone.name not in TRANSFORMER_BACKBONES:
-        raise HatcheryInputError(
-            f"freeze_patch_embed applies to ViT backbones, not {config.backbone.name}"
-        )
-    splits = config.runtime.bn_splits
-    ghost_batches = config.runtime.batchnorm_leak_fix in ("auto", "split")
-    if ghost_batches and (config.batch_size % splits or config.batch_size < 2 * splits):
-        raise HatcheryInputError(
-            f"batch_size {config.batch_size} must be a multiple of runtime.bn_splits {splits} "
-            f"and at least {2 * splits} (BatchNorm needs two images per ghost batch)"
-        )
 
 
 def total_steps_of(config: PretrainConfig, steps_per_epoch: int) -> int:
@@ -197,7 +134,8 @@ class PretrainRun:
         self.config = resolve_pretrain_config(config, dataset_size=len(self.images.dataset),
                                               device_type=self.device.type)
         self.config.runtime.device = self.device.type
-        check_runnable(self.config, len(self.images.dataset), self.world_size)
+        check_pretrain(self.config, DataFacts(f"data folder {config.data.path}",
+                                              len(self.images.dataset)), self.world_size)
         self._resolve_runtime()
 
         self.steps_per_epoch = batches_per_epoch(
@@ -211,6 +149,8 @@ class PretrainRun:
         self.metrics_log = MetricsLog(self.out_dir / "metrics.jsonl")
         self.monitor = self._build_monitor()
         self.step = 0
+        # Steps in a row whose loss was NaN or infinite, counted on the device (no sync).
+        self.nonfinite_streak = torch.zeros((), dtype=torch.int64, device=self.device)
 
     # ----------------------------------------------------------------------------- setup
     def _validate_out_dir(self) -> None:
@@ -306,28 +246,35 @@ class PretrainRun:
         self.generator.manual_seed(seed)
 
     # ------------------------------------------------------------------------ checkpoint
-    def _checkpoint_state(self) -> dict[str, Any]:
-        return {
+    def _checkpoint_state(self, final: bool) -> dict[str, Any]:
+        """Everything an exact resume needs; at the end of a completed run only what using
+        the model needs: the trained backbone (a quarter of the bytes for a ResNet-18)."""
+        state = {
             "format": CHECKPOINT_FORMAT,
             "config": self.config.model_dump(mode="json"),
             "data": self.images.describe(),
             "step": self.step,
             "total_steps": self.total_steps,
-            "method": self.method.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "rng": capture_rng_state(),
         }
+        if final:
+            return {**state, "final": True, "method": backbone_state(self.method)}
+        return {**state, "method": self.method.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scaler": self.scaler.state_dict(), "rng": capture_rng_state()}
 
-    def save_checkpoint(self) -> None:
+    def save_checkpoint(self, final: bool = False) -> None:
         """Write ``checkpoint.pt`` (rank 0), then hand it to the checkpoint callbacks."""
         if self.rank == 0:
-            save_atomically(self._checkpoint_state(), self.checkpoint_path)
+            save_atomically(self._checkpoint_state(final), self.checkpoint_path)
             for callback in self.checkpoint_callbacks:
                 callback(self.checkpoint_path, self.step)
 
     def _restore(self) -> None:
         state = load_checkpoint(self.checkpoint_path, map_location=self.device)
+        if state.get("final"):
+            raise HatcheryInputError(
+                f"cannot resume: the run in {self.out_dir} is complete (step "
+                f"{state['step']}); its checkpoint keeps the trained backbone only")
         saved = state["config"]
         for key in ("method", "batch_size"):
             if saved[key] != getattr(self.config, key):
@@ -385,7 +332,9 @@ class PretrainRun:
         self.scaler.update()
         self.method.after_optimizer_step(self.step)
         self.step += 1
-        return {"loss": output.loss.detach(), **output.metrics}
+        loss = output.loss.detach()
+        self.nonfinite_streak = torch.where(torch.isfinite(loss), 0, self.nonfinite_streak + 1)
+        return {"loss": loss, **output.metrics}
 
     def run(self) -> PretrainResult:
         if self.resume:
@@ -407,20 +356,39 @@ class PretrainRun:
                 means = meter.averages() if report_now else {}  # waits for the device
                 meter.add_seconds(time.perf_counter() - started)
                 if report_now:
+                    self._stop_if_diverged()
                     last = self._report(means, meter)
                     meter.reset_window()
                 if self.monitor is not None and (
                     self.step % self.config.eval.every == 0 or self.step == self.total_steps
                 ):
                     last["knn"] = self._evaluate()
-                if self.step % self.config.runtime.checkpoint_every == 0:
-                    self.save_checkpoint()
+                if (self.step % self.config.runtime.checkpoint_every == 0
+                        and not distributed.any_rank(bool(self.nonfinite_streak))):
+                    self.save_checkpoint()  # never weights a NaN loss may have spoilt
                 # Under DDP every rank must leave the loop at the same step.
                 if distributed.any_rank(stop.received or self.should_cancel()):
                     status = "interrupted" if stop.received else "cancelled"
                     break
-        self.save_checkpoint()
+        self._stop_if_diverged(finished=status == "completed")
+        if not distributed.any_rank(bool(self.nonfinite_streak)):
+            self.save_checkpoint(final=status == "completed")
         return PretrainResult(status, self.step, self.total_steps, self.out_dir, last)
+
+    def _stop_if_diverged(self, finished: bool = False) -> None:
+        """Raise ``TrainingDiverged`` once the loss has been non-finite for
+        ``runtime.max_nonfinite_steps`` steps in a row (checked when progress is reported,
+        so within ``log_every`` steps of that) or at the last step, removing the
+        checkpoint: nothing of a diverged run can be resumed or registered."""
+        streak = int(distributed.max_over_ranks(self.nonfinite_streak))
+        limit = 1 if finished else self.config.runtime.max_nonfinite_steps
+        if streak < limit:
+            return
+        if self.rank == 0:
+            self.checkpoint_path.unlink(missing_ok=True)
+        raise TrainingDiverged(
+            f"the loss was NaN or infinite for {streak} steps in a row (up to step "
+            f"{self.step}): training diverged; lower optim.base_lr or raise loss.temperature")
 
     def _report(self, means: dict[str, float], meter: StepMeter) -> dict[str, Any]:
         """Send the averages of the steps since the last report to the log and callbacks."""

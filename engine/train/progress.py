@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -27,7 +28,16 @@ class Progress:
     metrics: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain JSON: a NaN or infinite figure (a diverging loss) becomes null."""
+        return _finite_or_none(asdict(self))
+
+
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -14,6 +14,10 @@ from tests.conftest import SHARED_DATA
 NEU = SHARED_DATA / "neu-det"
 
 
+# A pretrain config that fits a version of two images: a batch of both, no ghost batches.
+TWO_IMAGE_PRETRAIN = {"steps": 1, "batch_size": 2, "runtime": {"batchnorm_leak_fix": "none"}}
+
+
 def neu_images(count: int, offset: int = 0) -> list[Path]:
     return sorted((NEU / "IMAGES").glob("*.jpg"))[offset:offset + count]
 

@@ -92,7 +92,8 @@ def test_upload_label_version_export_train_register(any_api):
 
     job = member.ok("POST", f"/api/v1/projects/{project['id']}/jobs", 201, json={
         "kind": "pretrain", "inputs": {"dataset_version_id": version["id"]},
-        "config": {"steps": 5, "batch_size": 4, "data": {"image_size": 32}}})
+        "config": {"steps": 5, "batch_size": 4, "data": {"image_size": 32},
+                   "runtime": {"bn_splits": 2}}})
     assert job["status"] == "queued" and job["config"]["data"]["path"] == (
         f"dataset-version://{version['id']}")
     assert any_api.dispatcher.sent[-1][0].hex == job["id"].replace("-", "")

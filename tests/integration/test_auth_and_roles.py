@@ -8,9 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
+from sqlalchemy import select
 
+from api.auth.models import LoginFailure
 from api.settings import Settings
 from tests.integration.conftest import PASSWORD, Member, make_api, production_settings
+from worker.embedded import secret_beside
 
 
 def login(api, email: str, password: str = PASSWORD, client=None):
@@ -30,26 +33,65 @@ def test_login_refresh_rotation_and_logout(api):
     assert reused.status_code == 401  # rotated: the old one is dead
     assert reused.headers["content-type"] == "application/problem+json"
     new_refresh = renewed.json()["refresh_token"]
+    new_access = {"Authorization": f"Bearer {renewed.json()['access_token']}"}
+    assert api.client.get("/api/v1/auth/me", headers=new_access).status_code == 200
     assert api.client.post("/api/v1/auth/logout",
                            json={"refresh_token": new_refresh}).status_code == 204
     assert api.client.post("/api/v1/auth/refresh",
                            json={"refresh_token": new_refresh}).status_code == 401
+    # Logging out ends the login's access tokens too, not only its refresh token.
+    logged_out = api.client.get("/api/v1/auth/me", headers=new_access)
+    assert logged_out.status_code == 401 and "logged out" in logged_out.json()["detail"]
+    assert login(api, member.email).status_code == 200  # a new login works
     bad = api.client.get("/api/v1/projects", headers={"Authorization": "Bearer forged.token"})
     assert bad.status_code == 401 and bad.json()["title"] == "Unauthorized"
 
 
-def test_failed_logins_are_rate_limited(postgres_url, s3_server):
+def _age_failures(api, seconds: float) -> None:
+    """As if ``seconds`` had passed since every recorded failure (no test waits)."""
+    with api.session() as session:
+        for failure in session.scalars(select(LoginFailure)):
+            failure.created_at -= timedelta(seconds=seconds)
+        session.commit()
+
+
+def test_failed_logins_pause_the_account_with_backoff_not_its_neighbours(postgres_url,
+                                                                         s3_server):
     settings = production_settings(postgres_url, s3_server)
     settings = settings.model_copy(update={"login_failures_per_window": 3})
     for api in make_api(settings):
-        member = api.signup()
+        alice, bob = api.signup(), api.signup()
         address = f"10.0.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
         with TestClient(api.app, client=(address, 5000)) as client:
-            statuses = [login(api, member.email, "wrong password!", client).status_code
+            statuses = [login(api, alice.email, "wrong password!", client).status_code
                         for _ in range(4)]
             assert statuses == [401, 401, 401, 429]
-            limited = login(api, member.email, client=client)  # even the right password
-            assert limited.status_code == 429 and limited.json()["retry_after"] == 300
+            limited = login(api, alice.email, client=client)  # even the right password
+            assert limited.status_code == 429 and limited.headers["Retry-After"] == "1"
+            assert limited.json()["retry_after"] == 1
+            # Bob, behind the same address, is not held back by Alice's failures.
+            assert login(api, bob.email, client=client).status_code == 200
+            # The pause doubles with each further failure instead of locking her out.
+            _age_failures(api, 1.5)
+            assert login(api, alice.email, "wrong again!!", client).status_code == 401
+            assert login(api, alice.email, client=client).headers["Retry-After"] == "2"
+            _age_failures(api, 2.5)
+            assert login(api, alice.email, client=client).status_code == 200
+
+
+def test_failed_logins_from_one_address_pause_that_address(postgres_url, s3_server):
+    settings = production_settings(postgres_url, s3_server)
+    settings = settings.model_copy(update={"login_failures_per_address": 4})
+    for api in make_api(settings):
+        member = api.signup()
+        address = f"10.1.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+        with TestClient(api.app, client=(address, 5000)) as client:
+            guesses = [login(api, f"{uuid.uuid4().hex}@example.com", "guess!!!!", client)
+                       for _ in range(5)]
+            assert [r.status_code for r in guesses] == [401, 401, 401, 401, 429]
+            assert login(api, member.email, client=client).status_code == 429
+        with TestClient(api.app, client=("10.2.0.1", 5000)) as elsewhere:
+            assert login(api, member.email, client=elsewhere).status_code == 200
 
 
 def test_api_keys_scopes_expiry_revocation(api):
@@ -120,10 +162,20 @@ def test_roles_invitations_and_audit(api):
             "project.deleted"} <= actions
 
 
-def test_secret_key_is_refused_at_its_default_in_production():
-    with pytest.raises(ValidationError, match="HATCHERY_SECRET_KEY"):
-        Settings(environment="production")
-    Settings(environment="production", secret_key="a real secret of enough length")
+def test_secret_key_is_refused_at_a_default_or_short_in_production():
+    for published in (None, "change-me", "short but private"):
+        with pytest.raises(ValidationError, match="HATCHERY_SECRET_KEY"):
+            Settings(environment="production",
+                     **({"secret_key": published} if published else {}))
+    Settings(environment="production", secret_key="a real secret of 32 characters or more")
+
+
+def test_the_embedded_secret_is_random_private_and_kept(tmp_path):
+    database = f"sqlite:///{tmp_path / 'runs' / 'hatchery.db'}"
+    first = secret_beside(database)
+    assert len(first) >= 48 and first == secret_beside(database)
+    assert (tmp_path / "runs" / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert secret_beside(f"sqlite:///{tmp_path / 'other' / 'h.db'}") != first
 
 
 def test_health_metrics_and_request_ids(api):

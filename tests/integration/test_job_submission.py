@@ -18,6 +18,7 @@ from tests.integration.test_scheduler import queue_jobs
 
 
 def values(org: tuple[uuid.UUID, uuid.UUID], **inputs: uuid.UUID) -> dict:
+    """The columns of a submitted job; its references are passed beside them."""
     now = utcnow()
     return {"id": uuid.uuid4(), "organization_id": org[0], "project_id": org[1],
             "kind": "evaluate", "name": "knn", "priority": 3, "gpus": 0, "queue": "cpu",
@@ -37,7 +38,7 @@ def test_a_job_is_written_with_its_defaults_and_its_queued_event(factory):
     [source] = queue_jobs(factory, org, 1)
     wanted = values(org, checkpoint_job_id=source)
     with factory() as session:
-        job = submission.record(session, wanted, max_queued=10)
+        job = submission.record(session, wanted, [("job", source)], max_queued=10)
         assert not session.in_transaction()
     assert job.id == wanted["id"] and job.status == JobStatus.queued and job.attempts == 0
     assert job.config == {"k": [20, 200]} and job.progress == {} and job.error == ""
@@ -54,14 +55,14 @@ def test_a_refused_job_writes_nothing_and_names_the_check(factory):
     org, other = organization(factory), organization(factory)
     [theirs] = queue_jobs(factory, other, 1)
     refusals = [
-        (values((org[0], other[1])), NotFound, f"project {other[1]} not found"),
-        (values(org, checkpoint_job_id=theirs), NotFound, f"job {theirs} not found"),
-        (values(org, dataset_version_id=uuid.uuid4()), NotFound, "dataset version"),
+        (values((org[0], other[1])), [], NotFound, f"project {other[1]} not found"),
+        (values(org), [("job", theirs)], NotFound, f"job {theirs} not found"),
+        (values(org), [("dataset-version", uuid.uuid4())], NotFound, "dataset version"),
     ]
     before = counts(factory)
-    for wanted, problem, message in refusals:
+    for wanted, references, problem, message in refusals:
         with factory() as session, pytest.raises(problem, match=message):
-            submission.record(session, wanted, max_queued=10)
+            submission.record(session, wanted, references, max_queued=10)
     assert counts(factory) == before
 
 
@@ -70,13 +71,13 @@ def test_the_quotas_refuse_past_the_queue_limit_and_the_monthly_gpu_hours(factor
     queue_jobs(factory, org, 2)
     before = counts(factory)
     with factory() as session, pytest.raises(QuotaExceeded, match="queued_jobs"):
-        submission.record(session, values(org), max_queued=2)
+        submission.record(session, values(org), [], max_queued=2)
     with factory() as session:
         session.execute(update(Job).where(Job.organization_id == org[0]).values(
             started_at=utcnow(), gpu_seconds=10 * 3600))  # the whole monthly quota (10 h)
         session.commit()
     with factory() as session, pytest.raises(Problem, match="gpu_hours_per_month") as refused:
-        submission.record(session, values(org), max_queued=10)
+        submission.record(session, values(org), [], max_queued=10)
     assert refused.value.status == 403
     assert counts(factory) == before
 
@@ -85,7 +86,7 @@ def test_a_session_that_already_began_a_transaction_records_within_it(factory):
     org = organization(factory)
     with factory() as session:
         session.scalar(select(func.count()).select_from(Job))  # begins a transaction
-        job = submission.record(session, values(org), max_queued=10)
+        job = submission.record(session, values(org), [], max_queued=10)
         assert not session.in_transaction()
     with factory() as session:
         assert session.get(Job, job.id).status == JobStatus.queued

@@ -8,18 +8,19 @@ import uuid
 
 from sqlalchemy import select
 
+from api.jobs.events import add_event
 from api.jobs.models import Job, JobStatus
-from api.jobs.service import add_event
 from tests.integration.helpers import multipart, neu_images, setup_dataset
 
 
 def submitted_job(member) -> tuple[dict, dict]:
     project, dataset = setup_dataset(member)
-    member.ok("POST", f"/api/v1/datasets/{dataset['id']}/items", files=multipart(neu_images(2)))
+    member.ok("POST", f"/api/v1/datasets/{dataset['id']}/items", files=multipart(neu_images(8)))
     version = member.ok("POST", f"/api/v1/datasets/{dataset['id']}/versions", 201, json={})
     job = member.ok("POST", f"/api/v1/projects/{project['id']}/jobs", 201, json={
         "kind": "pretrain", "name": "first", "priority": 3,
-        "inputs": {"dataset_version_id": version["id"]}, "config": {"steps": 4}})
+        "inputs": {"dataset_version_id": version["id"]},
+        "config": {"steps": 4, "batch_size": 8}})
     return project, job
 
 

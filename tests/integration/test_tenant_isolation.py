@@ -13,7 +13,13 @@ import uuid
 from sqlalchemy import select
 
 from api.jobs.models import Job, JobStatus
-from tests.integration.helpers import multipart, neu_images, setup_dataset, zip_bytes
+from tests.integration.helpers import (
+    TWO_IMAGE_PRETRAIN,
+    multipart,
+    neu_images,
+    setup_dataset,
+    zip_bytes,
+)
 
 
 def build_everything(member) -> dict[str, str]:
@@ -26,7 +32,7 @@ def build_everything(member) -> dict[str, str]:
                        json={"files": [{"name": "a.png", "size": 10}]})
     job = member.ok("POST", f"/api/v1/projects/{project['id']}/jobs", 201, json={
         "kind": "pretrain", "inputs": {"dataset_version_id": version["id"]},
-        "config": {"steps": 1}})
+        "config": TWO_IMAGE_PRETRAIN})
     with member.api.session() as session:
         row = session.scalar(select(Job).where(Job.id == uuid.UUID(job["id"])))
         row.status, row.artifacts = JobStatus.succeeded, {"checkpoint": "x"}
@@ -66,7 +72,7 @@ def body_for(method: str, path: str, ids: dict[str, str]) -> dict:
         ("POST", "/api/v1/datasets/{dataset_id}/versions"): {},
         ("POST", "/api/v1/projects/{project_id}/jobs"): {
             "kind": "pretrain", "inputs": {"dataset_version_id": ids["dataset_version_id"]},
-            "config": {"steps": 1}},
+            "config": TWO_IMAGE_PRETRAIN},
         ("POST", "/api/v1/projects/{project_id}/models"): {"name": "intruder"},
         ("POST", "/api/v1/models/{model_id}/versions"): {"job_id": ids["job_id"]},
         ("PUT", "/api/v1/models/{model_id}/aliases/{alias}"): {
@@ -123,7 +129,7 @@ def test_foreign_ids_inside_bodies_are_refused(api):
     project, _ = setup_dataset(mallory)
     response = mallory.post(f"/api/v1/projects/{project['id']}/jobs", json={
         "kind": "pretrain", "inputs": {"dataset_version_id": ids["dataset_version_id"]},
-        "config": {"steps": 1}})
+        "config": TWO_IMAGE_PRETRAIN})
     assert response.status_code == 404
     model = mallory.ok("POST", f"/api/v1/projects/{project['id']}/models", 201,
                        json={"name": "m"})

@@ -14,6 +14,7 @@ from api.datasets.models import Blob, DatasetItem
 from api.tenants.models import Organization
 from tests.conftest import SHARED_DATA
 from tests.integration.helpers import (
+    TWO_IMAGE_PRETRAIN,
     fetch,
     multipart,
     neu_images,
@@ -185,7 +186,7 @@ def test_quota_answers_which_quota_and_keeps_what_was_accepted(api):
     assert listed["total"] == 2  # the two accepted before the limit stayed
     version = member.ok("POST", f"/api/v1/datasets/{dataset['id']}/versions", 201, json={})
     job = {"kind": "pretrain", "inputs": {"dataset_version_id": version["id"]},
-           "config": {"steps": 1}}
+           "config": TWO_IMAGE_PRETRAIN}
     member.ok("POST", f"/api/v1/projects/{project['id']}/jobs", 201, json=job)
     second = member.post(f"/api/v1/projects/{project['id']}/jobs", json=job)
     assert second.status_code == 429 and second.json()["quota"] == "queued_jobs"

@@ -10,6 +10,7 @@ import torch
 
 from engine.backbones import Backbone, build_backbone
 from engine.backbones.vit import sincos_position_embedding
+from engine.schemas.backbones import BACKBONE_SPECS
 from engine.schemas.pretrain import BackboneConfig
 
 
@@ -41,7 +42,7 @@ def images(channels: int = 3, height: int = 16, width: int | None = None) -> tor
 def test_pooled_features_for_every_backbone(name, feature_dim, size, channels):
     backbone = build_backbone(resolved(name), in_channels=channels)
     assert isinstance(backbone, Backbone)
-    assert backbone.feature_dim == feature_dim
+    assert backbone.feature_dim == feature_dim == BACKBONE_SPECS[name].feature_dim
     features = backbone.eval()(images(channels, size))
     assert features.shape == (2, feature_dim)
     assert torch.isfinite(features).all()

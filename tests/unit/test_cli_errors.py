@@ -29,15 +29,17 @@ def make_images(folder: Path, count: int) -> Path:
     [
         ("missing", "does not exist"),
         ("empty", "holds no readable image"),
-        ("few", "fewer than one batch of 16"),
-        ("memory", "memory.size 4096 is larger than the data set (20 images)"),
+        ("few", "batch_size: 16 images per step is more than data folder"),
+        ("memory", "memory.size: 4096 keys is more than data folder"),
         ("method", "invalid choice: 'simclr'"),
         ("backbone", "invalid choice: 'vgg16'"),
         ("both_lengths", "not allowed with argument"),
         ("config_key", "config field optim.learning_rate: Extra inputs are not permitted"),
         ("mocov3_memory", "mocov3 contrasts within the batch and uses no memory"),
-        ("relic_mocov2", "relic_alpha needs two predictions per image"),
-        ("one_direction_mocov3", "loss.symmetric=false is not an option of mocov3"),
+        ("relic_mocov2", "loss.relic_alpha: ReLIC needs two predictions per image"),
+        ("one_direction_mocov3", "loss.symmetric: false is not an option of mocov3"),
+        ("bool_steps", "config field steps: Input should be a valid integer"),
+        ("nan_sigma", "config field augment.view1.blur_sigma.0: Input should be a finite"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, case, expected):
@@ -69,6 +71,14 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, case,
         args += ["--method", "mocov3", "--memory", "priority"]
     elif case == "relic_mocov2":
         args += ["--method", "mocov2", "--relic-alpha", "0.5"]
+    elif case == "bool_steps":
+        config = tmp_path / "config.yaml"
+        config.write_text("steps: true\n")
+        args = [arg for arg in args if arg not in ("--steps", "1")] + ["--config", str(config)]
+    elif case == "nan_sigma":
+        config = tmp_path / "config.yaml"
+        config.write_text("augment:\n  view1: {blur_sigma: [.nan, 1.0]}\n")
+        args += ["--config", str(config)]
     elif case == "one_direction_mocov3":
         args += ["--method", "mocov3", "--directions", "one"]
     code, err = run_cli(args, capsys)

@@ -57,6 +57,21 @@ def test_probe_finds_gray_data_and_its_bit_depth(tmp_path):
     assert probe_format(scan.paths).channels == 3
 
 
+def test_one_sixteen_bit_image_does_not_darken_a_twelve_bit_data_set(tmp_path):
+    """Nine 12-bit shots and one from a 16-bit camera: the data set stays 12-bit (the
+    others keep their full range) and the odd one is scaled to fit, not clipped."""
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for index in range(9):
+        Image.fromarray(np.full((6, 6), 4000 - index, np.uint16)).save(folder / f"{index}.png")
+    Image.fromarray(np.full((6, 6), 60000, np.uint16)).save(folder / "other_camera.png")
+    image_format = probe_format(scan_image_folder(folder).paths)
+    assert image_format.bit_depth == 12
+    assert int(decode_image(folder / "0.png", 1, image_format.bit_depth).max()) == 250
+    assert int(decode_image(folder / "other_camera.png", 1, image_format.bit_depth).max()) \
+        == 60000 >> 8
+
+
 def test_cached_dataset_drops_undecodable_files(tmp_path):
     folder = write_images(tmp_path / "data")
     paths = [*scan_image_folder(folder).paths, folder / "broken.jpg"]

@@ -10,12 +10,12 @@ from torch import nn
 from engine.errors import HatcheryInputError
 from engine.schemas.pretrain import PretrainConfig
 from engine.schemas.recipes import resolve_pretrain_config
+from engine.schemas.runnable import DataFacts, check_pretrain
 from engine.ssl.heads import Encoder
 from engine.ssl.losses import info_nce, memory_logits, relic_toward_target
 from engine.ssl.memory import FifoQueue
 from engine.ssl.moby import MoBY
 from engine.ssl.momentum import MomentumSchedule
-from engine.train.pretrain import check_runnable
 
 DIM, BATCH = 6, 8
 
@@ -129,5 +129,5 @@ def test_direction_mode_is_refused_where_the_method_has_none(method, symmetric):
         "method": method, "data": {"path": "unused"}, "batch_size": 8,
         "loss": {"symmetric": symmetric}})
     resolved = resolve_pretrain_config(config, dataset_size=100)
-    with pytest.raises(HatcheryInputError, match=f"loss.symmetric={str(symmetric).lower()}"):
-        check_runnable(resolved, num_images=100, world_size=1)
+    with pytest.raises(HatcheryInputError, match=f"loss.symmetric: {str(symmetric).lower()}"):
+        check_pretrain(resolved, DataFacts("folder", images=100))

@@ -14,8 +14,9 @@ import pytest
 import torch
 
 from engine.cli import main
+from engine.distributed import cpu_has_fast_bf16
 from engine.schemas.pretrain import PretrainConfig
-from engine.train.pretrain import PretrainRun, cpu_has_fast_bf16
+from engine.train.pretrain import PretrainRun, TrainingDiverged
 from engine.train.progress import Progress
 
 
@@ -163,3 +164,28 @@ def test_cpu_autocast_to_bf16_only_where_the_cpu_computes_bf16():
     flags = {flag for line in cpuinfo.read_text().splitlines() if line.startswith("flags")
              for flag in line.split(":", 1)[1].split()}
     assert cpu_has_fast_bf16() == bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def _poisoned(run: PretrainRun) -> PretrainRun:
+    """Every loss of ``run`` is NaN: NaN weights in its online encoder."""
+    with torch.no_grad():
+        next(run.method.online_encoder.parameters()).fill_(float("nan"))
+    return run
+
+
+@pytest.mark.parametrize(("steps", "stopped_at"), [(10, 3), (2, 2)])
+def test_a_loss_that_stays_nan_fails_the_run_and_keeps_no_checkpoint(neu_small, tmp_path,
+                                                                     steps, stopped_at):
+    """Ten steps stop after three NaN steps in a row; a run that ends NaN before the limit
+    fails at its end: neither leaves a checkpoint, whatever it saved before."""
+    seen: list[Progress] = []
+    config = tiny_config(neu_small, steps=steps, runtime={
+        "device": "cpu", "precision": "fp32", "log_every": 1, "checkpoint_every": 1,
+        "max_nonfinite_steps": 3})
+    (tmp_path / "run").mkdir()
+    run = _poisoned(PretrainRun(config, tmp_path / "run", callbacks=[seen.append]))
+    with pytest.raises(TrainingDiverged, match=f"NaN or infinite for {stopped_at} steps"):
+        run.run()
+    assert run.step == stopped_at
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+    assert all(p.as_dict()["loss"] is None for p in seen)  # JSON-safe: NaN reads null

@@ -5,18 +5,18 @@ from __future__ import annotations
 import sys
 import uuid
 
-from api.jobs.kinds import queue_for
+from engine.schemas.kinds import KINDS
 from worker.devices import describe_devices
 from worker.supervisor import child_command
 
 
 def test_jobs_route_by_kind_and_requested_gpus():
-    assert queue_for("pretrain", 1) == "gpu.any"
-    assert queue_for("pretrain", 4) == "gpu.any.x4"  # only 4-GPU workers listen there
-    assert queue_for("evaluate", 4) == "gpu.any"  # not distributed: one process, one GPU
-    assert queue_for("pretrain", 0) == "cpu"
-    assert queue_for("pipeline", 4) == "cpu"  # a pipeline only coordinates its stages
-    assert queue_for("probe", 1) == "cpu"
+    assert KINDS["pretrain"].queue_for(1) == "gpu.any"
+    assert KINDS["pretrain"].queue_for(4) == "gpu.any.x4"  # only 4-GPU workers listen there
+    assert KINDS["evaluate"].queue_for(4) == "gpu.any"  # not distributed: one process, one GPU
+    assert KINDS["pretrain"].queue_for(0) == "cpu"
+    assert KINDS["pipeline"].queue_for(4) == "cpu"  # a pipeline only coordinates its stages
+    assert KINDS["probe"].queue_for(1) == "cpu"
 
 
 def test_a_multi_gpu_pretrain_runs_under_torchrun_one_process_per_gpu():

@@ -8,6 +8,9 @@ Layout of ``checkpoint.pt`` (a dict)::
     step        optimizer steps done (the data position follows from it)
     method      state_dict of the method: encoders, heads, memories
     optimizer, scaler, rng   for an exact resume
+
+A completed run's checkpoint is final: ``final: True`` and ``method`` holding only the online
+backbone's weights (``online_encoder.backbone.*``), what every use of the model reads.
 """
 
 from __future__ import annotations
@@ -27,6 +30,15 @@ CHECKPOINT_FORMAT = "hatchery.pretrain/1"
 
 class CheckpointError(HatcheryInputError):
     """The file is missing or is not a Hatchery checkpoint."""
+
+
+BACKBONE_PREFIX = "online_encoder.backbone."
+
+
+def backbone_state(method: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The online backbone's weights of a method's state_dict, under their full names."""
+    return {name: tensor for name, tensor in method.state_dict().items()
+            if name.startswith(BACKBONE_PREFIX)}
 
 
 def save_atomically(state: dict[str, Any], path: Path) -> None:

@@ -1,0 +1,63 @@
+"""The tenant resources a submitted job's config names, found within the caller's organization.
+
+``engine.schemas.kinds.validate_job`` lists every reference a config holds (inputs and
+references written in the config alike). Here each is looked up among the caller's own rows
+— another organization's id is not found (404), exactly like an id in a URL — and checked
+for what the job needs of it: a dataset version with class labels where a classifier is
+scored, a job that left a checkpoint where a backbone is read. The dataset versions'
+statistics then let the engine's own checks (``engine.schemas.runnable``) refuse a config
+that cannot run on that data, before a worker ever sees it.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.datasets.models import DatasetVersion
+from api.jobs.models import Job, JobStatus
+from api.problems import NotFound, Unprocessable
+from api.tenancy import Tenant
+from engine.schemas.kinds import JOB_SCHEME, KINDS, VERSION_SCHEME, ValidatedJob
+from engine.schemas.runnable import DataFacts
+
+
+def version_facts(version: DatasetVersion) -> DataFacts:
+    stats = version.stats or {}
+    return DataFacts(name=f"dataset version {version.id}", images=int(stats.get("items", 0)),
+                     classes=dict(stats.get("classes", {})),
+                     split_classes=dict(stats.get("classes_by_split", {})))
+
+
+def _check_checkpoint_job(field: str, job: Job) -> None:
+    kind = KINDS.get(job.kind)
+    if kind is None or not kind.produces_checkpoint:
+        makers = ", ".join(name for name, spec in KINDS.items() if spec.produces_checkpoint)
+        raise Unprocessable(f"{field}: job {job.id} is a {job.kind} job, which leaves no "
+                            f"checkpoint; name a {makers} job")
+    if job.status != JobStatus.succeeded or "checkpoint" not in job.artifacts:
+        raise Unprocessable(f"{field}: job {job.id} is {job.status.value}; only a succeeded "
+                            f"{job.kind} job has a final checkpoint")
+
+
+def resolve(session: Session, tenant: Tenant, job: ValidatedJob) -> dict[uuid.UUID, DataFacts]:
+    """Check every reference of ``job`` (404 for what is not the caller's, 422 for what does
+    not fit) and return the facts of each referenced dataset version, by id."""
+    wanted = {scheme: {id_ for ref, id_ in job.references if ref.scheme == scheme}
+              for scheme in (VERSION_SCHEME, JOB_SCHEME)}
+    versions = {row.id: row for row in session.scalars(select(DatasetVersion).where(
+        DatasetVersion.organization_id == tenant.organization_id,
+        DatasetVersion.id.in_(wanted[VERSION_SCHEME])))} if wanted[VERSION_SCHEME] else {}
+    jobs = {row.id: row for row in session.scalars(select(Job).where(
+        Job.organization_id == tenant.organization_id,
+        Job.id.in_(wanted[JOB_SCHEME])))} if wanted[JOB_SCHEME] else {}
+    for reference, id_ in job.references:
+        field = job.where(reference)
+        found = versions.get(id_) if reference.scheme == VERSION_SCHEME else jobs.get(id_)
+        if found is None:
+            raise NotFound(f"{reference.noun} {id_} not found", field=field)
+        if reference.scheme == JOB_SCHEME:
+            _check_checkpoint_job(field, found)
+    return {id_: version_facts(version) for id_, version in versions.items()}

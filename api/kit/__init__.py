@@ -1,0 +1,1 @@
+"""The API's infrastructure, shared by every domain: request bodies, ..."""

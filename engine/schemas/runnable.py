@@ -1,0 +1,131 @@
+"""Whether a job can run, decided before it runs: its config against the data it will read.
+
+The trainer checks its resolved config against the images it found (``check_pretrain``);
+the API runs the same checks at submit against the dataset versions' statistics
+(``check_job``), so a config that cannot run is a 422 naming the field, never a failure in
+a worker minutes later. Torch-free.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from engine.schemas.backbones import TRANSFORMER_BACKBONES
+from engine.schemas.kinds import KINDS, VERSION_SCHEME, JobConfigError, ValidatedJob
+from engine.schemas.pretrain import PretrainConfig
+from engine.schemas.recipes import resolve_pretrain_config
+
+ONE_WAY_METHODS = ("moby", "hatchery")
+
+
+@dataclass(frozen=True)
+class DataFacts:
+    """What the checks need to know of one data set: a dataset version or a folder."""
+
+    name: str  # how messages call it: "dataset version <id>", "folder parts/"
+    images: int
+    classes: dict[str, int] = field(default_factory=dict)  # class -> labeled images
+    # split ("train", "val", "test", "unassigned") -> class -> labeled images
+    split_classes: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def split(self, name: str, splits: tuple[str, ...]) -> DataFacts:
+        """The facts of the images of ``splits`` only."""
+        classes: dict[str, int] = {}
+        for split in splits:
+            for class_name, count in self.split_classes.get(split, {}).items():
+                classes[class_name] = classes.get(class_name, 0) + count
+        return DataFacts(f"{self.name} ({name})", sum(classes.values()), classes)
+
+
+def check_pretrain(config: PretrainConfig, data: DataFacts, world_size: int = 1,
+                   prefix: str = "") -> None:
+    """Refuse a *resolved* pretrain config that cannot run on ``data``; the error names the
+    field (``prefix`` + its dotted name)."""
+    per_rank = data.images // world_size
+    if per_rank < config.batch_size:
+        ranks = f" per GPU on {world_size} GPUs" if world_size > 1 else ""
+        raise JobConfigError(f"{prefix}batch_size", f"{config.batch_size} images per step is "
+                             f"more than {data.name} holds ({data.images} images{ranks})")
+    if config.method != "mocov3" and config.memory.size > data.images:
+        raise JobConfigError(f"{prefix}memory.size", f"{config.memory.size} keys is more "
+                             f"than {data.name} holds ({data.images} images)")
+    if config.loss.relic_alpha and config.method not in ONE_WAY_METHODS:
+        raise JobConfigError(f"{prefix}loss.relic_alpha", "ReLIC needs two predictions per "
+                             f"image: use method moby or hatchery, not {config.method}")
+    only_mode = config.method != "mocov2"  # MoCo v3: both directions; MoCo v2: one
+    if config.method not in ONE_WAY_METHODS and config.loss.symmetric != only_mode:
+        raise JobConfigError(f"{prefix}loss.symmetric", f"{str(config.loss.symmetric).lower()}"
+                             f" is not an option of {config.method}: only moby and hatchery "
+                             "train one direction or both")
+    if config.backbone.freeze_patch_embed and config.backbone.name not in TRANSFORMER_BACKBONES:
+        raise JobConfigError(f"{prefix}backbone.freeze_patch_embed", "applies to ViT "
+                             f"backbones, not {config.backbone.name}")
+    splits = config.runtime.bn_splits
+    ghost_batches = config.runtime.batchnorm_leak_fix in ("auto", "split")
+    if ghost_batches and (config.batch_size % splits or config.batch_size < 2 * splits):
+        raise JobConfigError(f"{prefix}batch_size", f"{config.batch_size} must be a multiple "
+                             f"of runtime.bn_splits {splits} and at least {2 * splits} "
+                             "(BatchNorm needs two images per ghost batch)")
+
+
+def check_labeled_pair(train: DataFacts, test: DataFacts, train_field: str,
+                       test_field: str) -> None:
+    """A labeled train/test pair a classifier can be scored on: two classes or more in
+    train, labeled test images, no test class the train set lacks."""
+    if len(train.classes) < 2:
+        found = f"only class {next(iter(train.classes))!r}" if train.classes else "no class labels"
+        raise JobConfigError(train_field, f"{train.name} has {found}: label images of two "
+                             "classes or more")
+    if not test.classes:
+        raise JobConfigError(test_field, f"{test.name} has no class labels")
+    unknown = sorted(set(test.classes) - set(train.classes))
+    if unknown:
+        raise JobConfigError(test_field, f"{test.name} has classes the train data lacks: "
+                             f"{', '.join(unknown)}")
+
+
+def check_job(job: ValidatedJob, facts: dict[uuid.UUID, DataFacts], gpus: int) -> None:
+    """Everything knowable at submit: ``facts`` holds every referenced dataset version.
+    Raises ``JobConfigError`` naming the field."""
+    versions = {ref.field: facts[id_] for ref, id_ in job.references
+                if ref.scheme == VERSION_SCHEME}
+    where = {ref.field: job.where(ref) for ref, _ in job.references}
+    # (kind, section of the config it reads): a pipeline's stages each read their own
+    stages = [(job.kind.name, "")] if not job.kind.stages else [
+        (stage, f"{stage}.") for stage in job.kind.stages if job.config.get(stage) is not None]
+    for kind, section in stages:
+        config = job.config[section.rstrip(".")] if section else job.config
+        if kind == "pretrain":
+            _check_pretrain_submitted(PretrainConfig.model_validate(config), versions, where,
+                                      section, gpus, distributed=KINDS[kind].distributed)
+        elif kind == "evaluate":
+            train = versions[f"{section}train"]
+            if config.get("test") is None:  # one version, scored on its own test split
+                test_field = where[f"{section}train"]
+                train, test = (train.split("images marked train or unmarked",
+                                           ("train", "unassigned")),
+                               train.split("images marked test", ("test",)))
+            else:
+                test, test_field = versions[f"{section}test"], where[f"{section}test"]
+            check_labeled_pair(train, test, where[f"{section}train"], test_field)
+
+
+def _check_pretrain_submitted(config: PretrainConfig, versions: dict[str, DataFacts],
+                              where: dict[str, str], section: str, gpus: int,
+                              distributed: bool) -> None:
+    prefix = f"config.{section}"
+    if gpus == 0 and config.runtime.device == "cuda":
+        raise JobConfigError(f"{prefix}runtime.device", "cuda needs a GPU: ask for gpus >= 1 "
+                             "or leave the device on auto")
+    if gpus == 0 and config.runtime.precision == "fp16":
+        raise JobConfigError(f"{prefix}runtime.precision", "fp16 needs a GPU; use bf16, fp32 "
+                             "or auto on the CPU")
+    data = versions[f"{section}data.path"]
+    resolved = resolve_pretrain_config(config, dataset_size=data.images,
+                                       device_type="cpu" if gpus == 0 else None)
+    check_pretrain(resolved, data, world_size=max(1, gpus) if distributed else 1,
+                   prefix=prefix)
+    if config.eval.train is not None:
+        check_labeled_pair(versions[f"{section}eval.train"], versions[f"{section}eval.test"],
+                           where[f"{section}eval.train"], where[f"{section}eval.test"])

@@ -1,0 +1,65 @@
+"""The job-kind table: one declaration per kind, references in place of paths."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from engine.schemas.kinds import KINDS, JobConfigError, validate_job
+
+
+def string_fields(schema: dict, defs: dict, path: tuple[str, ...] = ()) -> set[str]:
+    """Dotted names of the free-text fields of a JSON schema (enums are not free text)."""
+    found: set[str] = set()
+    if "$ref" in schema:
+        return string_fields(defs[schema["$ref"].rsplit("/", 1)[-1]], defs, path)
+    for option in schema.get("anyOf", []):
+        found |= string_fields(option, defs, path)
+    if schema.get("type") == "string" and "enum" not in schema and "const" not in schema:
+        found.add(".".join(path))
+    for name, child in schema.get("properties", {}).items():
+        found |= string_fields(child, defs, (*path, name))
+    return found
+
+
+# Free text that is not a place to read data from.
+NOT_DATA = {"model_name"}
+
+
+@pytest.mark.parametrize("name", sorted(KINDS))
+def test_every_free_text_field_is_a_declared_reference(name):
+    """A new path-like field added to a schema without a reference would reach the worker as
+    a host path: it must be declared in the kind's references (or named here as not data)."""
+    kind = KINDS[name]
+    schema = kind.schema.model_json_schema()
+    fields = string_fields(schema, schema.get("$defs", {}))
+    declared = {reference.field for reference in kind.references}
+    assert fields - NOT_DATA == declared
+
+
+def test_inputs_write_references_and_paths_are_refused():
+    version = uuid.uuid4()
+    job = validate_job("pretrain", {"dataset_version_id": version}, {"steps": 3})
+    assert job.config["data"]["path"] == f"dataset-version://{version}"
+    assert [(ref.field, id_) for ref, id_ in job.references] == [("data.path", version)]
+    assert job.where(job.references[0][0]) == "inputs.dataset_version_id"
+    with pytest.raises(JobConfigError, match=r"config\.eval\.train: must name a dataset version"):
+        validate_job("pretrain", {"dataset_version_id": version},
+                     {"eval": {"train": "../../etc", "test": "/tmp"}})
+    with pytest.raises(JobConfigError, match=r"inputs\.train_version_id: not an input"):
+        validate_job("pretrain", {"train_version_id": version}, {})
+    with pytest.raises(JobConfigError, match=r"config\.data: Field required"):
+        validate_job("pretrain", {}, {})
+    with pytest.raises(JobConfigError, match=r"config.checkpoint: required: a job \(inputs"):
+        validate_job("evaluate", {"train_version_id": version, "test_version_id": version}, {})
+
+
+def test_a_pipeline_declares_its_stages_references_under_their_sections():
+    pipeline = KINDS["pipeline"]
+    assert {ref.field for ref in pipeline.references} == {
+        "pretrain.data.path", "pretrain.eval.train", "pretrain.eval.test",
+        "evaluate.checkpoint", "evaluate.train", "evaluate.test"}
+    assert [ref.field for ref in pipeline.references if ref.filled_by_pipeline] == [
+        "evaluate.checkpoint"]
+    assert all(KINDS[stage].queue for stage in pipeline.stages) and pipeline.orchestrates
