@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from api.models.tenants import AuditEvent
 from api.tenancy import Principal
-from api.tenants.models import AuditEvent
 
 
 def record(session: Session, action: str, *, organization_id: uuid.UUID | None,

@@ -15,21 +15,21 @@ from api.auth_cache import AuthCache
 from api.datasets.router import router as datasets_router
 from api.datasets.uploads_router import router as uploads_router
 from api.datasets.versions_router import router as versions_router
-from api.db import create_db_engine, make_read_session_factory, make_session_factory
-from api.deps import SESSION_EXIT_THREADS
-from api.docs_pages import install_docs_pages
-from api.gc_tuning import tune_for_serving
 from api.health_router import router as health_router
-from api.jobs.dispatch import CeleryDispatcher, Dispatcher
 from api.jobs.router import router as jobs_router
-from api.limits import BodySizeLimit
+from api.kit.db import create_db_engine, make_read_session_factory, make_session_factory
+from api.kit.deps import SESSION_EXIT_THREADS
+from api.kit.dispatch import CeleryDispatcher, Dispatcher
+from api.kit.docs_pages import install_docs_pages
+from api.kit.gc_tuning import tune_for_serving
+from api.kit.limits import BodySizeLimit
+from api.kit.observability import configure_logging, install_observability
+from api.kit.problems import install_problem_handlers
+from api.kit.settings import Settings, get_settings
+from api.kit.storage import ObjectStore, build_store
 from api.objects_router import router as objects_router
-from api.observability import configure_logging, install_observability
-from api.problems import install_problem_handlers
 from api.projects.router import router as projects_router
 from api.registry.router import router as registry_router
-from api.settings import Settings, get_settings
-from api.storage import ObjectStore, build_store
 from api.tenants.router import router as tenants_router
 
 API_DESCRIPTION = """
@@ -51,7 +51,7 @@ ROUTERS = (jobs_router, datasets_router, uploads_router, versions_router, regist
 def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None = None,
                store: ObjectStore | None = None, tune_gc: bool = False) -> FastAPI:
     """The API. ``tune_gc``: the process serves only this app from now on, so its garbage
-    collector is set for serving once startup is done (``api.gc_tuning``); ``api.main:app``
+    collector is set for serving once startup is done (``api.kit.gc_tuning``); ``api.main:app``
     is made so, apps that tests make and drop are not."""
     settings = settings or get_settings()
     engine = create_db_engine(settings.database_url)
@@ -67,8 +67,8 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
         engine.dispose()
 
     # FastAPI's own OpenTelemetry hooks are off: the service exports Prometheus metrics and
-    # JSON logs (api/observability.py), and the hooks look up a tracer on every request.
-    # /docs and /redoc come from local assets (api/docs_pages.py), not FastAPI's CDN pages.
+    # JSON logs (api/kit/observability.py), and the hooks look up a tracer on every request.
+    # /docs and /redoc come from local assets (api/kit/docs_pages.py), not FastAPI's CDN pages.
     app = FastAPI(title="Hatchery", version="1.0.0", description=API_DESCRIPTION,
                   lifespan=lifespan, docs_url=None, redoc_url=None,
                   telemetry={"tracing": False, "metrics": False, "logs": False,

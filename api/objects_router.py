@@ -7,9 +7,9 @@ import tempfile
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 
-from api.problems import Forbidden, NotFound, Problem, TooLarge
-from api.storage.local import LocalStore
-from api.storage.signing import read_object_token
+from api.kit.problems import Forbidden, NotFound, Problem, TooLarge
+from api.kit.storage.local import LocalStore
+from api.kit.storage.signing import read_object_token
 
 router = APIRouter(prefix="/api/v1/objects", tags=["objects"], include_in_schema=False)
 

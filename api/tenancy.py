@@ -14,23 +14,24 @@ from __future__ import annotations
 
 import hmac
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import anyio
 from fastapi import Depends, Header, Request
 from sqlalchemy import ScalarSelect, Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from api.auth.models import ApiKey, User
-from api.auth.sessions import session_is_open
-from api.db import TenantMixin, session_scope, utcnow
-from api.deps import SessionDep, SettingsDep
-from api.problems import Forbidden, NotFound, Problem, Unauthorized
-from api.security import read_access_token, sha256_hex, split_api_key
-from api.settings import Settings
-from api.tenants.models import ROLE_RANK, Membership, Role
+from api.kit.db import TenantMixin, session_scope, utcnow
+from api.kit.deps import SessionDep, SettingsDep
+from api.kit.pagination import Page, PageParams, paginate
+from api.kit.problems import Forbidden, NotFound, Problem, Unauthorized
+from api.kit.security import read_access_token, sha256_hex, split_api_key
+from api.kit.settings import Settings
+from api.models.auth import ApiKey, RefreshToken, User
+from api.models.tenants import ROLE_RANK, Membership, Role
 
 SCOPE_ROLES = {"read": Role.viewer, "write": Role.member, "admin": Role.admin}
 ORGANIZATION_HEADER = "X-Hatchery-Organization"
@@ -85,6 +86,14 @@ def _api_key(session: Session, token: str) -> ApiKey:
     if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
         key.last_used_at = now
     return key
+
+
+def session_is_open(session: Session, session_id: uuid.UUID) -> bool:
+    """Whether the login ``session_id`` has a refresh token that is neither revoked nor
+    expired (logging out revokes them all, and with them its access tokens)."""
+    return session.scalar(select(RefreshToken.id).where(
+        RefreshToken.session_id == session_id, RefreshToken.revoked_at.is_(None),
+        RefreshToken.expires_at > utcnow()).limit(1)) is not None
 
 
 def resolve_principal(request: Request, session: Session, settings: Settings) -> Principal:
@@ -206,16 +215,26 @@ async def administrator(request: Request, organization: OrganizationHeader = Non
 WriterDep = Annotated[Tenant, Depends(writer)]
 AdminDep = Annotated[Tenant, Depends(administrator)]
 
+@dataclass(frozen=True)
+class OwnedBy:
+    """One organization's data, for code that acts for it without a caller (a worker's
+    pipeline registering the model it trained): what a ``TenantRepository`` needs of a
+    ``Tenant``."""
+
+    organization_id: uuid.UUID
+
+
 Model = TypeVar("Model", bound=TenantMixin)
 
 
 class TenantRepository(Generic[Model]):
-    """Reads and writes of one tenant-owned table, always within the caller's organization."""
+    """Reads and writes of one tenant-owned table, always within one organization: the
+    caller's (a ``Tenant``) or the one a worker acts for (``OwnedBy``)."""
 
     model: type[Model]
     noun: str = "resource"
 
-    def __init__(self, session: Session, tenant: Tenant) -> None:
+    def __init__(self, session: Session, tenant: Tenant | OwnedBy) -> None:
         self.session = session
         self.tenant = tenant
 
@@ -248,6 +267,18 @@ class TenantRepository(Generic[Model]):
         return select(cls.model.id).where(
             cls.model.organization_id == bindparam("organization_id"),
             cls.model.id == bindparam(id_parameter)).scalar_subquery()
+
+    def by_ids(self, ids: set[uuid.UUID]) -> dict[uuid.UUID, Model]:
+        """The rows among ``ids`` that are the organization's, by id (one round trip)."""
+        if not ids:
+            return {}
+        return {row.id: row for row in self.session.scalars(
+            self.select().where(self.model.id.in_(ids)))}
+
+    def page(self, query: Select, params: PageParams,
+             convert: Callable[[Any], Any] | None = None) -> Page:
+        """One ``Page`` of ``query`` (built from ``select()``), its total included."""
+        return paginate(self.session, query, params, convert)
 
     def add(self, row: Model) -> Model:
         row.organization_id = self.tenant.organization_id

@@ -4,7 +4,7 @@ No authentication, no tenancy, no middleware: the floor any endpoint that reads 
 table through the same ORM and database can be measured against.
 ``uvicorn --factory bench.anchor_app:create`` with ``ANCHOR_DATABASE_URL`` and
 ``ANCHOR_DATASET_ID`` set; ``ANCHOR_TUNE_GC=1`` gives it the API's garbage-collector settings
-(``api.gc_tuning``), to show what they are worth on their own.
+(``api.kit.gc_tuning``), to show what they are worth on their own.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import uuid
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from api.all_models import metadata  # noqa: F401  (registers every mapped class)
-from api.datasets.models import DatasetItem
-from api.db import create_db_engine, make_session_factory
-from api.gc_tuning import tune_for_serving
+from api.kit.db import create_db_engine, make_session_factory
+from api.kit.gc_tuning import tune_for_serving
+from api.models import metadata  # noqa: F401  (registers every mapped class)
+from api.models.datasets import DatasetItem
 
 
 def create() -> FastAPI:

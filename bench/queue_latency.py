@@ -31,12 +31,12 @@ from celery import Celery
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from api.db import create_db_engine, make_session_factory
-from api.jobs.dispatch import CeleryDispatcher
-from api.jobs.models import Job, JobEvent, JobStatus
+from api.kit.db import create_db_engine, make_session_factory
+from api.kit.dispatch import CeleryDispatcher
+from api.kit.settings import Settings
 from api.main import create_app
 from api.migrate import migrate_database
-from api.settings import Settings
+from api.models.jobs import Job, JobEvent, JobStatus
 from tests.integration.servers import postgres_database
 from tests.integration.workers import WorkerPool, redis_server
 

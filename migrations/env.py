@@ -6,8 +6,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from api.all_models import metadata
-from api.settings import Settings
+from api.kit.settings import Settings
+from api.models import metadata
 
 config = context.config
 

@@ -2,4 +2,4 @@
 
 # Every table's mapper must be known before a worker's first flush (foreign keys between
 # domains), whichever worker module is imported first.
-import api.all_models  # noqa: F401
+import api.models  # noqa: F401

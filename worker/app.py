@@ -13,8 +13,8 @@ from functools import cache
 
 from celery import Celery, signals
 
-from api.jobs.dispatch import RUN_JOB_TASK, broker_transport_options
-from api.settings import get_settings
+from api.kit.settings import get_settings
+from api.kit.tasks import RUN_JOB_TASK, broker_transport_options
 from worker.runtime import WorkerRuntime
 
 log = logging.getLogger("hatchery.worker")

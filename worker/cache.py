@@ -25,8 +25,8 @@ from pathlib import Path, PurePosixPath
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.datasets.models import Blob, DatasetVersion, VersionItem
-from api.storage import ObjectStore
+from api.kit.storage import ObjectStore
+from api.models.datasets import Blob, DatasetVersion, VersionItem
 
 COMPLETE_MARKER = ".complete"
 

@@ -21,8 +21,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.db import session_scope, utcnow
-from api.jobs.models import Job, JobEvent, JobStatus
+from api.kit.db import session_scope, utcnow
+from api.models.jobs import Job, JobEvent, JobStatus
 
 if TYPE_CHECKING:  # the engine (torch) loads only in processes that train
     from engine.train.progress import Progress

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.db import create_db_engine, make_session_factory, session_scope
-from api.jobs.models import Job, JobStatus
-from api.settings import get_settings
-from api.storage import build_store
+from api.kit.db import create_db_engine, make_session_factory, session_scope
+from api.kit.settings import get_settings
+from api.kit.storage import build_store
+from api.models.jobs import Job, JobStatus
 from engine.errors import HatcheryInputError
 from worker.cache import DatasetCache
 from worker.channel import JobChannel

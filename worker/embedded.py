@@ -29,9 +29,9 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, update
 
-from api.auth.models import User
+from api.kit.settings import get_settings
 from api.migrate import migrate_database
-from api.settings import get_settings
+from api.models.auth import User
 from worker.lifetime import die_with_parent
 
 DEMO_EMAIL, DEMO_PASSWORD = "demo@example.com", "hatchery-demo-password"

@@ -23,11 +23,11 @@ from typing import Any, Literal
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.db import session_scope, utcnow
-from api.jobs.dispatch import Dispatcher
 from api.jobs.events import add_event
-from api.jobs.models import ACTIVE, Job, JobStatus
-from api.registry.service import model_named, register_version
+from api.kit.db import session_scope, utcnow
+from api.kit.dispatch import Dispatcher
+from api.models.jobs import ACTIVE, Job, JobStatus
+from api.registry.registration import model_named, register_version
 from engine.schemas.kinds import JOB_SCHEME, KINDS, reference_to
 
 log = logging.getLogger("hatchery.worker.pipeline")

@@ -24,9 +24,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.db import session_scope
-from api.jobs.models import Job
-from api.storage import ObjectStore
+from api.kit.db import session_scope
+from api.kit.storage import ObjectStore
+from api.models.jobs import Job
 from engine.errors import HatcheryInputError
 from engine.schemas.kinds import KINDS, VERSION_SCHEME, parse_reference, references_in
 from worker.cache import DatasetCache, VersionNotFound

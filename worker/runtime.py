@@ -21,11 +21,11 @@ from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.db import create_db_engine, make_session_factory, session_scope, utcnow
-from api.jobs.dispatch import CeleryDispatcher, Dispatcher
-from api.jobs.models import JobStatus, Worker
-from api.settings import Settings
-from api.storage import ObjectStore, build_store
+from api.kit.db import create_db_engine, make_session_factory, session_scope, utcnow
+from api.kit.dispatch import CeleryDispatcher, Dispatcher
+from api.kit.settings import Settings
+from api.kit.storage import ObjectStore, build_store
+from api.models.jobs import JobStatus, Worker
 from engine.schemas.kinds import KINDS
 from worker import pipeline
 from worker.devices import describe_devices

@@ -24,9 +24,9 @@ from sqlalchemy import ScalarSelect, and_, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.db import session_scope, utcnow
-from api.jobs.models import Job, JobEvent, JobStatus, holding_a_worker
-from api.tenants.models import Organization
+from api.kit.db import session_scope, utcnow
+from api.models.jobs import Job, JobEvent, JobStatus, holding_a_worker
+from api.models.tenants import Organization
 
 CLAIM_ATTEMPTS = 5
 

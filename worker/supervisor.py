@@ -35,10 +35,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.db import session_scope, utcnow
-from api.jobs.models import Job, JobStatus
-from api.settings import Settings
-from api.storage import ObjectStore
+from api.kit.db import session_scope, utcnow
+from api.kit.settings import Settings
+from api.kit.storage import ObjectStore
+from api.models.jobs import Job, JobStatus
 from engine.schemas.kinds import KINDS
 from worker.scheduler import Claim, release, renew_lease
 

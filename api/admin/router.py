@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends
 
 from api.admin import service
 from api.admin.schemas import OrganizationUsageOut, QueueOut, WorkerOut
-from api.auth.models import User
-from api.deps import SessionDep, SettingsDep
-from api.problems import Forbidden
+from api.kit.deps import SessionDep, SettingsDep
+from api.kit.problems import Forbidden
+from api.models.auth import User
 from api.tenancy import CurrentUser
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])

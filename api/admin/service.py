@@ -8,10 +8,10 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from api.admin.schemas import OrganizationUsageOut, QueueOut, WorkerOut
-from api.db import utcnow
-from api.jobs.models import ACTIVE, Job, JobStatus, Worker, holding_a_worker
-from api.quotas import month_start
-from api.tenants.models import Organization
+from api.kit.db import utcnow
+from api.models.jobs import ACTIVE, Job, JobStatus, Worker, holding_a_worker
+from api.models.tenants import Organization
+from api.quotas.service import month_start
 
 
 def queues(session: Session) -> list[QueueOut]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
-from sqlalchemy import select
 
 from api.auth import service
 from api.auth.schemas import (
@@ -14,10 +13,11 @@ from api.auth.schemas import (
     TokenPair,
     UserOut,
 )
-from api.deps import SessionDep, SettingsDep
-from api.problems import Unauthorized
+from api.kit.deps import SessionDep, SettingsDep
+from api.kit.problems import Unauthorized
 from api.tenancy import CurrentUser, forget_authorizations
-from api.tenants.models import Membership, Organization
+from api.tenants.repository import organizations_of
+from api.tenants.service import create_organization
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -26,7 +26,7 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 def signup(body: SignupRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
     """Create a user and a new organization that the user owns; returns tokens."""
     user = service.create_user(session, body.email, body.password, body.display_name)
-    service.create_organization(session, settings, body.organization_name, user)
+    create_organization(session, settings, body.organization_name, user)
     return service.issue_tokens(session, settings, user)
 
 
@@ -58,9 +58,7 @@ def logout(body: RefreshRequest, session: SessionDep, request: Request) -> None:
 
 @router.get("/me", response_model=UserOut)
 def me(user: CurrentUser, session: SessionDep) -> UserOut:
-    rows = session.execute(
-        select(Membership, Organization).join(Organization)
-        .where(Membership.user_id == user.id).order_by(Organization.name)).all()
+    rows = organizations_of(session, user.id)
     return UserOut(
         id=user.id, email=user.email, display_name=user.display_name,
         is_platform_admin=user.is_platform_admin,

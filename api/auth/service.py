@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -12,45 +11,24 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from api import audit
-from api.auth.models import LoginFailure, RefreshToken, User
 from api.auth.schemas import TokenPair
-from api.db import utcnow
-from api.problems import Conflict, RateLimited, Unauthorized
-from api.security import (
+from api.kit.db import utcnow
+from api.kit.problems import Conflict, RateLimited, Unauthorized
+from api.kit.security import (
     hash_password,
     issue_access_token,
     random_token,
     sha256_hex,
     verify_password,
 )
-from api.settings import Settings
+from api.kit.settings import Settings
+from api.models.auth import LoginFailure, RefreshToken, User
+from api.models.tenants import Membership
 from api.tenancy import Principal
-from api.tenants.models import Membership, Organization, Role
 
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
-
-
-def slugify(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "org"
-    return f"{slug}-{uuid.uuid4().hex[:6]}"
-
-
-def create_organization(session: Session, settings: Settings, name: str, owner: User
-                        ) -> Organization:
-    organization = Organization(
-        name=name, slug=slugify(name),
-        storage_bytes_quota=settings.default_storage_bytes,
-        images_per_dataset_quota=settings.default_images_per_dataset,
-        concurrent_jobs_quota=settings.default_concurrent_jobs,
-        gpu_hours_per_month_quota=settings.default_gpu_hours_per_month,
-    )
-    session.add(organization)
-    session.flush()
-    session.add(Membership(organization_id=organization.id, user_id=owner.id, role=Role.owner))
-    session.flush()
-    return organization
 
 
 def create_user(session: Session, email: str, password: str, display_name: str = "") -> User:

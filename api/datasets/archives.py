@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from api.datasets.paths import path_problem
-from api.problems import Problem, TooLarge
-from api.settings import Settings
+from api.kit.problems import Problem, TooLarge
+from api.kit.settings import Settings
 
 
 @dataclass

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 from api.datasets.label_formats import coco_document
-from api.storage import ObjectStore
+from api.kit.storage import ObjectStore
 
 ExportFormat = Literal["folders", "coco"]
 

@@ -35,14 +35,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.datasets.images import CheckedImage, RejectedImage, check_image
-from api.datasets.models import Blob, Dataset, DatasetItem
 from api.datasets.paths import item_path, path_problem
-from api.problems import QuotaExceeded
-from api.quotas import stored_bytes
-from api.settings import Settings
-from api.storage import ObjectStore
+from api.datasets.repository import Blobs
+from api.kit.problems import QuotaExceeded
+from api.kit.settings import Settings
+from api.kit.storage import ObjectStore
+from api.models.datasets import Blob, Dataset, DatasetItem
+from api.models.tenants import Organization
+from api.quotas.service import stored_bytes
 from api.tenancy import Tenant
-from api.tenants.models import Organization
 
 CHUNK = 1024 * 1024
 SPOOL_BYTES = 256 * 1024  # smaller files stay in memory while staged
@@ -210,9 +211,8 @@ class Ingestor:
 
     def _known_blobs(self, staged: list[StagedFile]) -> dict[str, Blob]:
         """The organization's stored images with the staged contents, by SHA-256."""
-        return {blob.sha256: blob for blob in self.session.scalars(select(Blob).where(
-            Blob.organization_id == self.tenant.organization_id,
-            Blob.sha256.in_(list({file.sha256 for file in staged}))))}
+        return Blobs(self.session, self.tenant).with_contents(
+            list({file.sha256 for file in staged}))
 
     def _check_new(self, staged: list[StagedFile], known: dict[str, Blob]
                    ) -> dict[str, CheckedImage | RejectedImage]:

@@ -21,7 +21,7 @@ from xml.etree import ElementTree
 
 import yaml
 
-from api.problems import Unprocessable
+from api.kit.problems import Unprocessable
 
 
 @dataclass

@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy import Integer, Row, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from api.datasets.models import (
+from api.kit.pagination import Page, PageParams
+from api.kit.problems import NotFound
+from api.models.datasets import (
     Blob,
     Dataset,
     DatasetItem,
@@ -17,16 +19,28 @@ from api.datasets.models import (
     StagedUpload,
     VersionItem,
 )
-from api.problems import NotFound
 from api.tenancy import Tenant, TenantRepository
 
 
 class Datasets(TenantRepository[Dataset]):
     model, noun = Dataset, "dataset"
 
+    def named_in(self, project_id: uuid.UUID, name: str) -> Dataset | None:
+        return self.session.scalar(self.select().where(Dataset.project_id == project_id,
+                                                       Dataset.name == name))
+
+    def in_project(self, project_id: uuid.UUID, params: PageParams) -> Page:
+        return self.page(self.select().where(Dataset.project_id == project_id)
+                         .order_by(Dataset.created_at.desc()), params)
+
 
 class Blobs(TenantRepository[Blob]):
     model, noun = Blob, "image"
+
+    def with_contents(self, sha256s: list[str]) -> dict[str, Blob]:
+        """The organization's stored images with these contents, by SHA-256."""
+        return {blob.sha256: blob for blob in self.session.scalars(
+            self.select().where(Blob.sha256.in_(sha256s)))} if sha256s else {}
 
 
 class Versions(TenantRepository[DatasetVersion]):
@@ -36,6 +50,11 @@ class Versions(TenantRepository[DatasetVersion]):
         latest = self.session.scalar(select(func.max(DatasetVersion.number))
                                      .where(DatasetVersion.dataset_id == dataset_id))
         return (latest or 0) + 1
+
+    def of_dataset(self, dataset_id: uuid.UUID, params: PageParams) -> Page:
+        """The dataset's versions, newest first."""
+        return self.page(self.select().where(DatasetVersion.dataset_id == dataset_id)
+                         .order_by(DatasetVersion.number.desc()), params)
 
 
 class Uploads(TenantRepository[StagedUpload]):
@@ -47,6 +66,11 @@ class Items(TenantRepository[DatasetItem]):
 
     def in_dataset(self, dataset_id: uuid.UUID) -> Select:
         return self.select().where(DatasetItem.dataset_id == dataset_id)
+
+    def all_in(self, dataset_id: uuid.UUID) -> list[DatasetItem]:
+        """Every item of the dataset, by path."""
+        return list(self.session.scalars(self.in_dataset(dataset_id)
+                                         .order_by(DatasetItem.path)))
 
     def at_paths(self, dataset_id: uuid.UUID, paths: list[str]) -> list[DatasetItem]:
         return list(self.session.scalars(self.in_dataset(dataset_id).where(
@@ -64,6 +88,11 @@ class VersionItems(TenantRepository[VersionItem]):
 
     def in_version(self, version_id: uuid.UUID) -> Select:
         return self.select().where(VersionItem.version_id == version_id)
+
+    def all_in(self, version_id: uuid.UUID) -> list[VersionItem]:
+        """Every item of the version, by path."""
+        return list(self.session.scalars(self.in_version(version_id)
+                                         .order_by(VersionItem.path)))
 
 
 LISTING_FILTERS = ("labeled", "class_name", "split", "is_defect")

@@ -9,7 +9,6 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
 from api import audit
 from api.datasets import service
-from api.datasets.models import Dataset, DatasetItem
 from api.datasets.repository import Datasets, ItemListing, Items
 from api.datasets.schemas import (
     DatasetCreate,
@@ -20,11 +19,12 @@ from api.datasets.schemas import (
     Labels,
     Split,
 )
-from api.deps import SessionDep, SettingsDep, StoreDep
-from api.pagination import Page, PageDep, paginate
-from api.problems import Conflict, TooLarge
+from api.kit.deps import SessionDep, SettingsDep, StoreDep
+from api.kit.pagination import Page, PageDep
+from api.kit.problems import Conflict, TooLarge
+from api.kit.responses import json_response
+from api.models.datasets import Dataset, DatasetItem
 from api.projects.repository import Projects
-from api.responses import json_response
 from api.tenancy import AdminDep, TenantDep, WriterDep
 
 router = APIRouter(prefix="/api/v1", tags=["datasets"])
@@ -37,8 +37,7 @@ def create(project_id: uuid.UUID, body: DatasetCreate, tenant: WriterDep,
            session: SessionDep) -> Dataset:
     Projects(session, tenant).require(project_id)
     datasets = Datasets(session, tenant)
-    if session.scalar(datasets.select().where(Dataset.project_id == project_id,
-                                              Dataset.name == body.name)) is not None:
+    if datasets.named_in(project_id, body.name) is not None:
         raise Conflict(f"the project already has a dataset named {body.name!r}")
     return datasets.add(Dataset(project_id=project_id, name=body.name,
                                 description=body.description))
@@ -48,9 +47,7 @@ def create(project_id: uuid.UUID, body: DatasetCreate, tenant: WriterDep,
 def list_datasets(project_id: uuid.UUID, tenant: TenantDep, session: SessionDep,
                   page: PageDep) -> Page[DatasetOut]:
     Projects(session, tenant).require(project_id)
-    query = Datasets(session, tenant).select().where(Dataset.project_id == project_id)
-    rows, total = paginate(session, query.order_by(Dataset.created_at.desc()), page)
-    return Page(items=rows, total=total, offset=page.offset, limit=page.limit)
+    return Datasets(session, tenant).in_project(project_id, page)
 
 
 @router.get("/datasets/{dataset_id}", response_model=DatasetOut)
@@ -148,5 +145,4 @@ def import_labels(dataset_id: uuid.UUID, tenant: WriterDep, session: SessionDep,
 def stats(dataset_id: uuid.UUID, tenant: TenantDep, session: SessionDep) -> dict:
     """Counts, bytes, label counts and class balance of the current items."""
     Datasets(session, tenant).require(dataset_id)
-    return service.statistics(session, list(session.scalars(
-        Items(session, tenant).in_dataset(dataset_id))))
+    return service.statistics(session, Items(session, tenant).all_in(dataset_id))

@@ -17,13 +17,13 @@ from api.datasets.label_formats import (
     parse_voc,
     parse_yolo,
 )
-from api.datasets.models import Blob, DatasetItem, DatasetVersion, LabelColumns, VersionItem
 from api.datasets.repository import Blobs, Items, Versions
 from api.datasets.schemas import ItemOut, LabelImportReport, Labels
+from api.kit.problems import Unprocessable
 from api.kit.requests import refuse_unstorable
-from api.problems import Unprocessable
-from api.settings import Settings
-from api.storage import ObjectStore
+from api.kit.settings import Settings
+from api.kit.storage import ObjectStore
+from api.models.datasets import Blob, DatasetItem, DatasetVersion, LabelColumns, VersionItem
 from api.tenancy import Tenant
 
 
@@ -87,7 +87,7 @@ def set_labels(session: Session, item: DatasetItem, labels: Labels) -> None:
 def import_labels(session: Session, tenant: Tenant, dataset_id: uuid.UUID, label_format: str,
                   data: bytes, filename: str) -> LabelImportReport:
     """Read a label file of ``label_format`` and apply it to the dataset's items."""
-    items = list(session.scalars(Items(session, tenant).in_dataset(dataset_id)))
+    items = Items(session, tenant).all_in(dataset_id)
     if label_format == "coco":
         parsed = parse_coco(data)
     elif label_format == "voc":
@@ -169,8 +169,7 @@ def _classes_by_split(items: list[LabelColumns]) -> dict[str, dict[str, int]]:
 def create_version(session: Session, tenant: Tenant, dataset_id: uuid.UUID, note: str
                    ) -> DatasetVersion:
     """Freeze the dataset's current items and labels into a new numbered version."""
-    items = list(session.scalars(Items(session, tenant).in_dataset(dataset_id)
-                                 .order_by(DatasetItem.path)))
+    items = Items(session, tenant).all_in(dataset_id)
     if not items:
         raise Unprocessable("the dataset has no images yet: upload some before versioning")
     versions = Versions(session, tenant)

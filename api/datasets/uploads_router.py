@@ -20,7 +20,6 @@ from api.datasets import service
 from api.datasets.archives import archive_entries
 from api.datasets.ingest import Ingestor, IngestReport
 from api.datasets.label_formats import labels_from_folders
-from api.datasets.models import StagedUpload
 from api.datasets.paths import path_problem
 from api.datasets.repository import Datasets, Items, Uploads
 from api.datasets.schemas import (
@@ -30,8 +29,9 @@ from api.datasets.schemas import (
     UploadOut,
     UploadTarget,
 )
-from api.deps import SessionDep, SettingsDep, StoreDep
-from api.problems import Conflict, Unprocessable
+from api.kit.deps import SessionDep, SettingsDep, StoreDep
+from api.kit.problems import Conflict, Unprocessable
+from api.models.datasets import StagedUpload
 from api.tenancy import WriterDep
 
 router = APIRouter(prefix="/api/v1", tags=["uploads"])

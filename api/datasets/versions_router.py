@@ -10,11 +10,11 @@ from fastapi.responses import StreamingResponse
 
 from api.datasets import service
 from api.datasets.export import ExportFormat, stream_zip
-from api.datasets.models import DatasetVersion, VersionItem
 from api.datasets.repository import Datasets, ItemListing, VersionItems, Versions
 from api.datasets.schemas import ItemOut, Split, VersionCreate, VersionOut
-from api.deps import SessionDep, SettingsDep, StoreDep
-from api.pagination import Page, PageDep, paginate
+from api.kit.deps import SessionDep, SettingsDep, StoreDep
+from api.kit.pagination import Page, PageDep
+from api.models.datasets import DatasetVersion, VersionItem
 from api.tenancy import TenantDep, WriterDep
 
 router = APIRouter(prefix="/api/v1", tags=["dataset versions"])
@@ -33,9 +33,7 @@ def create_version(dataset_id: uuid.UUID, body: VersionCreate, tenant: WriterDep
 def list_versions(dataset_id: uuid.UUID, tenant: TenantDep, session: SessionDep,
                   page: PageDep) -> Page[VersionOut]:
     Datasets(session, tenant).require(dataset_id)
-    query = Versions(session, tenant).select().where(DatasetVersion.dataset_id == dataset_id)
-    rows, total = paginate(session, query.order_by(DatasetVersion.number.desc()), page)
-    return Page(items=rows, total=total, offset=page.offset, limit=page.limit)
+    return Versions(session, tenant).of_dataset(dataset_id, page)
 
 
 @router.get("/dataset-versions/{version_id}", response_model=VersionOut)
@@ -67,8 +65,7 @@ def export_version(version_id: uuid.UUID, tenant: TenantDep, session: SessionDep
                    store: StoreDep, format: ExportFormat = "folders") -> StreamingResponse:
     """The version's images and labels as a zip: one folder per class, or COCO."""
     version = Versions(session, tenant).get(version_id)
-    rows = list(session.scalars(VersionItems(session, tenant).in_version(version_id)
-                                .order_by(VersionItem.path)))
+    rows = VersionItems(session, tenant).all_in(version_id)
     items = [{"path": item.path, "sha256": blob.sha256, "storage_key": blob.storage_key,
               "width": blob.width, "height": blob.height, "class_name": item.class_name,
               "is_defect": item.is_defect, "annotations": item.annotations}

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from api.jobs.models import Job, JobEvent
+from api.models.jobs import Job, JobEvent
 
 
 def add_event(session: Session, job: Job, kind: str, data: dict[str, Any],

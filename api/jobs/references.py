@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.datasets.models import DatasetVersion
-from api.jobs.models import Job, JobStatus
-from api.problems import NotFound, Unprocessable
+from api.datasets.repository import Versions
+from api.jobs.repository import Jobs
+from api.kit.problems import NotFound, Unprocessable
+from api.models.datasets import DatasetVersion
+from api.models.jobs import Job, JobStatus
 from api.tenancy import Tenant
 from engine.schemas.kinds import JOB_SCHEME, KINDS, VERSION_SCHEME, ValidatedJob
 from engine.schemas.runnable import DataFacts
@@ -47,12 +48,8 @@ def resolve(session: Session, tenant: Tenant, job: ValidatedJob) -> dict[uuid.UU
     not fit) and return the facts of each referenced dataset version, by id."""
     wanted = {scheme: {id_ for ref, id_ in job.references if ref.scheme == scheme}
               for scheme in (VERSION_SCHEME, JOB_SCHEME)}
-    versions = {row.id: row for row in session.scalars(select(DatasetVersion).where(
-        DatasetVersion.organization_id == tenant.organization_id,
-        DatasetVersion.id.in_(wanted[VERSION_SCHEME])))} if wanted[VERSION_SCHEME] else {}
-    jobs = {row.id: row for row in session.scalars(select(Job).where(
-        Job.organization_id == tenant.organization_id,
-        Job.id.in_(wanted[JOB_SCHEME])))} if wanted[JOB_SCHEME] else {}
+    versions = Versions(session, tenant).by_ids(wanted[VERSION_SCHEME])
+    jobs = Jobs(session, tenant).by_ids(wanted[JOB_SCHEME])
     for reference, id_ in job.references:
         field = job.where(reference)
         found = versions.get(id_) if reference.scheme == VERSION_SCHEME else jobs.get(id_)

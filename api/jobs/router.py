@@ -11,16 +11,16 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
-from api.db import session_scope
-from api.deps import SessionDep, SettingsDep, StoreDep
 from api.jobs import service
-from api.jobs.models import TERMINAL, Job, JobStatus
 from api.jobs.repository import Jobs
 from api.jobs.schemas import JobCreate, JobEventOut, JobOut, MetricSeries
-from api.pagination import Page, PageDep, paginate
-from api.problems import NotFound
+from api.kit.db import session_scope
+from api.kit.deps import SessionDep, SettingsDep, StoreDep
+from api.kit.pagination import Page, PageDep
+from api.kit.problems import NotFound
+from api.kit.responses import json_response
+from api.models.jobs import TERMINAL, Job, JobStatus
 from api.projects.repository import Projects
-from api.responses import json_response
 from api.tenancy import TenantDep, WriterDep
 from engine.schemas.kinds import KINDS
 
@@ -60,13 +60,7 @@ def list_jobs(project_id: uuid.UUID, tenant: TenantDep, session: SessionDep, pag
               status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
               kind: Annotated[str | None, Query(max_length=32)] = None) -> Page[JobOut]:
     Projects(session, tenant).require(project_id)
-    query = Jobs(session, tenant).select().where(Job.project_id == project_id)
-    if status_filter is not None:
-        query = query.where(Job.status == status_filter)
-    if kind is not None:
-        query = query.where(Job.kind == kind)
-    rows, total = paginate(session, query.order_by(Job.created_at.desc()), page)
-    return Page(items=rows, total=total, offset=page.offset, limit=page.limit)
+    return Jobs(session, tenant).in_project(project_id, page, status_filter, kind)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)

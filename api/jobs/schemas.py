@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.jobs.models import JobStatus
 from api.kit.requests import RequestModel
+from api.models.jobs import JobStatus
 
 
 class JobCreate(RequestModel):

@@ -6,17 +6,17 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from api.db import utcnow
 from api.jobs import references, submission
-from api.jobs.dispatch import Dispatcher
 from api.jobs.events import add_event
 from api.jobs.metrics import numeric_metrics
-from api.jobs.models import ACTIVE, TERMINAL, Job, JobEvent, JobStatus
 from api.jobs.repository import JobEvents, Jobs
 from api.jobs.schemas import JobCreate
-from api.problems import Conflict, Unprocessable
-from api.quotas import check_job_quotas
-from api.settings import Settings
+from api.kit.db import utcnow
+from api.kit.dispatch import Dispatcher
+from api.kit.problems import Conflict, Unprocessable
+from api.kit.settings import Settings
+from api.models.jobs import TERMINAL, Job, JobEvent, JobStatus
+from api.quotas.service import check_job_quotas
 from api.tenancy import Tenant
 from engine.schemas.kinds import KINDS, JobConfigError, validate_job
 from engine.schemas.runnable import check_job
@@ -71,9 +71,7 @@ def cancel(session: Session, tenant: Tenant, job_id: uuid.UUID) -> Job:
     job = Jobs(session, tenant).get(job_id, for_update=True)
     if job.status in TERMINAL:
         raise Conflict(f"job {job_id} already {job.status.value}")
-    children = session.scalars(Jobs(session, tenant).select().where(
-        Job.parent_id == job.id, Job.status.in_(ACTIVE)).with_for_update())
-    for row in (job, *children):
+    for row in (job, *Jobs(session, tenant).active_stages_of(job.id)):
         _request_cancel(session, row)
     return job
 
@@ -111,10 +109,7 @@ def retry(session: Session, tenant: Tenant, dispatcher: Dispatcher, job_id: uuid
 def events(session: Session, tenant: Tenant, job_id: uuid.UUID, kind: str | None = None,
            limit: int = 1000) -> list[JobEvent]:
     Jobs(session, tenant).require(job_id)
-    query = JobEvents(session, tenant).select().where(JobEvent.job_id == job_id)
-    if kind:
-        query = query.where(JobEvent.kind == kind)
-    return list(session.scalars(query.order_by(JobEvent.created_at).limit(limit)))
+    return JobEvents(session, tenant).of_job(job_id, kind, limit)
 
 
 def metric_series(session: Session, tenant: Tenant, job_id: uuid.UUID
@@ -127,8 +122,3 @@ def metric_series(session: Session, tenant: Tenant, job_id: uuid.UUID
             if name.rsplit(".", 1)[-1] != "step":  # the x axis, not a series
                 series.setdefault(name, []).append((event.step, value))
     return series
-
-
-def latest_change(session: Session, tenant: Tenant, job_id: uuid.UUID) -> Job:
-    session.expire_all()
-    return session.scalar(Jobs(session, tenant).select().where(Job.id == job_id))

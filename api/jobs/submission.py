@@ -24,11 +24,11 @@ from sqlalchemy import JSON, Select, String, and_, bindparam, insert, literal, s
 from sqlalchemy.orm import Session
 
 from api.datasets.repository import Versions
-from api.jobs.models import Job, JobEvent, JobStatus
 from api.jobs.repository import Jobs
-from api.problems import NotFound
+from api.kit.problems import NotFound
+from api.models.jobs import Job, JobEvent, JobStatus
 from api.projects.repository import Projects
-from api.quotas import job_quota_params, job_quota_query, job_quota_state, job_quotas_allow
+from api.quotas.service import job_quota_params, job_quota_query, job_quota_state, job_quotas_allow
 from api.tenancy import TenantRepository
 from engine.schemas.kinds import VERSION_SCHEME
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from api.problems import Unprocessable
+from api.kit.problems import Unprocessable
 
 
 def first_unstorable(value: Any, path: str = "") -> tuple[str, str] | None:

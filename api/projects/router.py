@@ -8,10 +8,10 @@ from fastapi import APIRouter, status
 from sqlalchemy.exc import IntegrityError
 
 from api import audit
-from api.deps import SessionDep
-from api.pagination import Page, PageDep, paginate
-from api.problems import Conflict
-from api.projects.models import Project
+from api.kit.deps import SessionDep
+from api.kit.pagination import Page, PageDep
+from api.kit.problems import Conflict
+from api.models.projects import Project
 from api.projects.repository import Projects
 from api.projects.schemas import ProjectCreate, ProjectOut, ProjectUpdate
 from api.tenancy import AdminDep, TenantDep, WriterDep
@@ -30,7 +30,7 @@ def _flush_unique(session, name: str) -> None:
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ProjectOut)
 def create(body: ProjectCreate, tenant: WriterDep, session: SessionDep) -> Project:
     projects = Projects(session, tenant)
-    if session.scalar(projects.select().where(Project.name == body.name)) is not None:
+    if projects.named(body.name) is not None:
         raise Conflict(f"a project named {body.name!r} already exists")
     return projects.add(Project(name=body.name, description=body.description))
 
@@ -38,9 +38,7 @@ def create(body: ProjectCreate, tenant: WriterDep, session: SessionDep) -> Proje
 @router.get("", response_model=Page[ProjectOut])
 def list_projects(tenant: TenantDep, session: SessionDep,
                   page: PageDep) -> Page[ProjectOut]:
-    projects = Projects(session, tenant)
-    rows, total = paginate(session, projects.select().order_by(Project.created_at.desc()), page)
-    return Page(items=rows, total=total, offset=page.offset, limit=page.limit)
+    return Projects(session, tenant).newest_first(page)
 
 
 @router.get("/{project_id}", response_model=ProjectOut)

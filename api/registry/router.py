@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from api import audit
-from api.deps import SessionDep, SettingsDep, StoreDep
-from api.pagination import Page, PageDep, paginate
-from api.problems import Conflict, NotFound
+from api.kit.deps import SessionDep, SettingsDep, StoreDep
+from api.kit.pagination import Page, PageDep
+from api.kit.problems import Conflict, NotFound
+from api.models.registry import ModelVersion, RegisteredModel
 from api.projects.repository import Projects
 from api.registry import service
-from api.registry.models import ModelAlias, ModelVersion, RegisteredModel
+from api.registry.repository import Aliases, Models, ModelVersions
 from api.registry.schemas import (
     AliasSet,
     Comparison,
@@ -30,7 +31,7 @@ AliasName = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z0-9]
 
 def _out(session, tenant, model: RegisteredModel) -> ModelOut:
     return ModelOut.model_validate(model).model_copy(
-        update={"aliases": service.aliases_of(session, tenant, model.id)})
+        update={"aliases": Aliases(session, tenant).of_model(model.id)})
 
 
 @router.post("/projects/{project_id}/models", status_code=status.HTTP_201_CREATED,
@@ -38,9 +39,8 @@ def _out(session, tenant, model: RegisteredModel) -> ModelOut:
 def create(project_id: uuid.UUID, body: ModelCreate, tenant: WriterDep,
            session: SessionDep) -> ModelOut:
     Projects(session, tenant).require(project_id)
-    models = service.Models(session, tenant)
-    if session.scalar(models.select().where(RegisteredModel.project_id == project_id,
-                                            RegisteredModel.name == body.name)) is not None:
+    models = Models(session, tenant)
+    if models.named_in(project_id, body.name) is not None:
         raise Conflict(f"the project already has a model named {body.name!r}")
     model = models.add(RegisteredModel(project_id=project_id, name=body.name,
                                        description=body.description))
@@ -51,21 +51,18 @@ def create(project_id: uuid.UUID, body: ModelCreate, tenant: WriterDep,
 def list_models(project_id: uuid.UUID, tenant: TenantDep, session: SessionDep,
                 page: PageDep) -> Page[ModelOut]:
     Projects(session, tenant).require(project_id)
-    query = service.Models(session, tenant).select().where(
-        RegisteredModel.project_id == project_id).order_by(RegisteredModel.name)
-    rows, total = paginate(session, query, page)
-    return Page(items=[_out(session, tenant, m) for m in rows], total=total,
-                offset=page.offset, limit=page.limit)
+    return Models(session, tenant).in_project(project_id, page,
+                                              lambda model: _out(session, tenant, model))
 
 
 @router.get("/models/{model_id}", response_model=ModelOut)
 def get(model_id: uuid.UUID, tenant: TenantDep, session: SessionDep) -> ModelOut:
-    return _out(session, tenant, service.Models(session, tenant).get(model_id))
+    return _out(session, tenant, Models(session, tenant).get(model_id))
 
 
 @router.delete("/models/{model_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete(model_id: uuid.UUID, tenant: AdminDep, session: SessionDep) -> None:
-    models = service.Models(session, tenant)
+    models = Models(session, tenant)
     model = models.get(model_id)
     models.delete(model)
     audit.record(session, "model.deleted", organization_id=tenant.organization_id,
@@ -85,16 +82,13 @@ def register(model_id: uuid.UUID, body: VersionRegister, tenant: WriterDep,
 @router.get("/models/{model_id}/versions", response_model=Page[ModelVersionOut])
 def list_versions(model_id: uuid.UUID, tenant: TenantDep, session: SessionDep,
                   page: PageDep) -> Page[ModelVersionOut]:
-    service.Models(session, tenant).get(model_id)
-    query = service.ModelVersions(session, tenant).select().where(
-        ModelVersion.model_id == model_id).order_by(ModelVersion.version.desc())
-    rows, total = paginate(session, query, page)
-    return Page(items=rows, total=total, offset=page.offset, limit=page.limit)
+    Models(session, tenant).require(model_id)
+    return ModelVersions(session, tenant).of_model(model_id, page)
 
 
 @router.get("/model-versions/{version_id}", response_model=ModelVersionOut)
 def get_version(version_id: uuid.UUID, tenant: TenantDep, session: SessionDep) -> ModelVersion:
-    return service.ModelVersions(session, tenant).get(version_id)
+    return ModelVersions(session, tenant).get(version_id)
 
 
 @router.get("/model-versions/{version_id}/artifacts/{name}")
@@ -102,7 +96,7 @@ def download(version_id: uuid.UUID, name: Annotated[str, Path(max_length=64)],
              tenant: TenantDep, session: SessionDep, store: StoreDep,
              settings: SettingsDep) -> dict[str, str]:
     """A presigned download URL of one artifact (e.g. ``checkpoint``)."""
-    version = service.ModelVersions(session, tenant).get(version_id)
+    version = ModelVersions(session, tenant).get(version_id)
     key = version.artifacts.get(name)
     if key is None:
         raise NotFound(f"model version {version_id} has no artifact {name!r}; it has "
@@ -116,15 +110,14 @@ def set_alias(model_id: uuid.UUID, alias: AliasName, body: AliasSet, tenant: Wri
               session: SessionDep) -> ModelOut:
     """Point ``alias`` (e.g. ``production``) at a version; moving it is audited."""
     service.set_alias(session, tenant, model_id, alias, body.model_version_id)
-    return _out(session, tenant, service.Models(session, tenant).get(model_id))
+    return _out(session, tenant, Models(session, tenant).get(model_id))
 
 
 @router.delete("/models/{model_id}/aliases/{alias}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_alias(model_id: uuid.UUID, alias: AliasName, tenant: WriterDep,
                  session: SessionDep) -> None:
-    aliases = service.Aliases(session, tenant)
-    row = session.scalar(aliases.select().where(ModelAlias.model_id == model_id,
-                                                ModelAlias.alias == alias))
+    aliases = Aliases(session, tenant)
+    row = aliases.named(model_id, alias)
     if row is None:
         raise NotFound(f"model {model_id} has no alias {alias!r}")
     aliases.delete(row)

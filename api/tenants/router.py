@@ -5,14 +5,20 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Query, Request, status
-from sqlalchemy import select
 
-from api.auth.service import create_organization
-from api.deps import SessionDep, SettingsDep
-from api.quotas import usage
+from api.kit.deps import SessionDep, SettingsDep
+from api.models.tenants import AuditEvent, Invitation, Organization
+from api.quotas.schemas import QuotaOut
+from api.quotas.service import usage
 from api.tenancy import AdminDep, CurrentUser, TenantDep, forget_authorizations
 from api.tenants import service
-from api.tenants.models import AuditEvent, Invitation, Membership, Organization
+from api.tenants.repository import (
+    ApiKeys,
+    AuditEvents,
+    Invitations,
+    Memberships,
+    organizations_of,
+)
 from api.tenants.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -25,7 +31,6 @@ from api.tenants.schemas import (
     MemberOut,
     OrganizationCreate,
     OrganizationOut,
-    QuotaOut,
     RoleChange,
 )
 
@@ -37,16 +42,14 @@ router = APIRouter(prefix="/api/v1", tags=["organizations"])
 def create(body: OrganizationCreate, user: CurrentUser, session: SessionDep,
            settings: SettingsDep, request: Request) -> Organization:
     """A new organization owned by the caller."""
-    organization = create_organization(session, settings, body.name, user)
+    organization = service.create_organization(session, settings, body.name, user)
     forget_authorizations(request)
     return organization
 
 
 @router.get("/organizations", response_model=list[OrganizationOut])
 def mine(user: CurrentUser, session: SessionDep) -> list[Organization]:
-    return list(session.scalars(
-        select(Organization).join(Membership).where(Membership.user_id == user.id)
-        .order_by(Organization.name)))
+    return [organization for _, organization in organizations_of(session, user.id)]
 
 
 @router.get("/organization", response_model=OrganizationOut)
@@ -63,7 +66,7 @@ def quota_usage(tenant: TenantDep, session: SessionDep) -> QuotaOut:
 @router.get("/members", response_model=list[MemberOut])
 def list_members(tenant: TenantDep, session: SessionDep) -> list[MemberOut]:
     return [MemberOut(user_id=user.id, email=user.email, role=m.role, joined_at=m.created_at)
-            for m, user in service.members(session, tenant)]
+            for m, user in Memberships(session, tenant).with_users()]
 
 
 @router.patch("/members/{user_id}", response_model=MemberOut)
@@ -71,7 +74,7 @@ def change_role(user_id: uuid.UUID, body: RoleChange, tenant: AdminDep,
                 session: SessionDep, request: Request) -> MemberOut:
     membership = service.change_role(session, tenant, user_id, body.role)
     forget_authorizations(request)
-    member = dict((m.user_id, u) for m, u in service.members(session, tenant))[user_id]
+    member = dict((m.user_id, u) for m, u in Memberships(session, tenant).with_users())[user_id]
     return MemberOut(user_id=user_id, email=member.email, role=membership.role,
                      joined_at=membership.created_at)
 
@@ -94,9 +97,7 @@ def invite(body: InvitationCreate, tenant: AdminDep, session: SessionDep,
 
 @router.get("/invitations", response_model=list[InvitationOut])
 def list_invitations(tenant: AdminDep, session: SessionDep) -> list[Invitation]:
-    return list(session.scalars(select(Invitation).where(
-        Invitation.organization_id == tenant.organization_id)
-        .order_by(Invitation.created_at.desc())))
+    return Invitations(session, tenant).newest_first()
 
 
 @router.post("/invitations/accept", response_model=OrganizationOut)
@@ -115,8 +116,7 @@ def create_api_key(body: ApiKeyCreate, tenant: AdminDep, session: SessionDep) ->
 
 @router.get("/api-keys", response_model=list[ApiKeyOut])
 def list_api_keys(tenant: AdminDep, session: SessionDep) -> list:
-    keys = service.ApiKeys(session, tenant)
-    return list(session.scalars(keys.select().order_by(keys.model.created_at.desc())))
+    return ApiKeys(session, tenant).newest_first()
 
 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyOut)
@@ -131,7 +131,4 @@ def revoke_api_key(key_id: uuid.UUID, tenant: AdminDep, session: SessionDep,
 def audit_events(tenant: AdminDep, session: SessionDep,
                  limit: int = Query(100, ge=1, le=1000),
                  action: str | None = Query(None, max_length=64)) -> list[AuditEvent]:
-    query = select(AuditEvent).where(AuditEvent.organization_id == tenant.organization_id)
-    if action:
-        query = query.where(AuditEvent.action == action)
-    return list(session.scalars(query.order_by(AuditEvent.created_at.desc()).limit(limit)))
+    return AuditEvents(session, tenant).latest(limit, action)

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from api.kit.requests import RequestModel
-from api.tenants.models import Role
+from api.models.tenants import Role
 
 
 class OrganizationCreate(RequestModel):
@@ -23,17 +23,6 @@ class OrganizationOut(BaseModel):
     name: str
     slug: str
     created_at: datetime
-
-
-class QuotaOut(BaseModel):
-    storage_bytes: int
-    storage_bytes_quota: int
-    images_per_dataset_quota: int
-    running_jobs: int
-    queued_jobs: int
-    concurrent_jobs_quota: int
-    gpu_hours_this_month: float
-    gpu_hours_per_month_quota: float
 
 
 class MemberOut(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -9,39 +10,47 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import audit
-from api.auth.models import ApiKey, User
-from api.db import utcnow
-from api.problems import Conflict, Forbidden, NotFound, Problem
-from api.security import new_api_key, random_token, sha256_hex
-from api.settings import Settings
-from api.tenancy import Tenant, TenantRepository
-from api.tenants.models import ROLE_RANK, Invitation, Membership, Role
+from api.kit.db import utcnow
+from api.kit.problems import Conflict, Forbidden, NotFound, Problem
+from api.kit.security import new_api_key, random_token, sha256_hex
+from api.kit.settings import Settings
+from api.models.auth import ApiKey, User
+from api.models.tenants import ROLE_RANK, Invitation, Membership, Organization, Role
+from api.tenancy import OwnedBy, Tenant
+from api.tenants.repository import ApiKeys, Memberships
 from api.tenants.schemas import ApiKeyCreate
 
 
-class ApiKeys(TenantRepository[ApiKey]):
-    model, noun = ApiKey, "API key"
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "org"
+    return f"{slug}-{uuid.uuid4().hex[:6]}"
 
 
-def members(session: Session, tenant: Tenant) -> list[tuple[Membership, User]]:
-    return session.execute(
-        select(Membership, User).join(User, User.id == Membership.user_id)
-        .where(Membership.organization_id == tenant.organization_id)
-        .order_by(User.email)).all()
+def create_organization(session: Session, settings: Settings, name: str, owner: User
+                        ) -> Organization:
+    organization = Organization(
+        name=name, slug=slugify(name),
+        storage_bytes_quota=settings.default_storage_bytes,
+        images_per_dataset_quota=settings.default_images_per_dataset,
+        concurrent_jobs_quota=settings.default_concurrent_jobs,
+        gpu_hours_per_month_quota=settings.default_gpu_hours_per_month,
+    )
+    session.add(organization)
+    session.flush()
+    session.add(Membership(organization_id=organization.id, user_id=owner.id, role=Role.owner))
+    session.flush()
+    return organization
 
 
 def _membership(session: Session, tenant: Tenant, user_id: uuid.UUID) -> Membership:
-    row = session.scalar(select(Membership).where(
-        Membership.organization_id == tenant.organization_id, Membership.user_id == user_id))
+    row = Memberships(session, tenant).of_user(user_id)
     if row is None:
         raise NotFound(f"member {user_id} not found")
     return row
 
 
 def _owners(session: Session, tenant: Tenant) -> int:
-    return len(session.scalars(select(Membership).where(
-        Membership.organization_id == tenant.organization_id,
-        Membership.role == Role.owner)).all())
+    return Memberships(session, tenant).owners()
 
 
 def change_role(session: Session, tenant: Tenant, user_id: uuid.UUID, role: Role) -> Membership:
@@ -96,9 +105,7 @@ def accept_invitation(session: Session, user: User, token: str) -> Membership:
         raise NotFound("invitation not found, already used or expired")
     if invitation.email != user.email:
         raise Forbidden("this invitation was sent to another e-mail address")
-    existing = session.scalar(select(Membership).where(
-        Membership.organization_id == invitation.organization_id,
-        Membership.user_id == user.id))
+    existing = Memberships(session, OwnedBy(invitation.organization_id)).of_user(user.id)
     if existing is not None:
         raise Conflict("you are already a member of this organization")
     invitation.accepted_at = utcnow()

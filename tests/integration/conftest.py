@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.db import create_db_engine, make_session_factory
-from api.jobs.dispatch import Dispatcher, RecordingDispatcher
+from api.kit.db import create_db_engine, make_session_factory
+from api.kit.dispatch import Dispatcher, RecordingDispatcher
+from api.kit.settings import Settings
 from api.main import create_app
 from api.migrate import migrate_database
-from api.projects.models import Project
-from api.settings import Settings
-from api.tenants.models import Organization
+from api.models.projects import Project
+from api.models.tenants import Organization
 from tests.integration.servers import S3Server, postgres_database, seaweedfs
 
 PASSWORD = "correct horse battery staple"

@@ -9,7 +9,7 @@ import zipfile
 
 from sqlalchemy import select
 
-from api.jobs.models import Job, JobStatus
+from api.models.jobs import Job, JobStatus
 from tests.integration.helpers import (
     NEU,
     fetch,

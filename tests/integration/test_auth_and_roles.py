@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from api.auth.models import LoginFailure
-from api.settings import Settings
+from api.kit.settings import Settings
+from api.models.auth import LoginFailure
 from tests.integration.conftest import PASSWORD, Member, make_api, production_settings
 from worker.embedded import secret_beside
 

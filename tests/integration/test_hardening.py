@@ -10,8 +10,8 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from api.datasets.models import Blob
-from api.jobs.models import Job, JobStatus
+from api.models.datasets import Blob
+from api.models.jobs import Job, JobStatus
 from tests.integration.conftest import make_api, production_settings
 from tests.integration.helpers import (
     TWO_IMAGE_PRETRAIN,

@@ -9,10 +9,10 @@ import uuid
 import pytest
 from sqlalchemy import func, select, update
 
-from api.db import utcnow
 from api.jobs import submission
-from api.jobs.models import Job, JobEvent, JobStatus
-from api.problems import NotFound, Problem, QuotaExceeded
+from api.kit.db import utcnow
+from api.kit.problems import NotFound, Problem, QuotaExceeded
+from api.models.jobs import Job, JobEvent, JobStatus
 from tests.integration.conftest import organization
 from tests.integration.test_scheduler import queue_jobs
 

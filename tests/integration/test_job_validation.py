@@ -13,7 +13,7 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from api.jobs.models import Job, JobStatus
+from api.models.jobs import Job, JobStatus
 from tests.integration.helpers import multipart, neu_images, setup_dataset
 
 

@@ -9,7 +9,7 @@ import uuid
 from sqlalchemy import select
 
 from api.jobs.events import add_event
-from api.jobs.models import Job, JobStatus
+from api.models.jobs import Job, JobStatus
 from tests.integration.helpers import multipart, neu_images, setup_dataset
 
 

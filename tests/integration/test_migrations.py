@@ -7,8 +7,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from api.all_models import metadata
 from api.migrate import migrate_database
+from api.models import metadata
 from tests.integration.servers import postgres_database
 
 

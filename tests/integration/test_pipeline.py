@@ -6,10 +6,10 @@ import uuid
 
 from sqlalchemy import select, update
 
-from api.db import utcnow
-from api.jobs.dispatch import RecordingDispatcher
-from api.jobs.models import Job, JobStatus
-from api.registry.models import ModelVersion
+from api.kit.db import utcnow
+from api.kit.dispatch import RecordingDispatcher
+from api.models.jobs import Job, JobStatus
+from api.models.registry import ModelVersion
 from tests.integration.conftest import organization
 from worker import pipeline
 from worker.scheduler import claim_next

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from api.jobs.models import Job, JobStatus
+from api.models.jobs import Job, JobStatus
 from tests.integration.helpers import TWO_IMAGE_PRETRAIN, multipart, neu_images, setup_dataset
 
 

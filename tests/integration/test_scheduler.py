@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from api.db import utcnow
-from api.jobs.models import Job, JobEvent, JobStatus
+from api.kit.db import utcnow
+from api.models.jobs import Job, JobEvent, JobStatus
 from tests.integration.conftest import organization
 from worker.scheduler import claim_next, renew_lease, requeue_lapsed, waiting_queues
 

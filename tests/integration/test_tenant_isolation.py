@@ -12,7 +12,7 @@ import uuid
 
 from sqlalchemy import select
 
-from api.jobs.models import Job, JobStatus
+from api.models.jobs import Job, JobStatus
 from tests.integration.helpers import (
     TWO_IMAGE_PRETRAIN,
     multipart,

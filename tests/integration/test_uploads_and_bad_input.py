@@ -10,8 +10,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from api.datasets.models import Blob, DatasetItem
-from api.tenants.models import Organization
+from api.models.datasets import Blob, DatasetItem
+from api.models.tenants import Organization
 from tests.conftest import SHARED_DATA
 from tests.integration.helpers import (
     TWO_IMAGE_PRETRAIN,

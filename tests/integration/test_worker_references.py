@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from api.datasets.models import Blob, Dataset, DatasetVersion, VersionItem
-from api.storage import LocalStore
+from api.kit.storage import LocalStore
+from api.models.datasets import Blob, Dataset, DatasetVersion, VersionItem
 from engine.errors import HatcheryInputError
 from tests.integration.conftest import organization
 from worker.cache import DatasetCache, VersionNotFound

@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from api.auth.models import User
-from api.jobs.dispatch import RUN_JOB_TASK, CeleryDispatcher
-from api.jobs.models import ACTIVE, Job, JobEvent, JobStatus
+from api.kit.dispatch import CeleryDispatcher
+from api.kit.settings import Settings
+from api.kit.tasks import RUN_JOB_TASK
 from api.migrate import migrate_database
-from api.settings import Settings
+from api.models.auth import User
+from api.models.jobs import ACTIVE, Job, JobEvent, JobStatus
 from tests.integration.conftest import Api, Member, make_api, production_settings
 from tests.integration.helpers import NEU, multipart, setup_dataset
 from tests.integration.servers import postgres_database
@@ -158,6 +159,9 @@ def test_pipeline_pretrains_evaluates_and_registers_a_model(deployment, request)
     steps = [e.step for e in deployment.events(pretrain["id"], "progress")]
     assert steps == list(range(1, 7))
 
+    # The pipeline shows its stage's progress, the stage named.
+    assert (done["progress"]["stage"], done["progress"]["stage_number"],
+            done["progress"]["stages"]) == ("evaluate", 2, 2)
     version = member.ok("GET", f"/api/v1/model-versions/{done['result']['model_version_id']}")
     assert version["job_id"] == pretrain["id"]
     assert 0 <= version["metrics"]["knn.k=5.balanced_accuracy"] <= 1
@@ -230,6 +234,23 @@ def test_kill_9_mid_job_resumes_from_checkpoint_on_a_new_worker(production):
                          and row["gpu_hours_this_month"] > 0
                          for row in admin.ok("GET", "/api/v1/admin/usage")),
              30, "the job's GPU time in the admin usage")
+
+
+def test_a_graceful_stop_hands_the_job_back_without_spending_an_attempt(production):
+    member = production.api.signup()
+    project, version = _pretrain_setup(member)
+    first = production.workers.start("first")
+    job = member.ok("POST", f"/api/v1/projects/{project['id']}/jobs", 201, json={
+        "kind": "pretrain", "inputs": {"dataset_version_id": version["id"]},
+        "config": tiny_pretrain(steps=40, checkpoint_every=4)})
+    wait_for(lambda: (production.job(job["id"]).artifacts.get("checkpoint") or {}).get("step"),
+             JOB_TIMEOUT, "a checkpoint", production.workers.logs)
+    first.stop()  # SIGTERM: checkpoint, hand the job back, claim nothing more, exit
+    assert production.job(job["id"]).status == JobStatus.queued
+    assert production.job(job["id"]).attempts == 0
+    production.workers.start("second")
+    done = production.wait_status(member, job["id"], "succeeded", "failed")
+    assert done["status"] == "succeeded" and done["attempts"] == 1, production.workers.logs()
 
 
 def test_cancel_mid_job_stops_it_and_frees_the_worker(production):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from api.settings import Settings
+from api.kit.settings import Settings
 from tests.integration.servers import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]

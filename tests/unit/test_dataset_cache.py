@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 
-from api.storage import LocalStore
+from api.kit.storage import LocalStore
 from worker.cache import DatasetCache
 
 

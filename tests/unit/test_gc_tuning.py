@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from api.gc_tuning import YOUNG_GENERATION_THRESHOLD
+from api.kit.gc_tuning import YOUNG_GENERATION_THRESHOLD
 
 PROBE = """
 import gc, json

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.jobs.models import JobStatus
+from api.models.jobs import JobStatus
 from worker.pipeline import Due, StageState, what_is_due
 
 STAGES = ["pretrain", "evaluate"]

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, TenantMixin
+from api.kit.db import Base, TenantMixin
 
 
 class RegisteredModel(TenantMixin, Base):

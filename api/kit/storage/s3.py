@@ -16,7 +16,7 @@ import urllib3
 from minio import Minio
 from minio.error import S3Error
 
-from api.storage.base import StoredObject
+from api.kit.storage.base import StoredObject
 
 PART_SIZE = 16 * 1024 * 1024
 # Uploads write many objects concurrently (api/datasets/ingest.py); the minio client's own

@@ -28,12 +28,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from api.datasets.models import Blob
-from api.db import UTCDateTime
-from api.jobs.models import ACTIVE, Job, JobStatus
-from api.problems import Problem, QuotaExceeded
-from api.tenants.models import Organization
-from api.tenants.schemas import QuotaOut
+from api.kit.db import UTCDateTime
+from api.kit.problems import Problem, QuotaExceeded
+from api.models.datasets import Blob
+from api.models.jobs import ACTIVE, Job, JobStatus
+from api.models.tenants import Organization
+from api.quotas.schemas import QuotaOut
 
 
 def month_start() -> datetime:

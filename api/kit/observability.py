@@ -19,7 +19,7 @@ from prometheus_client import (
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import NotFound, Unauthorized
+from api.kit.problems import NotFound, Unauthorized
 
 REQUEST_ID_HEADER = "X-Request-ID"
 access_log = logging.getLogger("hatchery.access")

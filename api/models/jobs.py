@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ColumnElement, Enum, ForeignKey, Index, String, Text, and_
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, TenantMixin
+from api.kit.db import Base, TenantMixin
 
 
 class JobStatus(enum.StrEnum):

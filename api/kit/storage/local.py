@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from api.storage.base import StoredObject
-from api.storage.signing import sign_object_token
+from api.kit.storage.base import StoredObject
+from api.kit.storage.signing import sign_object_token
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 CHUNK = 1024 * 1024

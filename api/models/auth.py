@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, RecordMixin, TenantMixin
+from api.kit.db import Base, RecordMixin, TenantMixin
 
 
 class User(RecordMixin, Base):

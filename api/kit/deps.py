@@ -16,8 +16,8 @@ import anyio
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from api.settings import Settings
-from api.storage import ObjectStore
+from api.kit.settings import Settings
+from api.kit.storage import ObjectStore
 
 SESSION_EXIT_THREADS = 8
 SAFE_METHODS = frozenset({"GET", "HEAD"})

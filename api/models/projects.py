@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, TenantMixin
+from api.kit.db import Base, TenantMixin
 
 
 class Project(TenantMixin, Base):

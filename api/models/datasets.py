@@ -17,7 +17,7 @@ import uuid
 from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, TenantMixin
+from api.kit.db import Base, TenantMixin
 
 
 class Blob(TenantMixin, Base):

@@ -21,9 +21,10 @@ import queue
 import threading
 import uuid
 from multiprocessing.connection import Connection
-from typing import Any, Protocol
+from typing import Protocol
 
-RUN_JOB_TASK = "hatchery.run_job"
+from api.kit.tasks import RUN_JOB_TASK, broker_transport_options
+
 CLOSE_SECONDS = 5.0
 ORPHAN_CHECK_SECONDS = 1.0
 log = logging.getLogger("hatchery.dispatch")
@@ -50,15 +51,6 @@ class RecordingDispatcher:
 
     def close(self) -> None:
         pass
-
-
-def broker_transport_options(broker_url: str) -> dict[str, Any]:
-    """Redis: a message unacknowledged for an hour goes back to the queue (the job lease makes
-    that harmless). kombu's SQLAlchemy transport hands its options to ``create_engine``, so
-    it gets none (its polling interval is set by the worker, worker/app.py)."""
-    if broker_url.startswith("sqla+"):
-        return {}
-    return {"visibility_timeout": 3600}
 
 
 class Announcer:

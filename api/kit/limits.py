@@ -6,7 +6,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
+from api.kit.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 
 
 class BodySizeLimit:

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Enum, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, RecordMixin
+from api.kit.db import Base, RecordMixin
 
 
 class Role(enum.StrEnum):

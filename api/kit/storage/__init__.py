@@ -7,10 +7,10 @@ owning organization's id: ``<org>/blobs/<sha256>``, ``<org>/thumbnails/<sha256>.
 
 from __future__ import annotations
 
-from api.settings import Settings
-from api.storage.base import ObjectStore, StoredObject
-from api.storage.local import LocalStore
-from api.storage.s3 import S3Store
+from api.kit.settings import Settings
+from api.kit.storage.base import ObjectStore, StoredObject
+from api.kit.storage.local import LocalStore
+from api.kit.storage.s3 import S3Store
 
 
 def build_store(settings: Settings) -> ObjectStore:

@@ -1,0 +1,1 @@
+"""Per-organization quotas: the rules and their usage report (``service``), its schema."""
