@@ -1,4 +1,4 @@
-"""The ``hatchery`` command: pretrain, embed, eval knn.
+"""The ``hatchery`` command: pretrain, embed, eval knn, finetune anomaly|classify, predict.
 
 Bad input (a missing folder, an unknown option, an impossible config) prints one line
 ``hatchery: error: ...`` and exits with status 2, having written nothing.
@@ -16,6 +16,8 @@ from typing import Any, NoReturn
 import yaml
 from pydantic import ValidationError
 
+from engine.downstream.commands import add_commands as add_downstream_commands
+from engine.downstream.commands import run_finetune, run_predict
 from engine.errors import HatcheryInputError
 from engine.schemas.backbones import BACKBONES
 from engine.schemas.errors import describe
@@ -95,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     knn.add_argument("--temperature", type=float, help="vote temperature (0.07)")
     knn.add_argument("--batch-size", type=int, help="tiles per forward pass (64)")
     knn.add_argument("--max-tiles", type=int, help="tiles per large image at most (16)")
+
+    add_downstream_commands(commands, OneLineArgumentParser)
     return parser
 
 
@@ -186,7 +190,8 @@ def _given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"pretrain": run_pretrain, "embed": run_embed, "eval": run_knn}
+    handlers = {"pretrain": run_pretrain, "embed": run_embed, "eval": run_knn,
+                "finetune": run_finetune, "predict": run_predict}
     try:
         return handlers[args.command](args)
     except HatcheryInputError as error:

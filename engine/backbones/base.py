@@ -3,10 +3,28 @@ registry imports the families)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import torch
 from torch import nn
 
 
+@dataclass(frozen=True)
+class FeatureMap:
+    """Dense features of one stage: ``values`` [N, C, H/stride, W/stride]."""
+
+    values: torch.Tensor
+    stride: int
+
+
 class Backbone(nn.Module):
-    """``forward(x: [N, C, H, W]) -> [N, feature_dim]``: globally pooled features, no head."""
+    """``forward(x: [N, C, H, W]) -> [N, feature_dim]``: globally pooled features, no head.
+
+    ``feature_maps(x)`` gives the dense maps of its stages, shallow to deep, for the models
+    that need local evidence (patch-level anomaly scores, detection, segmentation)."""
 
     feature_dim: int
+
+    def feature_maps(self, x: torch.Tensor) -> list[FeatureMap]:
+        """x: [N, C, H, W] -> the stages' maps, shallow to deep."""
+        raise NotImplementedError

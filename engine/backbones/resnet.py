@@ -6,7 +6,7 @@ import torch
 import torchvision
 from torch import nn
 
-from engine.backbones.base import Backbone
+from engine.backbones.base import Backbone, FeatureMap
 
 
 def _stem_convolution(in_channels: int, out_channels: int, small_input: bool) -> nn.Conv2d:
@@ -37,6 +37,19 @@ class ResNetBackbone(Backbone):
         network.fc = nn.Identity()
         self.network = network
 
+        self.stem_stride = 1 if small_input else 4
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: [N, C, H, W] -> [N, feature_dim], globally average-pooled."""
         return self.network(x)
+
+    def feature_maps(self, x: torch.Tensor) -> list[FeatureMap]:
+        """The four residual stages' outputs, [N, 64|256 .. 512|2048, H/s, W/s]; strides
+        4, 8, 16, 32 (1, 2, 4, 8 for the small-input stem)."""
+        net = self.network
+        x = net.maxpool(net.relu(net.bn1(net.conv1(x))))
+        maps = []
+        for index, stage in enumerate((net.layer1, net.layer2, net.layer3, net.layer4)):
+            x = stage(x)
+            maps.append(FeatureMap(x, self.stem_stride * 2**index))
+        return maps

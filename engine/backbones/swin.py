@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torchvision.models.swin_transformer import SwinTransformer
 
-from engine.backbones.base import Backbone
+from engine.backbones.base import Backbone, FeatureMap
 
 
 class SwinBackbone(Backbone):
@@ -42,9 +42,22 @@ class SwinBackbone(Backbone):
         if freeze_patch_embed:
             patch_embedding[0].requires_grad_(False)
         self.feature_dim = network.head.in_features
+        self.patch_size = patch_size
         network.head = nn.Identity()
         self.network = network
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: [N, C, H, W] -> [N, 768], the average of the last stage's normalized tokens."""
         return self.network(x)
+
+    def feature_maps(self, x: torch.Tensor) -> list[FeatureMap]:
+        """The four stages' outputs [N, 96 .. 768, H/s, W/s]; strides p, 2p, 4p, 8p for
+        patch size p."""
+        maps = []
+        stride = self.patch_size
+        for index, layer in enumerate(self.network.features):
+            x = layer(x)  # NHWC
+            if index % 2 == 1:  # a stage's blocks (even indices embed or merge patches)
+                maps.append(FeatureMap(x.permute(0, 3, 1, 2), stride))
+                stride *= 2
+        return maps

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import StochasticDepth
 
-from engine.backbones.base import Backbone
+from engine.backbones.base import Backbone, FeatureMap
 from engine.schemas.pretrain import Stem
 
 LAYER_NORM_EPS = 1e-6
@@ -225,6 +225,10 @@ class VisionTransformer(Backbone):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: [N, C, H, W] (H and W multiples of the patch size) -> [N, D]."""
+        return self.norm(self.blocks(self._tokens(x)))[:, 0]
+
+    def _tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """x: [N, C, H, W] -> [N, 1 + h·w, D]: the class token, then the patch tokens."""
         if x.shape[-2] % self.patch_size or x.shape[-1] % self.patch_size:
             raise ValueError(
                 f"input size {tuple(x.shape[-2:])} is not a multiple of the patch size "
@@ -235,5 +239,19 @@ class VisionTransformer(Backbone):
         tokens = grid.flatten(2).transpose(1, 2)  # [N, h·w, D]
         tokens = tokens + self._position_embedding(height, width, tokens)
         class_token = self.class_token.expand(n, -1, -1).to(tokens.dtype)  # [N, 1, D]
-        tokens = torch.cat([class_token, tokens], dim=1)  # [N, 1 + h·w, D]
-        return self.norm(self.blocks(tokens))[:, 0]
+        return torch.cat([class_token, tokens], dim=1)
+
+    def feature_maps(self, x: torch.Tensor) -> list[FeatureMap]:
+        """The patch tokens after the middle block and after the last (normalized), as
+        maps [N, D, H/p, W/p], both of stride p."""
+        height, width = x.shape[-2] // self.patch_size, x.shape[-1] // self.patch_size
+        tokens = self._tokens(x)
+        middle = len(self.blocks) // 2
+        maps = []
+        for index, block in enumerate(self.blocks, 1):
+            tokens = block(tokens)
+            if index == middle:
+                maps.append(tokens)
+        maps.append(self.norm(tokens))
+        return [FeatureMap(map_[:, 1:].transpose(1, 2).reshape(x.shape[0], -1, height, width),
+                           self.patch_size) for map_ in maps]

@@ -111,14 +111,18 @@ def test_class_folders_and_csv_label_images(any_api):
                                    "not 'maybe'"
 
 
-def test_a_jobs_artifacts_download_from_the_job_with_their_content_type(any_api):
-    member = any_api.signup()
+def submitted(member, kind: str, config: dict) -> dict:
+    """A ``kind`` job of a new project on a version of two images."""
     project, dataset = setup_dataset(member)
     member.ok("POST", f"/api/v1/datasets/{dataset['id']}/items", files=multipart(neu_images(2)))
     version = member.ok("POST", f"/api/v1/datasets/{dataset['id']}/versions", 201, json={})
-    job = member.ok("POST", f"/api/v1/projects/{project['id']}/jobs", 201, json={
-        "kind": "pretrain", "inputs": {"dataset_version_id": version["id"]},
-        "config": TWO_IMAGE_PRETRAIN})
+    return member.ok("POST", f"/api/v1/projects/{project['id']}/jobs", 201, json={
+        "kind": kind, "inputs": {"dataset_version_id": version["id"]}, "config": config})
+
+
+def test_a_jobs_artifacts_download_from_the_job_with_their_content_type(any_api):
+    member = any_api.signup()
+    job = submitted(member, "pretrain", TWO_IMAGE_PRETRAIN)
     key = f"{member.organization_id}/jobs/{job['id']}/checkpoint-00000001.pt"
     any_api.store.put_bytes(key, b"weights", "application/octet-stream")
     with any_api.session() as session:
@@ -163,12 +167,7 @@ def test_metrics_need_their_token_in_production(postgres_url, s3_server, token):
 
 def test_a_pipelines_log_is_its_stages_logs(any_api):
     member = any_api.signup()
-    project, dataset = setup_dataset(member)
-    member.ok("POST", f"/api/v1/datasets/{dataset['id']}/items", files=multipart(neu_images(2)))
-    version = member.ok("POST", f"/api/v1/datasets/{dataset['id']}/versions", 201, json={})
-    pipeline = member.ok("POST", f"/api/v1/projects/{project['id']}/jobs", 201, json={
-        "kind": "pipeline", "inputs": {"dataset_version_id": version["id"]},
-        "config": {"pretrain": TWO_IMAGE_PRETRAIN}})
+    pipeline = submitted(member, "pipeline", {"pretrain": TWO_IMAGE_PRETRAIN})
     with any_api.session() as session:
         parent = session.get(Job, uuid.UUID(pipeline["id"]))
         stage = Job(organization_id=parent.organization_id, project_id=parent.project_id,

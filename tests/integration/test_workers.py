@@ -24,7 +24,13 @@ from api.models.jobs import ACTIVE, Job, JobEvent, JobStatus
 from tests.integration.conftest import Api, Member, make_api, production_settings
 from tests.integration.helpers import NEU, multipart, setup_dataset
 from tests.integration.servers import postgres_database
-from tests.integration.workers import RedisServer, WorkerPool, redis_server, wait_for
+from tests.integration.workers import (
+    RedisServer,
+    WorkerPool,
+    WorkerProcess,
+    redis_server,
+    wait_for,
+)
 from worker.embedded import neu_sample, voc_labels
 
 JOB_TIMEOUT = 150.0
@@ -188,19 +194,28 @@ def _make_platform_admin(deployment: Deployment, member: Member) -> None:
         session.commit()
 
 
-def test_kill_9_mid_job_resumes_from_checkpoint_on_a_new_worker(production):
+def _checkpointed_on(production: Deployment, worker: str, step: int
+                     ) -> tuple[Member, dict, WorkerProcess]:
+    """A member's 40-step pretrain on a new worker, once it has a checkpoint at ``step`` or
+    later: (member, job, worker)."""
     member = production.api.signup()
     project, version = _pretrain_setup(member)
-    first = production.workers.start("first")
+    process = production.workers.start(worker)
     job = member.ok("POST", f"/api/v1/projects/{project['id']}/jobs", 201, json={
         "kind": "pretrain", "inputs": {"dataset_version_id": version["id"]},
         "config": tiny_pretrain(steps=40, checkpoint_every=4)})
 
     def checkpointed() -> int:
         saved = production.job(job["id"]).artifacts.get("checkpoint")
-        return saved["step"] if saved and saved["step"] >= 8 else 0
+        return saved["step"] if saved and saved["step"] >= step else 0
 
-    wait_for(checkpointed, JOB_TIMEOUT, "a checkpoint at step >= 8", production.workers.logs)
+    wait_for(checkpointed, JOB_TIMEOUT, f"a checkpoint at step >= {step}",
+             production.workers.logs)
+    return member, job, process
+
+
+def test_kill_9_mid_job_resumes_from_checkpoint_on_a_new_worker(production):
+    member, job, first = _checkpointed_on(production, "first", step=8)
     # The admin page sees the worker busy with the job, on its CPU.
     admin = production.api.signup("Platform")
     _make_platform_admin(production, admin)
@@ -237,14 +252,7 @@ def test_kill_9_mid_job_resumes_from_checkpoint_on_a_new_worker(production):
 
 
 def test_a_graceful_stop_hands_the_job_back_without_spending_an_attempt(production):
-    member = production.api.signup()
-    project, version = _pretrain_setup(member)
-    first = production.workers.start("first")
-    job = member.ok("POST", f"/api/v1/projects/{project['id']}/jobs", 201, json={
-        "kind": "pretrain", "inputs": {"dataset_version_id": version["id"]},
-        "config": tiny_pretrain(steps=40, checkpoint_every=4)})
-    wait_for(lambda: (production.job(job["id"]).artifacts.get("checkpoint") or {}).get("step"),
-             JOB_TIMEOUT, "a checkpoint", production.workers.logs)
+    member, job, first = _checkpointed_on(production, "first", step=4)
     first.stop()  # SIGTERM: checkpoint, hand the job back, claim nothing more, exit
     assert production.job(job["id"]).status == JobStatus.queued
     assert production.job(job["id"]).attempts == 0

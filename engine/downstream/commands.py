@@ -1,0 +1,101 @@
+"""The downstream commands of ``hatchery``: ``finetune anomaly``, ``finetune classify``,
+``predict``. Each reads its flags into the job's schema (engine/schemas/finetune.py), so a
+flag the schema refuses is one line and exit 2, like every other bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def add_commands(commands: argparse._SubParsersAction, parser_class: type) -> None:
+    finetune = commands.add_parser("finetune", help="train a defect model on a backbone")
+    tasks = finetune.add_subparsers(dest="task", required=True, parser_class=parser_class)
+
+    anomaly = tasks.add_parser("anomaly", help="PatchCore from good parts only")
+    _backbone_flags(anomaly)
+    anomaly.add_argument("--good", required=True, help="folder of good parts' images")
+    anomaly.add_argument("--val-good", help="folder of good parts to measure on")
+    anomaly.add_argument("--val-defect", help="folder of defective parts to measure on")
+    anomaly.add_argument("--masks", help="defect masks of --val-defect (PNG or YOLO .txt)")
+    anomaly.add_argument("--input-scale", type=float,
+                         help="network pixels per image pixel (default: the backbone's)")
+    anomaly.add_argument("--tile", type=int, help="tile side in network pixels (1024)")
+    anomaly.add_argument("--bank-size", type=int, help="memory bank patches at most (8192)")
+    anomaly.add_argument("--patches-per-image", type=int)
+    anomaly.add_argument("--out", required=True, help="model directory to write")
+
+    classify = tasks.add_parser("classify", help="few-label classification")
+    _backbone_flags(classify)
+    classify.add_argument("--labeled", required=True, help="one sub-folder of images a class")
+    classify.add_argument("--unlabeled", help="folder of unlabeled images (fixmatch)")
+    classify.add_argument("--val", help="labeled folder to measure on (same classes)")
+    classify.add_argument("--method", choices=("linear", "supervised", "fixmatch"))
+    classify.add_argument("--steps", type=int)
+    classify.add_argument("--batch-size", type=int)
+    classify.add_argument("--image-size", type=int)
+    classify.add_argument("--out", required=True, help="model directory to write")
+
+    predict = commands.add_parser("predict", help="run a model directory on images")
+    predict.add_argument("--model", required=True, help="a model directory")
+    predict.add_argument("images", nargs="+", help="images or folders of images")
+    predict.add_argument("--heatmaps", help="folder for anomaly heat maps (PNG)")
+    predict.add_argument("--device", choices=DEVICES, default="auto")
+
+
+def _backbone_flags(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="a pretrain checkpoint")
+    source.add_argument("--random-init", metavar="ARCHITECTURE",
+                        help="random weights of this backbone (a baseline)")
+    parser.add_argument("--device", choices=DEVICES, default="auto")
+    parser.add_argument("--seed", type=int)
+
+
+def _config(args: argparse.Namespace, fields: tuple[str, ...]) -> dict[str, Any]:
+    config: dict[str, Any] = {"backbone": {"checkpoint": args.checkpoint}
+                              if args.checkpoint else {"architecture": args.random_init},
+                              "device": args.device}
+    config.update({name: getattr(args, name) for name in fields
+                   if getattr(args, name) is not None})
+    return config
+
+
+def _progress(stage: str, done: int, total: int) -> None:
+    sys.stderr.write(f"\r{stage}: {done}/{total}   ")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def run_finetune(args: argparse.Namespace) -> int:
+    if args.task == "anomaly":
+        from engine.downstream.anomaly import train_anomaly
+        from engine.schemas.finetune import AnomalyConfig
+
+        config = AnomalyConfig.model_validate(_config(args, (
+            "good", "val_good", "val_defect", "masks", "input_scale", "tile", "bank_size",
+            "patches_per_image", "seed")))
+        report = train_anomaly(config, args.out, _progress)
+    else:
+        from engine.downstream.classify import train_classifier
+        from engine.schemas.finetune import ClassifyConfig
+
+        config = ClassifyConfig.model_validate(_config(args, (
+            "labeled", "unlabeled", "val", "method", "steps", "batch_size", "image_size",
+            "seed")))
+        report = train_classifier(config, args.out, _progress)
+    print(json.dumps(report))
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from engine.downstream.predict import predict
+
+    for result in predict(args.model, args.images, args.heatmaps, args.device):
+        print(json.dumps(result), flush=True)
+    return 0

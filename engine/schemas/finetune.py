@@ -1,0 +1,102 @@
+"""Configurations of the downstream models: good-only anomaly detection (PatchCore) and
+few-label classification. Torch-free; the CLI reads them from flags, the platform's
+``finetune`` jobs from their config.
+
+The backbone comes from a pretrain checkpoint, or — for the baselines every quality claim is
+measured against — is a randomly initialized network of a named architecture.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from engine.schemas.backbones import BACKBONES
+from engine.schemas.eval import Device
+from engine.schemas.types import MAX_SEED, Float, Int, StrictModel
+
+BackboneName = Literal[BACKBONES]  # type: ignore[valid-type]
+
+
+class BackboneSource(StrictModel):
+    """Where the features come from: a pretrain ``checkpoint`` (path, or in the platform a
+    ``job://<id>`` reference), or ``random`` weights of ``architecture`` (a baseline)."""
+
+    checkpoint: str | None = Field(None, min_length=1, max_length=4096)
+    architecture: BackboneName | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BackboneSource:
+        if (self.checkpoint is None) == (self.architecture is None):
+            raise ValueError("give a checkpoint or a random-init architecture, not both")
+        return self
+
+
+class AnomalyConfig(StrictModel):
+    """PatchCore (Roth et al. 2022) on the backbone's middle stages, from good parts only.
+
+    Images are scaled by ``input_scale`` (network pixels per native pixel; ``None``: the
+    scale the backbone was pretrained at, 1.0 for a random-init one) and scored whole, or in
+    overlapping tiles of ``tile`` network pixels when larger, so a small pit is not averaged
+    away. The memory bank keeps a greedy coreset of the good parts' patch features."""
+
+    backbone: BackboneSource
+    good: str = Field(min_length=1, max_length=4096)
+    val_good: str | None = Field(None, min_length=1, max_length=4096)
+    val_defect: str | None = Field(None, min_length=1, max_length=4096)
+    masks: str | None = Field(None, min_length=1, max_length=4096)
+    input_scale: Float | None = Field(None, gt=0, le=4)
+    tile: Int = Field(1024, ge=64, le=4096)
+    # patches kept per good image before the coreset, and the coreset's size at most
+    patches_per_image: Int = Field(2048, ge=16, le=1_000_000)
+    bank_size: Int = Field(8192, ge=16, le=1_000_000)
+    neighbourhood: Int = Field(3, ge=1, le=9)
+    # no labeled defects: the threshold is this quantile of held-out good parts' scores
+    good_quantile: Float = Field(0.99, ge=0.5, le=1)
+    device: Device = "auto"
+    seed: Int = Field(0, ge=0, le=MAX_SEED)
+
+    @model_validator(mode="after")
+    def _validation_pair(self) -> AnomalyConfig:
+        if (self.val_good is None) != (self.val_defect is None):
+            raise ValueError("val_good and val_defect go together")
+        if self.masks is not None and self.val_defect is None:
+            raise ValueError("masks belong to val_defect: give val_good and val_defect")
+        return self
+
+
+ClassifyMethod = Literal["linear", "supervised", "fixmatch"]
+
+
+class ClassifyConfig(StrictModel):
+    """Few-label classification into the class folders of ``labeled``.
+
+    ``linear``: a probe on frozen features (seconds on a CPU). ``fixmatch``: FixMatch (Sohn
+    et al. 2020) on the pretrained backbone: weak and strong views of unlabeled images,
+    pseudo-labels above ``confidence``, an EMA model, class-balanced sampling of the few
+    labels. ``supervised``: the labels alone on a random-init backbone, so the gain of
+    pretraining is always visible."""
+
+    backbone: BackboneSource
+    method: ClassifyMethod = "fixmatch"
+    labeled: str = Field(min_length=1, max_length=4096)
+    unlabeled: str | None = Field(None, min_length=1, max_length=4096)
+    val: str | None = Field(None, min_length=1, max_length=4096)
+    image_size: Int | None = Field(None, ge=16, le=1024)  # None: the backbone's recipe
+    steps: Int = Field(300, ge=1, le=1_000_000)
+    batch_size: Int = Field(32, ge=2, le=4096)
+    unlabeled_ratio: Int = Field(4, ge=1, le=16)  # FixMatch's mu
+    confidence: Float = Field(0.95, ge=0, le=1)
+    unlabeled_weight: Float = Field(1.0, ge=0, le=100)
+    learning_rate: Float = Field(0.03, gt=0, le=10)
+    weight_decay: Float = Field(5e-4, ge=0, le=1)
+    ema: Float = Field(0.999, ge=0, lt=1)
+    device: Device = "auto"
+    seed: Int = Field(0, ge=0, le=MAX_SEED)
+
+    @model_validator(mode="after")
+    def _method_needs(self) -> ClassifyConfig:
+        if self.method == "fixmatch" and self.unlabeled is None:
+            raise ValueError("fixmatch learns from unlabeled images too: give unlabeled")
+        return self

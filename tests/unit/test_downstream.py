@@ -1,0 +1,151 @@
+"""Downstream models on tiny data: PatchCore finds a planted defect, classifiers train and
+score, model directories load back (or are refused clearly), predict prints JSON lines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from engine.cli import main
+from engine.data.masks import MaskError, read_mask
+from engine.downstream.anomaly import load_anomaly_model, train_anomaly
+from engine.downstream.classify import train_classifier
+from engine.downstream.model_dir import ModelDirectoryError, load_card
+from engine.downstream.patchcore import _tile_starts, greedy_coreset
+from engine.downstream.predict import predict
+from engine.schemas.finetune import AnomalyConfig, ClassifyConfig
+
+
+def texture(seed: int, size: int = 64) -> np.ndarray:
+    """A gray surface with fine noise, like a machined part."""
+    rng = np.random.default_rng(seed)
+    return (120 + rng.normal(0, 12, (size, size))).clip(0, 255).astype(np.uint8)
+
+
+def with_spot(image: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The image with a dark 6x6 pit at a random place, and its mask."""
+    rng = np.random.default_rng(seed)
+    y, x = rng.integers(8, image.shape[0] - 14, 2)
+    out, mask = image.copy(), np.zeros(image.shape, np.uint8)
+    out[y:y + 6, x:x + 6] = 20
+    mask[y:y + 6, x:x + 6] = 255
+    return out, mask
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory) -> Path:
+    """good/ (12), val_good/ (4), val_defect/ (4) with masks/ (PNG) of generated parts."""
+    root = tmp_path_factory.mktemp("parts")
+    for name in ("good", "val_good", "val_defect", "masks"):
+        (root / name).mkdir()
+    for index in range(12):
+        Image.fromarray(texture(index)).save(root / "good" / f"g{index}.png")
+    for index in range(4):
+        Image.fromarray(texture(100 + index)).save(root / "val_good" / f"v{index}.png")
+        spotted, mask = with_spot(texture(200 + index), index)
+        Image.fromarray(spotted).save(root / "val_defect" / f"d{index}.png")
+        Image.fromarray(mask).save(root / "masks" / f"d{index}.png")
+    return root
+
+
+def test_patchcore_finds_planted_pits_and_its_directory_loads_back(parts, tmp_path):
+    config = AnomalyConfig(backbone={"architecture": "resnet18"}, good=str(parts / "good"),
+                           val_good=str(parts / "val_good"),
+                           val_defect=str(parts / "val_defect"), masks=str(parts / "masks"),
+                           input_scale=2.0, bank_size=512, device="cpu")
+    report = train_anomaly(config, tmp_path / "model")
+    metrics = report["metrics"]
+    assert metrics["image_auroc"] == 1.0  # every pit outscores every good part
+    assert metrics["pixel_auroc"] > 0.9 and 0 < metrics["aupro"] <= 1
+    assert report["heatmaps"] == 8 and (tmp_path / "model" / "heatmaps" / "d0.png").is_file()
+    card = load_card(tmp_path / "model", task="anomaly")
+    assert card.threshold == report["threshold"] and card.preprocessing.input_scale == 2.0
+    model, _ = load_anomaly_model(tmp_path / "model", torch.device("cpu"))
+    results = list(predict(tmp_path / "model", [str(parts / "val_defect"),
+                                                str(parts / "val_good" / "v0.png")],
+                           heatmaps=tmp_path / "maps", device="cpu"))
+    assert [r["verdict"] for r in results] == ["defect"] * 4 + ["good"]
+    assert Path(results[0]["heatmap"]).is_file() and model.bank.shape[0] == 512
+
+
+def test_without_validation_the_threshold_comes_from_held_out_good_parts(parts, tmp_path):
+    config = AnomalyConfig(backbone={"architecture": "resnet18"}, good=str(parts / "good"),
+                           input_scale=1.0, bank_size=256, device="cpu")
+    report = train_anomaly(config, tmp_path / "model")
+    assert report["metrics"]["held_out_good"] == 1 and report["threshold"] > 0
+
+
+def test_tiles_cover_an_image_once_and_the_coreset_spreads_out():
+    spans = _tile_starts(1000, 400, 50)
+    kept = [range(keep_start, keep_end) for _, _, keep_start, keep_end in spans]
+    assert sorted(i for span in kept for i in span) == list(range(1000))
+    assert all(end - start == 400 for start, end, _, _ in spans)
+    # two tight clusters: a coreset of two takes one point of each
+    points = torch.cat([torch.randn(50, 8) * 0.01, torch.randn(50, 8) * 0.01 + 5])
+    chosen = greedy_coreset(points, 2)
+    assert {int(i) // 50 for i in chosen} == {0, 1}
+
+
+@pytest.mark.parametrize("method", ["linear", "supervised", "fixmatch"])
+def test_classifiers_train_and_report(neu_knn_split, tmp_path, method):
+    train, test = neu_knn_split
+    config = ClassifyConfig(backbone={"architecture": "resnet18"}, method=method,
+                            labeled=str(train), unlabeled=str(test), val=str(test),
+                            image_size=32, steps=2, batch_size=6, unlabeled_ratio=1,
+                            device="cpu")
+    report = train_classifier(config, tmp_path / "model")
+    metrics = report["metrics"]
+    assert len(metrics["confusion_matrix"]) == 6 and metrics["val_images"] == 24
+    assert 0 <= metrics["balanced_accuracy"] <= 1 and set(metrics["per_class"]) == set(
+        report["classes"])
+    results = list(predict(tmp_path / "model", [str(test / "crazing")], device="cpu"))
+    assert len(results) == 4 and set(results[0]["scores"]) == set(report["classes"])
+    assert sum(results[0]["scores"].values()) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_a_model_directory_of_another_format_or_task_is_refused(parts, tmp_path):
+    config = AnomalyConfig(backbone={"architecture": "resnet18"}, good=str(parts / "good"),
+                           input_scale=1.0, bank_size=64, device="cpu")
+    train_anomaly(config, tmp_path / "model")
+    with pytest.raises(ModelDirectoryError, match="holds a model of task anomaly, not classify"):
+        load_card(tmp_path / "model", task="classify")
+    card = yaml.safe_load((tmp_path / "model" / "model.yaml").read_text())
+    card["format"] = "hatchery.model/9"
+    (tmp_path / "model" / "model.yaml").write_text(yaml.safe_dump(card))
+    with pytest.raises(ModelDirectoryError, match=r"format 'hatchery\.model/9'"):
+        load_card(tmp_path / "model")
+    with pytest.raises(ModelDirectoryError, match="not a model directory"):
+        load_card(tmp_path)
+
+
+def test_masks_from_yolo_polygons_and_their_errors(tmp_path):
+    (tmp_path / "a.txt").write_text("0 0.25 0.25 0.75 0.25 0.75 0.75 0.25 0.75\n")
+    mask = read_mask(tmp_path, Path("images/a.jpg"), 8, 8)
+    assert mask.sum() == 25 and mask[4, 4] and not mask[0, 0]
+    assert not read_mask(tmp_path, Path("b.jpg"), 8, 8).any()  # no file: a good part
+    (tmp_path / "c.txt").write_text("0 0.1 0.1 0.2\n")
+    with pytest.raises(MaskError, match=r"c\.txt line 1: a polygon needs"):
+        read_mask(tmp_path, Path("c.jpg"), 8, 8)
+
+
+def test_cli_finetune_and_predict(parts, tmp_path, capsys):
+    assert main(["finetune", "anomaly", "--random-init", "resnet18", "--good",
+                 str(parts / "good"), "--input-scale", "1", "--bank-size", "64",
+                 "--device", "cpu", "--out", str(tmp_path / "model")]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["task"] == "anomaly"
+    assert main(["predict", "--model", str(tmp_path / "model"),
+                 str(parts / "val_defect" / "d0.png"), "--device", "cpu"]) == 0
+    line = json.loads(capsys.readouterr().out.strip())
+    assert set(line) == {"image", "score", "threshold", "verdict"}
+    with pytest.raises(SystemExit) as exit_info:
+        main(["finetune", "classify", "--random-init", "resnet18", "--labeled",
+              str(parts), "--method", "fixmatch", "--out", str(tmp_path / "c")])
+    assert exit_info.value.code == 2
+    assert "give unlabeled" in capsys.readouterr().err
