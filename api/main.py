@@ -11,12 +11,12 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api.admin.router import router as admin_router
 from api.auth.router import router as auth_router
-from api.auth_cache import AuthCache
 from api.datasets.router import router as datasets_router
 from api.datasets.uploads_router import router as uploads_router
 from api.datasets.versions_router import router as versions_router
 from api.health_router import router as health_router
 from api.jobs.router import router as jobs_router
+from api.kit.auth_cache import AuthCache
 from api.kit.db import create_db_engine, make_read_session_factory, make_session_factory
 from api.kit.deps import SESSION_EXIT_THREADS
 from api.kit.dispatch import CeleryDispatcher, Dispatcher

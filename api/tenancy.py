@@ -143,7 +143,7 @@ async def get_tenant(request: Request, organization: OrganizationHeader = None) 
     """The caller and the organization it acts in.
 
     A decision made in the last few seconds for the same token and organization is reused
-    (``api.auth_cache``); otherwise it is resolved in one thread-pool hop, in a unit of work
+    (``api.kit.auth_cache``); otherwise it is resolved in one thread-pool hop, in a unit of work
     of its own, committed at once (which gives its connection back to the pool: no request
     holds a connection while it waits for its next thread). Depends on nothing but the
     request: each dependency costs FastAPI a resolution step on every request.

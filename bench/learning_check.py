@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
+from bench.budget import seconds_per_step
 from bench.neu_split import make_splits
 from engine.backbones.resnet import ResNetBackbone
 from engine.data.folder import ImageFormat, scan_image_folder
@@ -31,7 +30,6 @@ from engine.schemas.pretrain import CropConfig, PretrainConfig
 from engine.train.pretrain import PretrainRun
 
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
-PROBE_WARMUP_STEPS, PROBE_STEPS = 4, 20
 
 
 def emit(record: dict) -> None:
@@ -58,28 +56,11 @@ def knn_balanced_accuracy(monitor: KnnMonitor, backbone: torch.nn.Module) -> dic
 
 
 def run_hatchery(args: argparse.Namespace) -> dict:
-    """Calibrate steps from a probe so the run fits the budget, then train.
-
-    The step count must be fixed up front (the LR and momentum schedules are cosines over
-    it), so the probe has to be long enough to be trusted: a few warm-up steps, then
-    ``PROBE_STEPS`` timed ones, whose median step time sets the count (one slow step from
-    a DataLoader worker start or a page fault must not halve the run, as a 6-step mean did).
-    """
-    probe = PretrainRun(hatchery_config(args, steps=10_000), Path(tempfile.mkdtemp()) / "p")
-    probe.method.train()
-    batches = probe.batches(0)
-    for _ in range(PROBE_WARMUP_STEPS):  # oneDNN primitives, allocator, loader workers
-        probe.train_step(next(batches))
-    step_seconds = []
-    for _ in range(PROBE_STEPS):
-        started = time.perf_counter()
-        probe.train_step(next(batches))
-        step_seconds.append(time.perf_counter() - started)
-    seconds_per_step = statistics.median(step_seconds)
-    emit({"bench": "learning_check", "probe_seconds_per_step": round(seconds_per_step, 3),
-          "probe_mean_seconds_per_step": round(statistics.fmean(step_seconds), 3)})
-    del probe, batches
-    steps = max(1, int(args.budget_minutes * 60 / seconds_per_step))
+    """Calibrate steps from a probe so the run fits the budget (bench/budget.py), then
+    train."""
+    step_seconds = seconds_per_step(lambda steps: hatchery_config(args, steps))
+    emit({"bench": "learning_check", "probe_seconds_per_step": round(step_seconds, 3)})
+    steps = max(1, int(args.budget_minutes * 60 / step_seconds))
     out = args.out / "hatchery"
     run = PretrainRun(hatchery_config(args, steps), out)
     started = time.perf_counter()

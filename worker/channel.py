@@ -76,19 +76,23 @@ class JobChannel:
     def sync(self) -> None:
         """Write what is buffered; read whether to stop (cancel requested, lease lost)."""
         self._last_sync = time.monotonic()
+        progress = self._progress
         with session_scope(self.factory) as session:
-            if self.writer and (self._pending or self._progress is not None):
+            if self.writer and (self._pending or progress is not None):
                 session.add_all(self._pending)
                 values: dict[str, Any] = {"updated_at": utcnow()}
-                if self._progress is not None:
-                    values["progress"] = self._progress
+                if progress is not None:
+                    values["progress"] = progress
                 session.execute(update(Job).where(Job.id == self.job_id,
                                                   Job.lease_owner == self.owner).values(**values))
-                if self.parent_id is not None and self._progress is not None:
-                    self._show_on_pipeline(session, self._progress)
             row = session.execute(select(Job.cancel_requested, Job.lease_owner)
                                   .where(Job.id == self.job_id)).first()
         self._pending, self._progress = [], None
+        if self.writer and self.parent_id is not None and progress is not None:
+            # A transaction of its own: a cancel locks the pipeline before its stages, so
+            # holding the stage's row while waiting for the pipeline's could deadlock.
+            with session_scope(self.factory) as session:
+                self._show_on_pipeline(session, progress)
         if row is None:
             self.stop_reason = "the job was deleted"
         elif row.lease_owner != self.owner:

@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, update
 
-from api.kit.settings import get_settings
+from api.kit.settings import MIN_SECRET_LENGTH, get_settings
 from api.migrate import migrate_database
 from api.models.auth import User
 from worker.lifetime import die_with_parent
@@ -105,18 +105,23 @@ def _seed(client: httpx.Client, data: Path, per_class: int) -> str:
 
 
 def secret_beside(database_url: str) -> str:
-    """The embedded platform's secret key: made at random on first start, kept (readable by
-    this user only) beside the SQLite database, the same on every later start."""
+    """The embedded platform's secret key: made at random on first start (or when the file
+    kept is too short to be one), kept (readable by this user only) beside the SQLite
+    database, the same on every later start."""
     folder = Path(database_url.removeprefix("sqlite:///")).parent \
         if database_url.startswith("sqlite:///") else Path("runs")
     path = folder / "secret_key"
     if path.exists():
-        return path.read_text().strip()
+        kept = path.read_text().strip()
+        if len(kept) >= MIN_SECRET_LENGTH:
+            return kept
     folder.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(48)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as out:
         out.write(secret + "\n")
+    os.replace(partial, path)  # whole or not at all: never an empty secret
     return secret
 
 

@@ -175,23 +175,27 @@ def run_pretrain(context: JobContext) -> Outcome:
     from engine.schemas.pretrain import PretrainConfig
     from engine.train.pretrain import PretrainRun, TrainingDiverged
 
+    saved = context.artifacts.get("checkpoint")
+    if saved and saved.get("final"):  # trained already; the worker stopped before the end
+        context.channel.event("log", {"message": "the run completed in an earlier attempt"})
+        return Outcome("succeeded", {"steps": saved["step"], "total_steps": saved["step"],
+                                     "metrics": {}})
     config = context.resolved_config()
     out = context.work_dir / "pretrain"
     shutil.rmtree(out, ignore_errors=True)
-    saved = context.artifacts.get("checkpoint")
     if saved:
         download(context.store, saved["key"], out / "checkpoint.pt")
         context.channel.forget_progress_after(saved["step"])
         context.channel.event("log", {"message": f"resuming from step {saved['step']}"})
 
-    def upload_checkpoint(path: Path, step: int) -> None:
+    def upload_checkpoint(path: Path, step: int, final: bool) -> None:
         """Each checkpoint under its own key, recorded only while the job is ours; then the
         previous one goes. A process that lost the job can never replace the checkpoint
         the job's new holder resumed from."""
         previous = context.artifacts.get("checkpoint")
         uploaded = upload(context.store, path, context.key(f"checkpoint-{step:08d}.pt"),
                           "application/octet-stream")
-        if not context.set_artifact("checkpoint", {**uploaded, "step": step}):
+        if not context.set_artifact("checkpoint", {**uploaded, "step": step, "final": final}):
             context.store.delete(uploaded["key"])
         elif previous and previous["key"] != uploaded["key"]:
             context.store.delete(previous["key"])

@@ -51,8 +51,10 @@ def refresh(body: RefreshRequest, session: SessionDep, settings: SettingsDep) ->
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 def logout(body: RefreshRequest, session: SessionDep, request: Request) -> None:
-    """End the login: its refresh tokens and its access tokens stop working."""
+    """End the login: its refresh tokens and its access tokens stop working (in this API
+    process at once; in others once their cached decision expires, ``auth_cache_seconds``)."""
     service.logout(session, body.refresh_token)
+    session.commit()  # before the cache is cleared: no request re-caches the open login
     forget_authorizations(request)
 
 

@@ -12,9 +12,6 @@ from PIL import Image, UnidentifiedImageError
 
 ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "BMP": "image/bmp",
                     "TIFF": "image/tiff"}
-# PIL's own guard (89 MP) would refuse images the settings allow (``max_image_pixels``,
-# 100 MP by default): the size is checked here instead, from the header, before decoding.
-Image.MAX_IMAGE_PIXELS = None
 
 
 class RejectedImage(ValueError):
@@ -48,6 +45,9 @@ def check_image(source: BinaryIO, max_pixels: int, thumbnail_size: int) -> Check
     An 8-bit gray or RGB JPEG no larger than the thumbnail already is one: it is served as
     its own thumbnail and nothing more is stored for it.
     """
+    # PIL's own guard (89 MP by default) would refuse images the settings allow: it follows
+    # the setting (the size is also checked below, from the header, before decoding).
+    Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         with Image.open(source) as image:
             if image.format not in ACCEPTED_FORMATS:

@@ -49,6 +49,7 @@ CHUNK = 1024 * 1024
 SPOOL_BYTES = 256 * 1024  # smaller files stay in memory while staged
 BATCH_SIZE = 64
 Verdict = Literal["added", "duplicate", "replaced", "rejected"]
+ALREADY_AT_THIS_PATH = "already in the dataset"  # a duplicate that is the item at its path
 
 # Shared by every request of the process: decoding is CPU work (one thread per core), object
 # writes wait on the network (many in flight hide the round trips).
@@ -261,7 +262,7 @@ class Ingestor:
         if existing is not None:
             current = shown.blob_at[file.path]
             if current == blob.id:
-                return FileReport(file.path, "duplicate", "already in the dataset",
+                return FileReport(file.path, "duplicate", ALREADY_AT_THIS_PATH,
                                   file.sha256, str(existing.id))
             if shown.by_blob.get(current) is existing:
                 del shown.by_blob[current]  # the path no longer shows its old content

@@ -89,6 +89,19 @@ class VersionItems(TenantRepository[VersionItem]):
     def in_version(self, version_id: uuid.UUID) -> Select:
         return self.select().where(VersionItem.version_id == version_id)
 
+    def classes_by_split(self, version_id: uuid.UUID) -> dict[str, dict[str, int]]:
+        """split (or "unassigned") -> class -> images of the version, counted in SQL (for
+        versions made before their statistics held it)."""
+        counts: dict[str, dict[str, int]] = {}
+        for split, class_name, count in self.session.execute(
+                select(VersionItem.split, VersionItem.class_name, func.count())
+                .where(VersionItem.organization_id == self.tenant.organization_id,
+                       VersionItem.version_id == version_id,
+                       VersionItem.class_name.is_not(None))
+                .group_by(VersionItem.split, VersionItem.class_name)):
+            counts.setdefault(split or "unassigned", {})[class_name] = count
+        return counts
+
     def all_in(self, version_id: uuid.UUID) -> list[VersionItem]:
         """Every item of the version, by path."""
         return list(self.session.scalars(self.in_version(version_id)

@@ -11,6 +11,18 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from api.kit.requests import RequestModel
 
 Split = Literal["train", "val", "test"]
+# A class name becomes a folder name in the workers' views: no slashes, at most 200 characters.
+CLASS_NAME_PATTERN = r"^[^/\\]+$"
+ClassName = Annotated[str, Field(min_length=1, max_length=200, pattern=CLASS_NAME_PATTERN)]
+
+
+def class_name_problem(name: str) -> str:
+    """Why ``name`` cannot be a class name; "" when it can (the rule of ``ClassName``)."""
+    if not 1 <= len(name) <= 200:
+        return f"a class name has 1 to 200 characters, not {len(name)}"
+    if "/" in name or "\\" in name:
+        return f"a class name holds no slash: {name!r}"
+    return ""
 
 
 
@@ -39,7 +51,7 @@ class Box(RequestModel):
     """An axis-aligned box in pixels, origin at the top-left corner."""
 
     type: Literal["box"] = "box"
-    class_name: str = Field(min_length=1, max_length=200)
+    class_name: ClassName
     x: float = Field(ge=0)
     y: float = Field(ge=0)
     width: float = Field(gt=0)
@@ -50,7 +62,7 @@ class Polygon(RequestModel):
     """A closed polygon in pixels: [[x, y], ...], at least three points."""
 
     type: Literal["polygon"] = "polygon"
-    class_name: str = Field(min_length=1, max_length=200)
+    class_name: ClassName
     points: list[tuple[float, float]] = Field(min_length=3, max_length=10_000)
 
 
@@ -58,7 +70,7 @@ class Mask(RequestModel):
     """A binary mask as uncompressed COCO run-length encoding over [height, width]."""
 
     type: Literal["mask"] = "mask"
-    class_name: str = Field(min_length=1, max_length=200)
+    class_name: ClassName
     size: tuple[int, int]
     counts: list[int] = Field(max_length=10_000_000)
 
@@ -81,7 +93,7 @@ class Labels(RequestModel):
                          "width": 30, "height": 80}]}]})
 
     split: Split | None = None
-    class_name: str | None = Field(None, min_length=1, max_length=200)
+    class_name: ClassName | None = None
     is_defect: bool | None = None
     annotations: list[Annotation] = Field(default_factory=list, max_length=1000)
 

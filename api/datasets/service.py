@@ -18,7 +18,7 @@ from api.datasets.label_formats import (
     parse_yolo,
 )
 from api.datasets.repository import Blobs, Items, Versions
-from api.datasets.schemas import ItemOut, LabelImportReport, Labels
+from api.datasets.schemas import ItemOut, LabelImportReport, Labels, class_name_problem
 from api.kit.problems import Unprocessable
 from api.kit.requests import refuse_unstorable
 from api.kit.settings import Settings
@@ -106,8 +106,15 @@ def import_labels(session: Session, tenant: Tenant, dataset_id: uuid.UUID, label
 def apply_imported(session: Session, items: list[DatasetItem],
                    parsed: dict[str, ImportedLabels], label_format: str) -> LabelImportReport:
     """Label each of ``items`` that ``parsed`` names (by path, file name or file stem)."""
-    for imported in parsed.values():
+    for name, imported in parsed.items():
         refuse_unstorable([imported.image_class, imported.annotations])
+        classes_named = {a["class_name"] for a in imported.annotations}
+        if imported.image_class is not None:
+            classes_named.add(imported.image_class)
+        for class_name in classes_named:
+            problem = class_name_problem(class_name)
+            if problem:
+                raise Unprocessable(f"{name}: {problem}")
     by_path = {item.path: item for item in items}
     by_name = {posixpath.basename(item.path): item for item in items}
     by_stem = {posixpath.splitext(posixpath.basename(item.path))[0]: item for item in items}

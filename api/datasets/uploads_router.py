@@ -18,7 +18,7 @@ from fastapi import APIRouter, File, Form, UploadFile, status
 
 from api.datasets import service
 from api.datasets.archives import archive_entries
-from api.datasets.ingest import Ingestor, IngestReport
+from api.datasets.ingest import ALREADY_AT_THIS_PATH, Ingestor, IngestReport
 from api.datasets.label_formats import labels_from_folders
 from api.datasets.paths import path_problem
 from api.datasets.repository import Datasets, Items, Uploads
@@ -79,7 +79,8 @@ def upload_archive(dataset_id: uuid.UUID, tenant: WriterDep, session: SessionDep
 
     report = report_out(ingestor.run(work))
     if labels == "folders":
-        placed = [file.path for file in report.files if file.status in ("added", "replaced")]
+        placed = [file.path for file in report.files if file.status in ("added", "replaced")
+                  or file.detail == ALREADY_AT_THIS_PATH]  # an upload again labels too
         items = Items(session, tenant).at_paths(dataset_id, placed)
         report.labels = service.apply_imported(session, items, labels_from_folders(placed),
                                                "folders")

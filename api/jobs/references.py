@@ -2,11 +2,10 @@
 
 ``engine.schemas.kinds.validate_job`` lists every reference a config holds (inputs and
 references written in the config alike). Here each is looked up among the caller's own rows
-— another organization's id is not found (404), exactly like an id in a URL — and checked
-for what the job needs of it: a dataset version with class labels where a classifier is
-scored, a job that left a checkpoint where a backbone is read. The dataset versions'
-statistics then let the engine's own checks (``engine.schemas.runnable``) refuse a config
-that cannot run on that data, before a worker ever sees it.
+— another organization's id is not found (404), exactly like an id in a URL — and a
+referenced job must have left a checkpoint. The dataset versions' statistics (``DataFacts``)
+then let the engine's own checks (``engine.schemas.runnable``: data sizes, class labels)
+refuse a config that cannot run on that data, before a worker ever sees it.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from api.datasets.repository import Versions
+from api.datasets.repository import VersionItems, Versions
 from api.jobs.repository import Jobs
 from api.kit.problems import NotFound, Unprocessable
 from api.models.datasets import DatasetVersion
@@ -25,11 +24,13 @@ from engine.schemas.kinds import JOB_SCHEME, KINDS, VERSION_SCHEME, ValidatedJob
 from engine.schemas.runnable import DataFacts
 
 
-def version_facts(version: DatasetVersion) -> DataFacts:
+def version_facts(session: Session, tenant: Tenant, version: DatasetVersion) -> DataFacts:
     stats = version.stats or {}
+    split_classes = stats.get("classes_by_split")
+    if split_classes is None:  # a version made before its statistics counted them
+        split_classes = VersionItems(session, tenant).classes_by_split(version.id)
     return DataFacts(name=f"dataset version {version.id}", images=int(stats.get("items", 0)),
-                     classes=dict(stats.get("classes", {})),
-                     split_classes=dict(stats.get("classes_by_split", {})))
+                     classes=dict(stats.get("classes", {})), split_classes=split_classes)
 
 
 def _check_checkpoint_job(field: str, job: Job) -> None:
@@ -38,9 +39,11 @@ def _check_checkpoint_job(field: str, job: Job) -> None:
         makers = ", ".join(name for name, spec in KINDS.items() if spec.produces_checkpoint)
         raise Unprocessable(f"{field}: job {job.id} is a {job.kind} job, which leaves no "
                             f"checkpoint; name a {makers} job")
-    if job.status != JobStatus.succeeded or "checkpoint" not in job.artifacts:
+    if job.status != JobStatus.succeeded:
         raise Unprocessable(f"{field}: job {job.id} is {job.status.value}; only a succeeded "
                             f"{job.kind} job has a final checkpoint")
+    if "checkpoint" not in job.artifacts:
+        raise Unprocessable(f"{field}: job {job.id} succeeded but kept no checkpoint")
 
 
 def resolve(session: Session, tenant: Tenant, job: ValidatedJob) -> dict[uuid.UUID, DataFacts]:
@@ -57,4 +60,4 @@ def resolve(session: Session, tenant: Tenant, job: ValidatedJob) -> dict[uuid.UU
             raise NotFound(f"{reference.noun} {id_} not found", field=field)
         if reference.scheme == JOB_SCHEME:
             _check_checkpoint_job(field, found)
-    return {id_: version_facts(version) for id_, version in versions.items()}
+    return {id_: version_facts(session, tenant, version) for id_, version in versions.items()}

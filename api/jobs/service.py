@@ -18,7 +18,8 @@ from api.kit.settings import Settings
 from api.models.jobs import TERMINAL, Job, JobEvent, JobStatus
 from api.quotas.service import check_job_quotas
 from api.tenancy import Tenant
-from engine.schemas.kinds import KINDS, JobConfigError, validate_job
+from engine.errors import JobConfigError
+from engine.schemas.kinds import KINDS, validate_job
 from engine.schemas.runnable import check_job
 
 

@@ -1,15 +1,18 @@
 """Recording a submitted job: its checks and its writes in as few round trips as can be.
 
-A submission must find the project and every input among the caller's own rows, fit the job
-quotas, and write the job with its first status event. The checks are one row of SQL
-(``checks_query``) whose ``allowed`` column is the decision; the Python side only explains a
-refusal (``refuse``).
+A submission must find the project and every resource its config references among the
+caller's own rows, fit the job quotas, and write the job with its first status event. The
+checks are one row of SQL (``checks_query``) whose ``allowed`` column is the decision; the
+Python side only explains a refusal (``refuse``). A job that references resources has read
+them once before (``api.jobs.references``: what the config needs of them, on the same
+session); the statement checks their ownership again, atomically with the insert.
 
 - Postgres: checks and writes are one statement (data-modifying CTEs whose inserts select
-  from the checks row, so they write nothing unless ``allowed``), sent on an autocommit
-  connection: one round trip, committed as it ends. (Five round trips before: BEGIN, the
-  checks, two inserts, COMMIT; measured: Postgres spent 1.1 instead of 1.6-2.1 ms of CPU
-  per job, the client 0.3 instead of 0.8 ms.)
+  from the checks row, so they write nothing unless ``allowed``): one round trip, on an
+  autocommit connection when nothing was read before (a probe job), else in the session's
+  transaction. (Five round trips before: BEGIN, the checks, two inserts, COMMIT; measured:
+  Postgres spent 1.1 instead of 1.6-2.1 ms of CPU per job, the client 0.3 instead of
+  0.8 ms.)
 - Elsewhere (SQLite, the embedded mode): the checks row is read, then both rows are written
   in the session's transaction.
 """

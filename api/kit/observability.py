@@ -98,6 +98,6 @@ def install_observability(app: FastAPI) -> None:
             if not token:
                 raise NotFound("metrics are off: set HATCHERY_METRICS_TOKEN to scrape them")
             given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-            if not hmac.compare_digest(given, token):
+            if not hmac.compare_digest(given.encode(), token.encode()):
                 raise Unauthorized("send 'Authorization: Bearer <metrics token>'")
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

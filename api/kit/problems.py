@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -110,6 +110,15 @@ def install_problem_handlers(app: FastAPI) -> None:
             error.status_code, "HTTP error")
         return problem_response(request, error.status_code, title, str(error.detail),
                                 title.lower().replace(" ", "-"))
+
+    @app.exception_handler(IntegrityError)
+    async def _raced(request: Request, error: IntegrityError) -> JSONResponse:
+        """Two requests that made the same unique thing at the same moment: the later one
+        is told so instead of a 500 (each path checks before it writes; this is the race)."""
+        log.warning("integrity conflict on %s %s: %s", request.method, request.url.path,
+                    str(error.orig).splitlines()[0] if error.orig else error)
+        return problem_response(request, 409, "Conflict", "the request conflicts with data "
+                                "saved at the same moment; try again", "conflict")
 
     @app.exception_handler(DataError)
     async def _unstorable(request: Request, error: DataError) -> JSONResponse:

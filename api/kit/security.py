@@ -2,7 +2,8 @@
 
 - Passwords: argon2id (argon2-cffi), never stored in the clear.
 - Access tokens: short-lived, ``base64url(payload).base64url(HMAC-SHA256)`` signed with the
-  service's secret key; they carry the user id and an expiry, nothing else.
+  service's secret key; they carry the user id, the login (session) they belong to, an
+  expiry and their type, nothing else. Logging out ends the login and with it its tokens.
 - Refresh tokens, invitation tokens, API key secrets: 256-bit random strings; only their
   SHA-256 is stored (they are high-entropy, so a fast hash is safe and lookups stay indexed).
 - API keys read ``hk_<prefix>_<secret>``: the prefix is shown in listings, the secret once.

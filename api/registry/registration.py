@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.jobs.metrics import numeric_metrics
@@ -53,19 +54,31 @@ def register_version(session: Session, organization_id: uuid.UUID, model: Regist
     existing = versions.version_of_job(model.id, job.id)
     if existing is not None:
         raise Conflict(f"job {job.id} is already version {existing} of model {model.name!r}")
-    return versions.add(ModelVersion(
-        model_id=model.id, version=versions.next_number(model.id), job_id=job.id,
-        dataset_version_id=job.dataset_version_id, kind=job.kind, config=job.config,
-        metrics=platform_metrics(session, job), notes=notes,
-        artifacts=artifact_keys(job.artifacts)))
+    metrics = platform_metrics(session, job)
+    try:
+        with session.begin_nested():  # a savepoint: a lost race leaves the session usable
+            return versions.add(ModelVersion(
+                model_id=model.id, version=versions.next_number(model.id), job_id=job.id,
+                dataset_version_id=job.dataset_version_id, kind=job.kind, config=job.config,
+                metrics=metrics, notes=notes, artifacts=artifact_keys(job.artifacts)))
+    except IntegrityError:
+        raise Conflict(f"model {model.name!r} got a new version at the same moment; "
+                       "register again") from None
 
 
 def model_named(session: Session, organization_id: uuid.UUID, project_id: uuid.UUID,
                 name: str, description: str) -> RegisteredModel:
     """The project's model called ``name``, created (with ``description``) when missing."""
     models = Models(session, OwnedBy(organization_id))
-    return models.named_in(project_id, name) or models.add(
-        RegisteredModel(project_id=project_id, name=name, description=description))
+    found = models.named_in(project_id, name)
+    if found is not None:
+        return found
+    try:
+        with session.begin_nested():
+            return models.add(RegisteredModel(project_id=project_id, name=name,
+                                              description=description))
+    except IntegrityError:  # made by another request or pipeline meanwhile
+        return models.named_in(project_id, name)
 
 
 def artifact_keys(artifacts: dict[str, Any]) -> dict[str, str]:

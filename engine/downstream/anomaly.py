@@ -18,13 +18,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.backbones import build_backbone
 from engine.data.dataset import DecodedImageDataset, channel_statistics
 from engine.data.decode import decode_image
 from engine.data.folder import DataFolderError, ImageFormat, probe_format, scan_image_folder
 from engine.data.masks import read_mask
 from engine.distributed import resolve_device
-from engine.downstream.backbone_source import load_backbone
+from engine.downstream.backbone_source import load_backbone, rebuild_backbone
 from engine.downstream.heatmap import save_overlay
 from engine.downstream.model_dir import (
     ModelCard,
@@ -38,7 +37,6 @@ from engine.downstream.patchcore import PatchCore, PatchFeatures
 from engine.errors import HatcheryInputError
 from engine.eval.metrics import aupro, best_f1_threshold, binned_roc_auc, f1_at, roc_auc
 from engine.schemas.finetune import AnomalyConfig
-from engine.schemas.pretrain import BackboneConfig
 
 HELD_OUT_FRACTION = 0.1
 MAX_OVERLAYS = 50
@@ -132,7 +130,7 @@ def train_anomaly(config: AnomalyConfig, out: str | Path,
         preprocessing=Preprocessing(image_format.channels, image_format.bit_depth,
                                     list(mean), list(std), input_scale=scale,
                                     tile=config.tile),
-        backbone=sourced.config.model_dump(mode="json"),
+        backbone=sourced.recipe,
         data_fingerprint=fingerprint(good, Path(config.good)),
         metrics=metrics, threshold=threshold,
         settings={"neighbourhood": config.neighbourhood, "bank_size": len(model.bank),
@@ -174,8 +172,7 @@ def load_anomaly_model(directory: str | Path, device: torch.device
     card = load_card(directory, task="anomaly")
     weights = load_weights(directory, device)
     prep = card.preprocessing
-    backbone = build_backbone(BackboneConfig.model_validate(card.backbone), prep.channels,
-                              drop_path=0.0)
+    backbone = rebuild_backbone(card.backbone, prep.channels)
     backbone.load_state_dict(weights["backbone"])
     model = PatchCore(PatchFeatures(backbone.to(device).eval(),
                                     card.settings["neighbourhood"]),

@@ -27,12 +27,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.backbones import Backbone, build_backbone
+from engine.backbones import Backbone
 from engine.data.augment import TwoViewAugment, normalize
 from engine.data.dataset import DecodedImageDataset, channel_statistics, collate_padded
 from engine.data.folder import DataFolderError, ImageFormat, probe_format, scan_image_folder
 from engine.distributed import resolve_device
-from engine.downstream.backbone_source import SourcedBackbone, load_backbone
+from engine.downstream.backbone_source import SourcedBackbone, load_backbone, rebuild_backbone
 from engine.downstream.model_dir import (
     ModelCard,
     Preprocessing,
@@ -44,7 +44,7 @@ from engine.downstream.model_dir import (
 from engine.eval.labeled import scan_class_folders
 from engine.eval.metrics import classification_metrics
 from engine.schemas.finetune import BackboneSource, ClassifyConfig
-from engine.schemas.pretrain import AugmentConfig, BackboneConfig, CropConfig, ViewAugmentConfig
+from engine.schemas.pretrain import AugmentConfig, CropConfig, ViewAugmentConfig
 
 Progress = Callable[[str, int, int], None]
 # Weak: a random crop of most of the image and flips. Strong: that, plus strong photometric
@@ -265,7 +265,8 @@ def train_classifier(config: ClassifyConfig, out: str | Path,
     probed = probe_format(scan.paths, seed=config.seed)
     source = config.backbone
     if config.method == "supervised" and source.checkpoint is not None:
-        architecture = load_backbone(source, probed.channels, torch.device("cpu")).config.name
+        architecture = load_backbone(source, probed.channels,
+                                     torch.device("cpu")).recipe["name"]
         source = BackboneSource(architecture=architecture)
     sourced: SourcedBackbone = load_backbone(source, probed.channels, device)
     image_format = sourced.image_format or probed
@@ -298,7 +299,7 @@ def train_classifier(config: ClassifyConfig, out: str | Path,
         task="classify",
         preprocessing=Preprocessing(image_format.channels, image_format.bit_depth,
                                     list(mean), list(std), image_size=image_size),
-        backbone=sourced.config.model_dump(mode="json"),
+        backbone=sourced.recipe,
         data_fingerprint=fingerprint(labeled.dataset.paths, Path(config.labeled)),
         metrics=metrics, class_names=labeled.class_names,
         settings={"method": config.method, "normalize_features": linear,
@@ -319,8 +320,7 @@ def predict_logits(model: nn.Module, images: torch.Tensor, batch: int = 128) -> 
 def load_classifier(directory: str | Path, device: torch.device
                     ) -> tuple[Classifier, ModelCard]:
     card = load_card(directory, task="classify")
-    backbone = build_backbone(BackboneConfig.model_validate(card.backbone),
-                              card.preprocessing.channels, drop_path=0.0)
+    backbone = rebuild_backbone(card.backbone, card.preprocessing.channels)
     classifier = Classifier(backbone, len(card.class_names),
                             normalize_features=card.settings["normalize_features"])
     classifier.load_state_dict(load_weights(directory, device)["model"])

@@ -51,7 +51,7 @@ class Preprocessing:
 class ModelCard:
     task: Task
     preprocessing: Preprocessing
-    backbone: dict[str, Any]  # the resolved BackboneConfig
+    backbone: dict[str, Any]  # its recipe (engine.downstream.backbone_source.rebuild_backbone)
     data_fingerprint: str
     metrics: dict[str, Any] = field(default_factory=dict)
     class_names: list[str] = field(default_factory=list)

@@ -16,15 +16,17 @@ from engine.schemas.backbones import BACKBONES
 from engine.schemas.eval import Device
 from engine.schemas.types import MAX_SEED, Float, Int, StrictModel
 
-BackboneName = Literal[BACKBONES]  # type: ignore[valid-type]
+# A random-init backbone of these, or the raw pixels themselves (the baselines).
+BaselineName = Literal[(*BACKBONES, "raw_pixels")]  # type: ignore[valid-type]
 
 
 class BackboneSource(StrictModel):
     """Where the features come from: a pretrain ``checkpoint`` (path, or in the platform a
-    ``job://<id>`` reference), or ``random`` weights of ``architecture`` (a baseline)."""
+    ``job://<id>`` reference), or a baseline: random weights of ``architecture``, or
+    ``raw_pixels``."""
 
     checkpoint: str | None = Field(None, min_length=1, max_length=4096)
-    architecture: BackboneName | None = None
+    architecture: BaselineName | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> BackboneSource:

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from engine.errors import HatcheryInputError
+from engine.errors import JobConfigError
 from engine.schemas.errors import field_problems
 from engine.schemas.eval import KnnEvalConfig
 from engine.schemas.pipeline import PipelineConfig, ProbeConfig
@@ -159,17 +159,6 @@ def kind_of(name: str) -> JobKind:
                                      f"{', '.join(KINDS)}") from None
 
 
-class JobConfigError(HatcheryInputError):
-    """A job that cannot be accepted; ``problems`` lists (field, message), the first one is
-    the message."""
-
-    def __init__(self, field: str, message: str,
-                 problems: list[tuple[str, str]] | None = None) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.problems = problems or [(field, message)]
-
-
 @dataclass
 class ValidatedJob:
     kind: JobKind
@@ -208,6 +197,10 @@ def _with_inputs(kind: JobKind, config: dict[str, Any], inputs: dict[str, uuid.U
     merged = _copy(config)
     for name, value in inputs.items():
         reference = kind.inputs[name]
+        holder, key = _node(merged, reference.path)
+        if holder is not None and holder.get(key) is not None:
+            raise JobConfigError(f"inputs.{name}", f"config.{reference.field} names the "
+                                 f"{reference.noun} too: give it once")
         node = merged
         for key in reference.path[:-1]:
             child = node.get(key)

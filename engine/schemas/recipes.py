@@ -8,7 +8,7 @@ Torch-free.
 
 from __future__ import annotations
 
-from engine.errors import HatcheryInputError
+from engine.errors import JobConfigError
 from engine.schemas.backbones import BACKBONE_SPECS, TRANSFORMER_BACKBONES
 from engine.schemas.pretrain import PretrainConfig, ViewAugmentConfig
 
@@ -88,7 +88,8 @@ def resolve_pretrain_config(
     _resolve_loss_and_momentum(cfg, device_type)
     if cfg.method == "mocov3":
         if cfg.memory.kind is not None or cfg.memory.size is not None:
-            raise HatcheryInputError("mocov3 contrasts within the batch and uses no memory")
+            raise JobConfigError("memory", "mocov3 contrasts within the batch and uses no "
+                                 "memory: leave memory out")
     else:
         _resolve_memory(cfg, dataset_size)
     _resolve_optimizer(cfg)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+from engine.errors import JobConfigError
 from engine.schemas.backbones import TRANSFORMER_BACKBONES
-from engine.schemas.kinds import KINDS, VERSION_SCHEME, JobConfigError, ValidatedJob
+from engine.schemas.kinds import KINDS, VERSION_SCHEME, ValidatedJob
 from engine.schemas.pretrain import PretrainConfig
 from engine.schemas.recipes import resolve_pretrain_config
 
@@ -122,8 +123,11 @@ def _check_pretrain_submitted(config: PretrainConfig, versions: dict[str, DataFa
         raise JobConfigError(f"{prefix}runtime.precision", "fp16 needs a GPU; use bf16, fp32 "
                              "or auto on the CPU")
     data = versions[f"{section}data.path"]
-    resolved = resolve_pretrain_config(config, dataset_size=data.images,
-                                       device_type="cpu" if gpus == 0 else None)
+    try:
+        resolved = resolve_pretrain_config(config, dataset_size=data.images,
+                                           device_type="cpu" if gpus == 0 else None)
+    except JobConfigError as error:
+        raise error.under(prefix) from None
     check_pretrain(resolved, data, world_size=max(1, gpus) if distributed else 1,
                    prefix=prefix)
     if config.eval.train is not None:

@@ -62,8 +62,9 @@ from engine.train.schedule import set_learning_rate, warmup_cosine
 
 DEFAULT_EPOCHS = 100
 Status = Literal["completed", "cancelled", "interrupted"]
-# Called with (checkpoint path, step) after each checkpoint is written, e.g. to upload it.
-CheckpointCallback = Callable[[Path, int], None]
+# Called with (checkpoint path, step, final) after each checkpoint is written, e.g. to upload
+# it; ``final``: the completed run's checkpoint (the trained backbone only, nothing to resume).
+CheckpointCallback = Callable[[Path, int, bool], None]
 
 
 class TrainingDiverged(HatcheryInputError):
@@ -267,7 +268,7 @@ class PretrainRun:
         if self.rank == 0:
             save_atomically(self._checkpoint_state(final), self.checkpoint_path)
             for callback in self.checkpoint_callbacks:
-                callback(self.checkpoint_path, self.step)
+                callback(self.checkpoint_path, self.step, final)
 
     def _restore(self) -> None:
         state = load_checkpoint(self.checkpoint_path, map_location=self.device)

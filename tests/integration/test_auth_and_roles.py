@@ -176,6 +176,8 @@ def test_the_embedded_secret_is_random_private_and_kept(tmp_path):
     assert len(first) >= 48 and first == secret_beside(database)
     assert (tmp_path / "runs" / "secret_key").stat().st_mode & 0o777 == 0o600
     assert secret_beside(f"sqlite:///{tmp_path / 'other' / 'h.db'}") != first
+    (tmp_path / "runs" / "secret_key").write_text("")  # cut short by a crash
+    assert len(secret_beside(database)) >= 48
 
 
 def test_health_metrics_and_request_ids(api):

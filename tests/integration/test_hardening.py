@@ -103,6 +103,10 @@ def test_class_folders_and_csv_label_images(any_api):
     assert (items["good/3.jpg"]["class_name"], items["good/3.jpg"]["is_defect"]) == ("good",
                                                                                     False)
     assert items["scratch/1.jpg"]["class_name"] == "scratch"
+    slash = member.post(f"/api/v1/datasets/{dataset['id']}/labels/import",
+                        files={"file": ("labels.csv", b"path,class_name\nloose.jpg,a/b\n",
+                                        "text/csv")}, data={"format": "csv"})
+    assert slash.status_code == 422 and "holds no slash" in slash.json()["detail"]
     bad = member.post(f"/api/v1/datasets/{dataset['id']}/labels/import",
                       files={"file": ("labels.csv", b"path,is_defect\na.jpg,maybe\n",
                                       "text/csv")}, data={"format": "csv"})
@@ -160,6 +164,9 @@ def test_metrics_need_their_token_in_production(postgres_url, s3_server, token):
         "metrics_token": SecretStr(token) if token else None})
     for api in make_api(settings):
         assert api.client.get("/metrics").status_code == (404 if token is None else 401)
+        latin = "Bearer caf\xe9".encode("latin-1")  # a header no ASCII token can equal
+        odd = api.client.get("/metrics", headers={"Authorization": latin})
+        assert odd.status_code == (404 if token is None else 401)  # not a 500
         if token:
             scraped = api.client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
             assert scraped.status_code == 200 and "hatchery_http_requests_total" in scraped.text

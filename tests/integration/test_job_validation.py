@@ -13,6 +13,7 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
+from api.models.datasets import DatasetVersion
 from api.models.jobs import Job, JobStatus
 from tests.integration.helpers import multipart, neu_images, setup_dataset
 
@@ -91,6 +92,13 @@ REFUSED = [
      "config.memory.size", "more than dataset version"),
     ("cuda without a GPU", lambda ids: pretrain(ids, runtime={"device": "cuda"}),
      "config.runtime.device", "needs a GPU"),
+    ("a memory for mocov3", lambda ids: pretrain(ids, method="mocov3",
+                                                 memory={"kind": "fifo"}),
+     "config.memory", "uses no memory"),
+    ("the data given twice", lambda ids: {
+        "kind": "pretrain", "gpus": 0, "inputs": {"dataset_version_id": ids["unlabeled"]},
+        "config": {"steps": 1, "batch_size": 8, "data": {"path": "/etc"}}},
+     "inputs.dataset_version_id", "give it once"),
     ("k 0 and -1", lambda ids: evaluate(ids, k=[0, -1]), "config.k.0", "greater than"),
     ("k empty", lambda ids: evaluate(ids, k=[]), "config.k", "at least 1"),
     ("a pipeline as checkpoint", lambda ids: evaluate(
@@ -176,3 +184,20 @@ def test_another_organizations_data_inside_a_config_is_not_found(any_api, setup)
     with any_api.session() as session:
         assert session.scalar(select(func.count()).select_from(Job).where(
             Job.project_id == uuid.UUID(project["id"]))) == 0
+
+
+def test_a_version_made_before_split_statistics_is_scored_on_its_own_split(setup):
+    """Versions made before their statistics counted classes per split are counted from
+    their items."""
+    member, project = setup["member"], setup["project"]
+    _, dataset = setup_dataset(member, "older")
+    older = labeled_version(member, dataset, {"a": 2, "b": 2}, offset=140,
+                            splits=["train", "test"] * 2)
+    with member.api.session() as session:
+        version = session.get(DatasetVersion, uuid.UUID(older["id"]))
+        version.stats = {key: value for key, value in version.stats.items()
+                         if key != "classes_by_split"}
+        session.commit()
+    member.ok("POST", f"/api/v1/projects/{project['id']}/jobs", 201, json={
+        "kind": "evaluate", "gpus": 0, "inputs": {"checkpoint_job_id": setup["pretrain"],
+                                                  "train_version_id": older["id"]}})

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from api import auth_cache
-from api.auth_cache import AuthCache
+from api.kit import auth_cache
+from api.kit.auth_cache import AuthCache
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import uuid
 
 import pytest
 
-from engine.schemas.kinds import KINDS, JobConfigError, validate_job
+from engine.errors import JobConfigError
+from engine.schemas.kinds import KINDS, validate_job
 
 
 def string_fields(schema: dict, defs: dict, path: tuple[str, ...] = ()) -> set[str]:
@@ -47,6 +48,8 @@ def test_inputs_write_references_and_paths_are_refused():
     with pytest.raises(JobConfigError, match=r"config\.eval\.train: must name a dataset version"):
         validate_job("pretrain", {"dataset_version_id": version},
                      {"eval": {"train": "../../etc", "test": "/tmp"}})
+    with pytest.raises(JobConfigError, match=r"inputs\.dataset_version_id: config\.data"):
+        validate_job("pretrain", {"dataset_version_id": version}, {"data": {"path": "/etc"}})
     with pytest.raises(JobConfigError, match=r"inputs\.train_version_id: not an input"):
         validate_job("pretrain", {"train_version_id": version}, {})
     with pytest.raises(JobConfigError, match=r"config\.data: Field required"):

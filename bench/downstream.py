@@ -1,0 +1,233 @@
+"""Downstream quality: the models a factory runs, each beside its baselines, on two data sets.
+
+    python -m bench.downstream anomaly --dataset kolektorsdd --pretrain-minutes 10
+    python -m bench.downstream anomaly --dataset generated --pretrain-minutes 10
+    python -m bench.downstream classify --labels-per-class 5 10 20 --pretrain-minutes 20
+
+anomaly (PatchCore, trained on good parts only): contenders ``raw_pixels``, ``random``
+(a random-init ResNet-18) and ``pretrained`` (Hatchery's pretraining on the data set's
+unlabeled images for ``--pretrain-minutes``, or ``--checkpoint``). Splits keep the shots of
+one physical part together:
+- kolektorsdd: its train/val split (images 0-319 / 320-398) is by commutator (the data set's
+  50 commutators were shot 8 times each, numbered in order: 320 = 40 commutators); the
+  memory bank learns from train's good images, the model is measured on all of val;
+- generated (bench/parts.py): 48 parts x 3 lightings; 70% of the good parts train, the
+  other good parts and every defective part are measured.
+
+classify (NEU-DET, six texture classes; no shots of one part): per class, ``n`` labeled images
+of a fixed train pool, the rest of the pool unlabeled, a fixed test set of 30%. Contenders:
+``supervised`` (random init, labels only), ``linear`` and ``fixmatch`` on the pretrained
+backbone, and linear probes on a random-init backbone and on raw pixels.
+
+Prints one JSON line per contender; the wall-clock minutes of each are in its line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.budget import steps_for
+from bench.neu_split import make_splits
+from bench.parts import PartsSpec, generate
+from engine.downstream.anomaly import train_anomaly
+from engine.downstream.classify import train_classifier
+from engine.schemas.finetune import AnomalyConfig, ClassifyConfig
+from engine.schemas.pretrain import PretrainConfig
+from engine.train.pretrain import PretrainRun
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def emit(record: dict[str, Any]) -> None:
+    print(json.dumps(record), flush=True)
+
+
+def _link(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        target.symlink_to(source.resolve())
+
+
+# ------------------------------------------------------------------------------- data sets
+def kolektorsdd(root: Path, out: Path) -> dict[str, Path]:
+    """good/ (train's good images), unlabeled/ (all of train), val_good/, val_defect/, and
+    the YOLO polygon labels of val as masks."""
+    data = root / "kolektorsdd" / "Datasets"
+    for split in ("train", "val"):
+        for image in sorted((data / "images" / split).glob("*.jpg")):
+            defective = (data / "labels" / split / f"{image.stem}.txt").stat().st_size > 0
+            if split == "train":
+                _link(image, out / "unlabeled" / image.name)
+                if not defective:
+                    _link(image, out / "good" / image.name)
+            else:
+                _link(image, out / ("val_defect" if defective else "val_good") / image.name)
+    return {"good": out / "good", "unlabeled": out / "unlabeled", "val_good": out / "val_good",
+            "val_defect": out / "val_defect", "masks": data / "labels" / "val"}
+
+
+def generated(out: Path, seed: int = 0) -> dict[str, Path]:
+    """bench/parts.py's parts, split by part: 70% of the good parts train."""
+    source = generate(PartsSpec(seed=seed), out / "source")
+    with (source / "groups.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    good_parts = sorted({row["group"] for row in rows if row["defect"] == "0"})
+    random.Random(seed).shuffle(good_parts)
+    training = set(good_parts[:round(0.7 * len(good_parts))])
+    for row in rows:
+        image = source / row["path"]
+        _link(image, out / "unlabeled" / image.name)
+        if row["defect"] == "1":
+            _link(image, out / "val_defect" / image.name)
+        else:
+            _link(image, out / ("good" if row["group"] in training else "val_good") / image.name)
+    return {"good": out / "good", "unlabeled": out / "unlabeled", "val_good": out / "val_good",
+            "val_defect": out / "val_defect", "masks": source / "masks"}
+
+
+# ------------------------------------------------------------------------------ pretraining
+def pretrain(images: Path, out: Path, minutes: float, crop: dict[str, Any],
+             image_size: int) -> Path:
+    """Hatchery's default method on ``images`` for about ``minutes``; the checkpoint."""
+    def config_for(steps: int) -> PretrainConfig:
+        return PretrainConfig.model_validate({
+            "data": {"path": str(images), "image_size": image_size},
+            "augment": {"crop": crop}, "batch_size": 64, "steps": steps,
+            "runtime": {"log_every": 10, "checkpoint_every": 100_000}})
+
+    steps = steps_for(minutes, config_for)
+    started = time.perf_counter()
+    result = PretrainRun(config_for(steps), out).run()
+    emit({"bench": "downstream", "pretrain": str(images), "steps": result.step,
+          "minutes": round((time.perf_counter() - started) / 60, 2), "crop": crop,
+          "image_size": image_size})
+    return out / "checkpoint.pt"
+
+
+# ---------------------------------------------------------------------------------- anomaly
+def run_anomaly(args: argparse.Namespace) -> None:
+    folders = (kolektorsdd(SHARED, args.out / "data") if args.dataset == "kolektorsdd"
+               else generated(args.out / "data"))
+    checkpoint = args.checkpoint
+    if checkpoint is None and args.pretrain_minutes > 0:
+        crop = {"unit": "pixels", "scale": list(args.crop_pixels)}
+        checkpoint = pretrain(folders["unlabeled"], args.out / "pretrain",
+                              args.pretrain_minutes, crop, args.image_size)
+    contenders: dict[str, dict[str, Any]] = {
+        "raw_pixels": {"architecture": "raw_pixels"},
+        "random": {"architecture": "resnet18"}}
+    if checkpoint is not None:
+        contenders["pretrained"] = {"checkpoint": str(checkpoint)}
+    for name, backbone in contenders.items():
+        if args.only and name not in args.only:
+            continue
+        scale = args.input_scale if name != "pretrained" else None
+        config = AnomalyConfig(backbone=backbone, good=str(folders["good"]),
+                               val_good=str(folders["val_good"]),
+                               val_defect=str(folders["val_defect"]),
+                               masks=str(folders["masks"]), input_scale=scale,
+                               bank_size=args.bank_size,
+                               patches_per_image=args.patches_per_image, device=args.device)
+        started = time.perf_counter()
+        report = train_anomaly(config, args.out / "models" / name)
+        emit({"bench": "downstream", "task": "anomaly", "dataset": args.dataset,
+              "contender": name, "input_scale": round(report["input_scale"], 4),
+              "minutes": round((time.perf_counter() - started) / 60, 2),
+              **{key: report["metrics"][key] for key in ("image_auroc", "pixel_auroc",
+                                                          "aupro")},
+              "f1": report["metrics"]["f1"]["f1"]})
+
+
+# --------------------------------------------------------------------------------- classify
+def neu_few_labels(splits: Path, out: Path, per_class: int, seed: int) -> Path:
+    """``per_class`` labeled images of each class from NEU's train split -> out/<class>/."""
+    rng = random.Random(seed)
+    for folder in sorted(p for p in (splits / "train").iterdir() if p.is_dir()):
+        images = sorted(folder.glob("*.jpg"))
+        rng.shuffle(images)
+        for image in images[:per_class]:
+            _link(image, out / folder.name / image.name)
+    return out
+
+
+def run_classify(args: argparse.Namespace) -> None:
+    splits = args.out / "neu"
+    make_splits(SHARED / "neu-det" / "IMAGES", splits)
+    unlabeled = splits / "train_unlabeled"
+    for image in (splits / "train").rglob("*.jpg"):
+        _link(image, unlabeled / image.name)
+    checkpoint = args.checkpoint
+    if checkpoint is None and args.pretrain_minutes > 0:
+        checkpoint = pretrain(splits / "all", args.out / "pretrain", args.pretrain_minutes,
+                              {"unit": "fraction", "scale": [0.2, 1.0]}, args.image_size)
+    for per_class in args.labels_per_class:
+        labeled = neu_few_labels(splits, args.out / f"labeled_{per_class}", per_class,
+                                 args.seed)
+        contenders: dict[str, tuple[str, dict[str, Any]]] = {
+            "supervised": ("supervised", {"architecture": "resnet18"}),
+            "linear_raw_pixels": ("linear", {"architecture": "raw_pixels"}),
+            "linear_random": ("linear", {"architecture": "resnet18"})}
+        if checkpoint is not None:
+            contenders["linear"] = ("linear", {"checkpoint": str(checkpoint)})
+            contenders["fixmatch"] = ("fixmatch", {"checkpoint": str(checkpoint)})
+        for name, (method, backbone) in contenders.items():
+            if args.only and name not in args.only:
+                continue
+            config = ClassifyConfig(backbone=backbone, method=method, labeled=str(labeled),
+                                    unlabeled=str(unlabeled) if method == "fixmatch" else None,
+                                    val=str(splits / "test"), image_size=args.image_size,
+                                    steps=args.steps, device=args.device, seed=args.seed)
+            started = time.perf_counter()
+            report = train_classifier(config, args.out / "models" / f"{name}_{per_class}")
+            metrics = report["metrics"]
+            emit({"bench": "downstream", "task": "classify", "labels_per_class": per_class,
+                  "contender": name, "minutes": round((time.perf_counter() - started) / 60, 2),
+                  "balanced_accuracy": round(metrics["balanced_accuracy"], 4),
+                  "macro_f1": round(metrics["macro_f1"], 4),
+                  "per_class_recall": {k: round(v["recall"], 3)
+                                       for k, v in metrics["per_class"].items()}})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    tasks = parser.add_subparsers(dest="task", required=True)
+    for name in ("anomaly", "classify"):
+        task = tasks.add_parser(name)
+        task.add_argument("--out", type=Path, default=Path(f"runs/bench_{name}"))
+        task.add_argument("--checkpoint", type=Path, help="a pretrain checkpoint to use")
+        task.add_argument("--pretrain-minutes", type=float, default=10.0,
+                          help="pretrain for this long when no --checkpoint (0: skip)")
+        task.add_argument("--image-size", type=int, default=64)
+        task.add_argument("--device", default="cpu")
+        task.add_argument("--seed", type=int, default=0)
+        task.add_argument("--only", nargs="+", help="contenders to run")
+    anomaly = tasks.choices["anomaly"]
+    anomaly.add_argument("--dataset", choices=("kolektorsdd", "generated"), required=True)
+    anomaly.add_argument("--crop-pixels", type=float, nargs=2, default=(48.0, 128.0),
+                         help="pretraining crop sides in native pixels")
+    anomaly.add_argument("--input-scale", type=float, default=1.0,
+                         help="the baselines' input scale (the pretrained one's: its own)")
+    anomaly.add_argument("--bank-size", type=int, default=8192)
+    anomaly.add_argument("--patches-per-image", type=int, default=512)
+    classify = tasks.choices["classify"]
+    classify.add_argument("--labels-per-class", type=int, nargs="+", default=[5, 10, 20])
+    classify.add_argument("--steps", type=int, default=300)
+    args = parser.parse_args()
+    if args.out.exists() and args.checkpoint is None:
+        shutil.rmtree(args.out)
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.task == "anomaly":
+        run_anomaly(args)
+    else:
+        run_classify(args)
+
+
+if __name__ == "__main__":
+    main()
