@@ -64,6 +64,7 @@ def train_anomaly(config: AnomalyConfig, out: str | Path,
     (metrics, threshold, bank size, where the heat maps are)."""
     progress = progress or (lambda stage, done, total: None)
     out = Path(out)
+    torch.manual_seed(config.seed)  # a random-init backbone is the same for the same seed
     device = resolve_device(config.device)
     good = _images(config.good, "good")
     probed = probe_format(good, seed=config.seed)
@@ -77,7 +78,7 @@ def train_anomaly(config: AnomalyConfig, out: str | Path,
     first = decode_image(good[0], image_format.channels, image_format.bit_depth)
     scale = config.input_scale or sourced.pretrain_scale(*first.shape[-2:])
     model = PatchCore(PatchFeatures(sourced.backbone, config.neighbourhood), scale, mean, std,
-                      config.tile, device)
+                      config.tile, device, config.even_lighting)
 
     validating = config.val_good is not None
     rng = random.Random(config.seed)
@@ -129,7 +130,7 @@ def train_anomaly(config: AnomalyConfig, out: str | Path,
         task="anomaly",
         preprocessing=Preprocessing(image_format.channels, image_format.bit_depth,
                                     list(mean), list(std), input_scale=scale,
-                                    tile=config.tile),
+                                    tile=config.tile, even_lighting=config.even_lighting),
         backbone=sourced.recipe,
         data_fingerprint=fingerprint(good, Path(config.good)),
         metrics=metrics, threshold=threshold,
@@ -176,6 +177,7 @@ def load_anomaly_model(directory: str | Path, device: torch.device
     backbone.load_state_dict(weights["backbone"])
     model = PatchCore(PatchFeatures(backbone.to(device).eval(),
                                     card.settings["neighbourhood"]),
-                      prep.input_scale, prep.mean, prep.std, prep.tile, device)
+                      prep.input_scale, prep.mean, prep.std, prep.tile, device,
+                      prep.even_lighting)
     model.bank = weights["bank"].to(device)
     return model, card

@@ -44,6 +44,7 @@ class Preprocessing:
     std: list[float]
     input_scale: float | None = None  # network px per native px (anomaly: native tiles)
     tile: int | None = None  # network px per tile side at most
+    even_lighting: bool = False  # standardized by its own gray levels, not the data set's
     image_size: int | None = None  # classify: side of the resized input
 
 

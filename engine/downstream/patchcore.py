@@ -55,14 +55,23 @@ class PatchFeatures(nn.Module):
         return torch.cat(parts, dim=1), chosen[0].stride
 
 
-def scale_image(image: torch.Tensor, scale: float, mean: list[float], std: list[float]
-                ) -> torch.Tensor:
-    """uint8 [C, H, W] -> normalized float [1, C, round(H·scale), round(W·scale)]."""
+def scale_image(image: torch.Tensor, scale: float, mean: list[float], std: list[float],
+                even_lighting: bool = False) -> torch.Tensor:
+    """uint8 [C, H, W] -> normalized float [1, C, round(H·scale), round(W·scale)].
+
+    ``even_lighting``: each image is standardized by its own mean and spread of gray levels
+    instead of the data set's, so a part shot brighter, darker or flatter than the good
+    parts is not an anomaly for that alone.
+    """
     x = image.unsqueeze(0).float().div_(255.0)
     if scale != 1.0:
         size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[2] * scale)))
         x = F.interpolate(x, size=size, mode="bilinear", antialias=scale < 1,
                           align_corners=False)
+    if even_lighting:
+        own_mean = x.mean(dim=(2, 3), keepdim=True)
+        own_std = x.std(dim=(2, 3), keepdim=True).clamp_min(1e-3)
+        return (x - own_mean) / own_std
     return normalize(x, mean, std)
 
 
@@ -147,15 +156,18 @@ class PatchCore:
     [M, D] of good patches it scores against."""
 
     def __init__(self, extractor: PatchFeatures, scale: float, mean: list[float],
-                 std: list[float], tile: int, device: torch.device) -> None:
+                 std: list[float], tile: int, device: torch.device,
+                 even_lighting: bool = False) -> None:
         self.extractor, self.device = extractor, device
         self.scale, self.mean, self.std, self.tile = scale, mean, std, tile
+        self.even_lighting = even_lighting
         self.bank: torch.Tensor | None = None
 
     @torch.no_grad()
     def patches(self, image: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
         """uint8 [C, H, W] -> (patch features [h·w, D], grid (h, w))."""
-        x = scale_image(image.to(self.device), self.scale, self.mean, self.std)
+        x = scale_image(image.to(self.device), self.scale, self.mean, self.std,
+                        self.even_lighting)
         features, _ = dense_features(self.extractor, x, self.tile)
         dims, rows, columns = features.shape
         return features.reshape(dims, -1).T, (rows, columns)

@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 
 from engine.schemas.backbones import BACKBONES
 from engine.schemas.eval import Device
-from engine.schemas.types import MAX_SEED, Float, Int, StrictModel
+from engine.schemas.types import MAX_SEED, Bool, Float, Int, StrictModel
 
 # A random-init backbone of these, or the raw pixels themselves (the baselines).
 BaselineName = Literal[(*BACKBONES, "raw_pixels")]  # type: ignore[valid-type]
@@ -54,6 +54,8 @@ class AnomalyConfig(StrictModel):
     patches_per_image: Int = Field(2048, ge=16, le=1_000_000)
     bank_size: Int = Field(8192, ge=16, le=1_000_000)
     neighbourhood: Int = Field(3, ge=1, le=9)
+    # standardize each image by its own gray levels: lighting that varies is no anomaly
+    even_lighting: Bool = True
     # no labeled defects: the threshold is this quantile of held-out good parts' scores
     good_quantile: Float = Field(0.99, ge=0.5, le=1)
     device: Device = "auto"
