@@ -1,4 +1,5 @@
-"""The ``hatchery`` command: pretrain, embed, eval knn, finetune anomaly|classify, predict.
+"""The ``hatchery`` command: pretrain, embed, eval knn, finetune anomaly|classify, predict,
+export.
 
 Bad input (a missing folder, an unknown option, an impossible config) prints one line
 ``hatchery: error: ...`` and exits with status 2, having written nothing.
@@ -17,7 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from engine.downstream.commands import add_commands as add_downstream_commands
-from engine.downstream.commands import run_finetune, run_predict
+from engine.downstream.commands import run_export, run_finetune, run_predict
 from engine.errors import HatcheryInputError
 from engine.schemas.backbones import BACKBONES
 from engine.schemas.errors import describe
@@ -191,7 +192,7 @@ def _given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"pretrain": run_pretrain, "embed": run_embed, "eval": run_knn,
-                "finetune": run_finetune, "predict": run_predict}
+                "finetune": run_finetune, "predict": run_predict, "export": run_export}
     try:
         return handlers[args.command](args)
     except HatcheryInputError as error:

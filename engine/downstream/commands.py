@@ -1,6 +1,7 @@
 """The downstream commands of ``hatchery``: ``finetune anomaly``, ``finetune classify``,
-``predict``. Each reads its flags into the job's schema (engine/schemas/finetune.py), so a
-flag the schema refuses is one line and exit 2, like every other bad input."""
+``predict``, ``export``. Each reads its flags into the job's schema
+(engine/schemas/finetune.py), so a flag the schema refuses is one line and exit 2, like
+every other bad input."""
 
 from __future__ import annotations
 
@@ -46,6 +47,12 @@ def add_commands(commands: argparse._SubParsersAction, parser_class: type) -> No
     predict.add_argument("--heatmaps", help="folder for anomaly heat maps (PNG)")
     predict.add_argument("--device", choices=DEVICES, default="auto")
 
+    export = commands.add_parser("export", help="a model directory as ONNX or TorchScript")
+    export.add_argument("--model", required=True, help="a model directory")
+    export.add_argument("--format", choices=("onnx", "torchscript"), required=True)
+    export.add_argument("--out", help="file to write (default: in the model directory)")
+    export.add_argument("--sample", help="an image to check the export on (default: random)")
+
 
 def _backbone_flags(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
@@ -90,6 +97,13 @@ def run_finetune(args: argparse.Namespace) -> int:
             "seed")))
         report = train_classifier(config, args.out, _progress)
     print(json.dumps(report))
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from engine.downstream.export import export_model
+
+    print(json.dumps(export_model(args.model, args.format, args.out, args.sample)))
     return 0
 
 

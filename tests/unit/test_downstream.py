@@ -16,6 +16,7 @@ from engine.cli import main
 from engine.data.masks import MaskError, read_mask
 from engine.downstream.anomaly import load_anomaly_model, train_anomaly
 from engine.downstream.classify import train_classifier
+from engine.downstream.export import export_model
 from engine.downstream.model_dir import ModelDirectoryError, load_card
 from engine.downstream.patchcore import _tile_starts, greedy_coreset
 from engine.downstream.predict import predict
@@ -149,3 +150,21 @@ def test_cli_finetune_and_predict(parts, tmp_path, capsys):
               str(parts), "--method", "fixmatch", "--out", str(tmp_path / "c")])
     assert exit_info.value.code == 2
     assert "give unlabeled" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_exports_match_the_eager_model(parts, neu_knn_split, tmp_path, fmt):
+    """Preprocessing baked in: the export of an anomaly and a classify model gives what the
+    eager model gives on the same image, within float rounding."""
+    train_anomaly(AnomalyConfig(backbone={"architecture": "resnet18"}, good=str(parts / "good"),
+                                input_scale=0.75, bank_size=64, device="cpu"),
+                  tmp_path / "anomaly")
+    train, test = neu_knn_split
+    train_classifier(ClassifyConfig(backbone={"architecture": "resnet18"}, method="linear",
+                                    labeled=str(train), image_size=32, device="cpu"),
+                     tmp_path / "classify")
+    for name, sample in (("anomaly", parts / "val_defect" / "d0.png"),
+                         ("classify", next((test / "crazing").iterdir()))):
+        report = export_model(tmp_path / name, fmt, sample=sample)
+        assert Path(report["out"]).is_file() and report["task"] == name
+        assert report["max_abs_difference"] < 1e-3, report
