@@ -10,7 +10,6 @@ the bank would score it near zero).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,10 +36,10 @@ from engine.downstream.patchcore import PatchCore, PatchFeatures
 from engine.errors import HatcheryInputError
 from engine.eval.metrics import aupro, best_f1_threshold, binned_roc_auc, f1_at, roc_auc
 from engine.schemas.finetune import AnomalyConfig
+from engine.train.progress import StageProgress
 
 HELD_OUT_FRACTION = 0.1
 MAX_OVERLAYS = 50
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
 @dataclass
@@ -59,7 +58,7 @@ def _images(folder: str, what: str) -> list[Path]:
 
 
 def train_anomaly(config: AnomalyConfig, out: str | Path,
-                  progress: Progress | None = None) -> dict[str, Any]:
+                  progress: StageProgress | None = None) -> dict[str, Any]:
     """Fit, threshold and measure a PatchCore model; write it to ``out``; return the report
     (metrics, threshold, bank size, where the heat maps are)."""
     progress = progress or (lambda stage, done, total: None)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,8 +44,8 @@ from engine.eval.labeled import scan_class_folders
 from engine.eval.metrics import classification_metrics
 from engine.schemas.finetune import BackboneSource, ClassifyConfig
 from engine.schemas.pretrain import AugmentConfig, CropConfig, ViewAugmentConfig
+from engine.train.progress import StageProgress
 
-Progress = Callable[[str, int, int], None]
 # Weak: a random crop of most of the image and flips. Strong: that, plus strong photometric
 # changes and a cut-out square (RandAugment's place in FixMatch).
 WEAK = ViewAugmentConfig(color_jitter_prob=0.0, grayscale_prob=0.0, blur_prob=0.0)
@@ -215,7 +214,7 @@ def _balanced_indices(labels: torch.Tensor, count: int, generator: torch.Generat
 
 def _train(classifier: Classifier, config: ClassifyConfig, labeled: PreparedImages,
            unlabeled: DecodedImageDataset | None, views: Views, device: torch.device,
-           progress: Progress) -> nn.Module:
+           progress: StageProgress) -> nn.Module:
     """SGD with Nesterov momentum and a cosine schedule; returns the EMA model."""
     optimizer = torch.optim.SGD(classifier.parameters(), lr=config.learning_rate,
                                 momentum=0.9, nesterov=True,
@@ -255,7 +254,7 @@ def _train(classifier: Classifier, config: ClassifyConfig, labeled: PreparedImag
 
 
 def train_classifier(config: ClassifyConfig, out: str | Path,
-                     progress: Progress | None = None) -> dict[str, Any]:
+                     progress: StageProgress | None = None) -> dict[str, Any]:
     """Train the classifier ``config`` asks for, measure it on ``config.val`` (when given),
     write the model directory to ``out``; returns the report."""
     progress = progress or (lambda stage, done, total: None)

@@ -92,28 +92,33 @@ def _tile_starts(length: int, tile: int, margin: int) -> list[tuple[int, int, in
     return spans
 
 
+ALIGN = 32  # image and tile sides are made multiples of this: every stage's grid then fits
+
+
 @torch.no_grad()
 def dense_features(extractor: PatchFeatures, x: torch.Tensor, tile: int,
                    margin: int = 64) -> tuple[torch.Tensor, int]:
-    """Patch features of one scaled image x [1, C, H, W] -> ([D, h, w], stride), computed
-    whole or in overlapping tiles of ``tile`` pixels whose borders are dropped."""
+    """Patch features of one scaled image x [1, C, H, W] -> ([D, ceil(H/s), ceil(W/s)],
+    stride s), computed whole or in overlapping tiles of ``tile`` pixels whose borders are
+    dropped. The image is first padded (edge pixels repeated) to a multiple of 32, so every
+    backbone (a ViT's patches included) sees whole cells and the tiles' grids line up."""
     height, width = x.shape[-2:]
-    if height <= tile and width <= tile:
-        features, stride = extractor(x)
-        return features[0], stride
-    rows, columns = _tile_starts(height, tile, margin), _tile_starts(width, tile, margin)
+    padded = F.pad(x, (0, -width % ALIGN, 0, -height % ALIGN), mode="replicate")
+    tile = max(2 * ALIGN, tile - tile % ALIGN)
+    rows = _tile_starts(padded.shape[-2], tile, margin)
+    columns = _tile_starts(padded.shape[-1], tile, margin)
     grid: torch.Tensor | None = None
     for top, bottom, keep_top, keep_bottom in rows:
         for left, right, keep_left, keep_right in columns:
-            features, stride = extractor(x[..., top:bottom, left:right])
+            features, stride = extractor(padded[..., top:bottom, left:right])
             if grid is None:
-                grid = features.new_zeros(features.shape[1], math.ceil(height / stride),
-                                          math.ceil(width / stride))
-            y0, y1 = keep_top // stride, math.ceil(keep_bottom / stride)
-            x0, x1 = keep_left // stride, math.ceil(keep_right / stride)
+                grid = features.new_zeros(features.shape[1], padded.shape[-2] // stride,
+                                          padded.shape[-1] // stride)
+            y0, y1, x0, x1 = (keep_top // stride, keep_bottom // stride,
+                              keep_left // stride, keep_right // stride)
             oy, ox = top // stride, left // stride
             grid[:, y0:y1, x0:x1] = features[0, :, y0 - oy:y1 - oy, x0 - ox:x1 - ox]
-    return grid, stride
+    return grid[:, :math.ceil(height / stride), :math.ceil(width / stride)], stride
 
 
 def greedy_coreset(features: torch.Tensor, size: int, seed: int = 0) -> torch.Tensor:

@@ -42,6 +42,8 @@ def _finite_or_none(value: Any) -> Any:
 
 ProgressCallback = Callable[[Progress], None]
 CancelCheck = Callable[[], bool]
+# Work done in stages of known length (the images of a data set): (stage, done, total).
+StageProgress = Callable[[str, int, int], None]
 
 
 class ProgressBar:

@@ -4,6 +4,7 @@ score, model directories load back (or are refused clearly), predict prints JSON
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +13,19 @@ import torch
 import yaml
 from PIL import Image
 
+from engine.backbones.pixels import RawPixels
 from engine.cli import main
 from engine.data.masks import MaskError, read_mask
 from engine.downstream.anomaly import load_anomaly_model, train_anomaly
 from engine.downstream.classify import train_classifier
 from engine.downstream.export import export_model
 from engine.downstream.model_dir import ModelDirectoryError, load_card
-from engine.downstream.patchcore import _tile_starts, greedy_coreset
+from engine.downstream.patchcore import (
+    PatchFeatures,
+    _tile_starts,
+    dense_features,
+    greedy_coreset,
+)
 from engine.downstream.predict import predict
 from engine.schemas.finetune import AnomalyConfig, ClassifyConfig
 
@@ -80,6 +87,17 @@ def test_without_validation_the_threshold_comes_from_held_out_good_parts(parts, 
                            input_scale=1.0, bank_size=256, device="cpu")
     report = train_anomaly(config, tmp_path / "model")
     assert report["metrics"]["held_out_good"] == 1 and report["threshold"] > 0
+
+
+def test_tiled_features_line_up_with_the_whole_images():
+    """Any image size, any backbone: the grid is ceil(size / stride), and raw pixels (no
+    receptive field beyond the margin) are the same tiled or whole."""
+    extractor = PatchFeatures(RawPixels(1))
+    x = torch.rand(1, 1, 150, 333)
+    whole, stride = dense_features(extractor, x, tile=4096)
+    tiled, _ = dense_features(extractor, x, tile=128, margin=32)
+    assert whole.shape[-2:] == (math.ceil(150 / stride), math.ceil(333 / stride))
+    torch.testing.assert_close(tiled, whole)
 
 
 def test_tiles_cover_an_image_once_and_the_coreset_spreads_out():
