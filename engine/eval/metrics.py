@@ -39,13 +39,22 @@ def classification_metrics(predictions: torch.Tensor, labels: torch.Tensor,
         per_class[name] = {"precision": precision, "recall": recall, "f1": f1,
                            "support": int(true_counts[index])}
     count = max(1, len(per_class))
-    return {
-        "top1": float(hits.sum() / max(1.0, float(matrix.sum()))),
+    total = max(1.0, float(matrix.sum()))
+    report: dict[str, object] = {
+        "top1": float(hits.sum() / total),
         "balanced_accuracy": sum(c["recall"] for c in per_class.values()) / count,
         "macro_f1": sum(c["f1"] for c in per_class.values()) / count,
         "per_class": per_class,
         "confusion_matrix": matrix.long().tolist(),
+        # calling every image the most common class: what top-1 alone would reward
+        "majority_class_baseline": {"top1": float(true_counts.max() / total),
+                                    "balanced_accuracy": 1 / count},
     }
+    called = torch.nonzero(predicted_counts).flatten()
+    if len(called) == 1 and len(per_class) > 1:
+        report["warning"] = (f"the model calls every image {class_names[int(called[0])]}: "
+                             "it has learned nothing that tells the classes apart")
+    return report
 
 
 def roc_auc(scores: torch.Tensor, labels: torch.Tensor) -> float:

@@ -59,6 +59,17 @@ def test_classification_metrics_by_hand():
     assert report["per_class"]["good"]["precision"] == pytest.approx(3 / 4)
     assert report["per_class"]["scratch"]["f1"] == pytest.approx(0.5)
     assert report["macro_f1"] == pytest.approx((0.75 + 0.5 + 1.0) / 3)
+    assert report["majority_class_baseline"] == {"top1": pytest.approx(4 / 7),
+                                                 "balanced_accuracy": pytest.approx(1 / 3)}
+    assert "warning" not in report
+
+
+def test_a_model_that_calls_everything_good_is_warned_about():
+    labels = torch.tensor([0] * 18 + [1] * 7)  # 72% good parts
+    report = classification_metrics(torch.zeros(25, dtype=torch.long), labels,
+                                    ["good", "pit"])
+    assert report["top1"] == pytest.approx(0.72) and report["balanced_accuracy"] == 0.5
+    assert report["warning"].startswith("the model calls every image good")
 
 
 def test_aupro_weighs_each_region_once():
