@@ -9,8 +9,11 @@ one host may share the cache: a view that a job reads is locked and never evicte
 
 Layouts: ``files`` keeps each item's uploaded path (pretraining on everything);
 ``classes`` puts each labeled item under ``<class>/`` (kNN evaluation, classification);
-``classes-train`` and ``classes-test`` do the same for the items of one split (train: those
-marked train or not marked; test: those marked test), so one version can be scored on itself.
+``good`` keeps the uploaded path of the images of good parts (what anomaly detection learns
+from) and ``defect`` that of defective parts (``engine.schemas.finetune.part_condition``).
+A ``-train`` or ``-test`` suffix keeps the items of one split only (train: those marked
+train or not marked; test: those marked test), so one version can be trained on and scored
+on itself.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from api.kit.storage import ObjectStore
 from api.models.datasets import Blob, DatasetVersion, VersionItem
+from engine.schemas.finetune import part_condition
 
 COMPLETE_MARKER = ".complete"
 
@@ -49,16 +53,21 @@ def _safe_relative(path: str) -> PurePosixPath:
     return PurePosixPath(*parts) if parts else PurePosixPath("image")
 
 
-LAYOUTS = ("files", "classes", "classes-train", "classes-test")
+LAYOUTS = ("files", *(f"{selection}{split}" for selection in ("classes", "good", "defect")
+                      for split in ("", "-train", "-test")))
 
 
-def _in_split(split: str | None, layout: str) -> bool:
-    """Whether an item of ``split`` belongs in a ``classes[-<split>]`` layout."""
-    if layout == "classes-train":
-        return split in ("train", None)
-    if layout == "classes-test":
-        return split == "test"
-    return True
+def _selected(class_name: str | None, is_defect: bool | None, split: str | None,
+              layout: str) -> bool:
+    """Whether an item of these labels and ``split`` belongs in ``layout``."""
+    selection, _, wanted_split = layout.partition("-")
+    if wanted_split == "train" and split not in ("train", None):
+        return False
+    if wanted_split == "test" and split != "test":
+        return False
+    if selection in ("good", "defect"):
+        return part_condition(class_name, is_defect) == selection
+    return selection == "files" or bool(class_name)
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -106,15 +115,16 @@ class DatasetCache:
             raise VersionNotFound(f"dataset version {version_id} not found")
         view = self.root / "views" / f"{version_id}-{layout}"
         rows = session.execute(
-            select(VersionItem.path, VersionItem.class_name, VersionItem.split, Blob.sha256,
+            select(VersionItem.path, VersionItem.class_name, VersionItem.is_defect,
+                   VersionItem.split, Blob.sha256,
                    Blob.storage_key, Blob.format)
             .join(Blob, Blob.id == VersionItem.blob_id)
             .where(VersionItem.version_id == version_id,
                    VersionItem.organization_id == organization_id,
                    Blob.organization_id == organization_id)
             .order_by(VersionItem.path)).all()
-        if layout.startswith("classes"):
-            rows = [row for row in rows if row.class_name and _in_split(row.split, layout)]
+        rows = [row for row in rows
+                if _selected(row.class_name, row.is_defect, row.split, layout)]
         fetched: list[int] = []  # a built view holds its files: nothing to fetch
         if not (view / COMPLETE_MARKER).exists():
             fetched = self._build_view(view, rows, layout)

@@ -30,6 +30,10 @@ if TYPE_CHECKING:  # the engine (torch) loads only in processes that train
 log = logging.getLogger("hatchery.worker.channel")
 
 
+class JobStopped(Exception):
+    """Raised from a progress report: the job was cancelled or is no longer ours."""
+
+
 class JobChannel:
     def __init__(self, factory: sessionmaker[Session], job_id: uuid.UUID,
                  organization_id: uuid.UUID, owner: str, flush_seconds: float = 1.0,
@@ -56,6 +60,18 @@ class JobChannel:
         self.event("progress", data, step=progress.step)
         if progress.step >= progress.total_steps:
             self.sync()
+
+    def phase(self, phase: str, done: int, total: int) -> None:
+        """Progress of work done in phases of known length (``StageProgress``: a downstream
+        model's patches, training steps, scoring); raises ``JobStopped`` when the job should
+        stop, since such work has no other place to ask."""
+        data = {"phase": phase, "step": done, "total_steps": total}
+        self._progress = data
+        self.event("progress", data)
+        if done >= total:
+            self.sync()
+        if self.should_stop():
+            raise JobStopped(self.stop_reason or "stopped")
 
     def event(self, kind: str, data: dict[str, Any], step: int | None = None) -> None:
         if self.writer:

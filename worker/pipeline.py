@@ -4,8 +4,9 @@ A pipeline job holds no worker while its stages run. ``advance`` is called when 
 is claimed (submit or retry) and whenever one of its stages ends. ``what_is_due`` — a pure
 function of the stages' states, tested without a database — names the one thing due: start
 the next stage as a child job, re-queue a stage (on retry), wait, end the pipeline (a stage
-failed or was cancelled), or, every stage done, register the model the pipeline trained as a
-new model version with the platform's metrics. ``advance`` applies it.
+failed or was cancelled), or, every stage done, register the model the pipeline trained (the
+finetuned defect model, or without a finetune stage the pretrained backbone) as a new model
+version with the platform's metrics. ``advance`` applies it.
 
 Retrying a failed pipeline re-queues only its failed or cancelled stage; finished stages
 keep their artifacts and are skipped, and a retried pretrain resumes from its last
@@ -14,6 +15,7 @@ checkpoint. A stage keeps its pipeline's place in the organization's queue.
 
 from __future__ import annotations
 
+import copy
 import logging
 import uuid
 from dataclasses import dataclass
@@ -73,22 +75,32 @@ def what_is_due(stages: list[str], children: dict[str, StageState], cancel_reque
 
 def _stage_config(pipeline: Job, stage: str, children: dict[str, Job]) -> dict[str, Any]:
     """The child job's config of ``stage``: its section of the pipeline's config, with the
-    references the pipeline fills (the checkpoint of the stage that trains the model)."""
-    config = dict(pipeline.config[stage])
-    trained = _model_stage(pipeline, children)
+    references the pipeline fills (the checkpoint of the stage that pretrains the backbone)."""
+    config = copy.deepcopy(pipeline.config[stage])
+    backbone = _backbone_stage(pipeline, children)
     for reference in KINDS[pipeline.kind].references:
-        if reference.filled_by_pipeline and reference.path[0] == stage and trained:
+        if reference.filled_by_pipeline and reference.path[0] == stage and backbone:
             node = config
             for key in reference.path[1:-1]:
-                node = node.setdefault(key, {})
-            node[reference.path[-1]] = reference_to(JOB_SCHEME, trained.id)
+                if node.get(key) is None:
+                    node[key] = {}
+                node = node[key]
+            node[reference.path[-1]] = reference_to(JOB_SCHEME, backbone.id)
     return config
 
 
-def _model_stage(pipeline: Job, children: dict[str, Job]) -> Job | None:
-    """The stage job that trains the pipeline's model (the one that leaves a checkpoint)."""
+def _backbone_stage(pipeline: Job, children: dict[str, Job]) -> Job | None:
+    """The stage job that pretrains the backbone (the one that leaves a checkpoint)."""
     return next((children[stage] for stage in KINDS[pipeline.kind].stages
                  if stage in children and KINDS[stage].produces_checkpoint), None)
+
+
+def _registered_stage(pipeline: Job, children: dict[str, Job]) -> Job | None:
+    """The stage job whose model the pipeline registers: its finetuned defect model when it
+    has one, else its backbone."""
+    return next((children[stage] for stage in reversed(KINDS[pipeline.kind].stages)
+                 if stage in children and (KINDS[stage].produces_model
+                                           or KINDS[stage].produces_checkpoint)), None)
 
 
 def _finish(session: Session, pipeline: Job, status: JobStatus, error: str = "",
@@ -136,11 +148,13 @@ def _requeue_stage(session: Session, pipeline: Job, child: Job) -> None:
 
 def _register(session: Session, pipeline: Job, children: dict[str, Job]) -> dict[str, Any]:
     """The trained model as the next version of the pipeline's registered model."""
-    trained = _model_stage(pipeline, children)
+    trained = _registered_stage(pipeline, children)
     if trained is None:
         raise ValueError("no stage of the pipeline trained a model")
+    finetune = pipeline.config.get("finetune")
+    default_name = f"{finetune['task']} model" if finetune else "pretrained backbone"
     model = model_named(session, pipeline.organization_id, pipeline.project_id,
-                        pipeline.config.get("model_name") or "pretrained backbone",
+                        pipeline.config.get("model_name") or default_name,
                         "trained by a pipeline")
     version = register_version(session, pipeline.organization_id, model, trained)
     return {"model_id": str(model.id), "model_version_id": str(version.id),

@@ -29,8 +29,8 @@ from api.kit.storage import ObjectStore
 from api.models.jobs import Job
 from engine.errors import HatcheryInputError
 from engine.schemas.kinds import KINDS, VERSION_SCHEME, parse_reference, references_in
-from worker.cache import DatasetCache, VersionNotFound
-from worker.channel import JobChannel
+from worker.cache import DatasetCache, Materialized, VersionNotFound
+from worker.channel import JobChannel, JobStopped
 from worker.devices import describe_devices
 
 
@@ -56,7 +56,8 @@ class JobContext:
     def resolved_config(self, layouts: dict[str, str] | None = None) -> dict[str, Any]:
         """The config with every reference of the job's kind (``engine.schemas.kinds``)
         replaced by a local path: a dataset version by a folder of its images (one
-        sub-folder per class where the field wants labels), a job by its checkpoint.
+        sub-folder per class where the field wants labels), a job by what the field reads
+        of it (its checkpoint file, its model directory).
         Only the job's own organization's resources are found; a field that should hold a
         reference and holds anything else fails the job. ``layouts`` names another cache
         layout for a field (``{"train": "classes-train"}``)."""
@@ -74,12 +75,18 @@ class JobContext:
                 layout = (layouts or {}).get(reference.field) or (
                     "classes" if reference.labeled else "files")
                 node[reference.path[-1]] = self.dataset_folder(id_, layout)
+            elif reference.artifact == "model":
+                node[reference.path[-1]] = str(self.model_of(id_))
             else:
                 node[reference.path[-1]] = str(self.checkpoint_of(id_))
         return config
 
     def dataset_folder(self, version_id: uuid.UUID, layout: str) -> str:
         """A dataset version of this job's organization as a local image folder."""
+        return str(self.dataset_view(version_id, layout).path)
+
+    def dataset_view(self, version_id: uuid.UUID, layout: str) -> Materialized:
+        """``dataset_folder`` with its image count."""
         with session_scope(self.factory) as session:
             try:
                 materialized = self.cache.materialize(session, self.organization_id,
@@ -87,25 +94,38 @@ class JobContext:
             except VersionNotFound as error:
                 raise HatcheryInputError(str(error)) from None
         self.local_names[str(materialized.path)] = f"dataset version {version_id}"
-        self.channel.event("log", {"message": f"dataset version {version_id}: "
+        self.channel.event("log", {"message": f"dataset version {version_id} ({layout}): "
                                    f"{materialized.images} images, {materialized.downloaded} "
                                    f"downloaded ({materialized.downloaded_bytes} bytes)"})
-        return str(materialized.path)
+        return materialized
 
     def checkpoint_of(self, job_id: uuid.UUID) -> Path:
         """The checkpoint of a job of this organization, downloaded into the work folder."""
+        target = self.work_dir / "input" / f"{job_id}.pt"
+        download(self.store, self._artifact_key(job_id, "checkpoint"), target)
+        self.local_names[str(target)] = f"the checkpoint of job {job_id}"
+        return target
+
+    def model_of(self, job_id: uuid.UUID) -> Path:
+        """The model directory a finetune job of this organization left, unpacked into the
+        work folder."""
+        from engine.downstream.model_dir import unpack_model
+
+        archive = self.work_dir / "input" / f"{job_id}.model.tar"
+        download(self.store, self._artifact_key(job_id, "model"), archive)
+        directory = unpack_model(archive, self.work_dir / "input" / f"{job_id}-model")
+        self.local_names[str(directory)] = f"the model of job {job_id}"
+        return directory
+
+    def _artifact_key(self, job_id: uuid.UUID, artifact: str) -> str:
         with session_scope(self.factory) as session:
             artifacts = session.scalar(select(Job.artifacts).where(
                 Job.id == job_id, Job.organization_id == self.organization_id))
         if artifacts is None:
             raise HatcheryInputError(f"job {job_id} not found")
-        checkpoint = artifacts.get("checkpoint")
-        if not checkpoint:
-            raise HatcheryInputError(f"job {job_id} has no checkpoint")
-        target = self.work_dir / "input" / f"{job_id}.pt"
-        download(self.store, checkpoint["key"], target)
-        self.local_names[str(target)] = f"the checkpoint of job {job_id}"
-        return target
+        if not artifacts.get(artifact):
+            raise HatcheryInputError(f"job {job_id} has no {artifact}")
+        return artifacts[artifact]["key"]
 
     def redact(self, text: str) -> str:
         """``text`` with the worker's local paths replaced by what the tenant knows: the
@@ -243,6 +263,137 @@ def run_evaluate(context: JobContext) -> Outcome:
     return Outcome("succeeded", {"metrics": {"knn": report}})
 
 
+# --------------------------------------------------------------------------------- finetune
+def _finetune_data(context: JobContext, config: dict[str, Any]) -> dict[str, Any]:
+    """The engine config of a finetune job (``engine.schemas.finetune``'s ``AnomalyConfig``
+    or ``ClassifyConfig`` as a dict): its task's settings, the backbone resolved, and the
+    dataset versions as folders — for anomaly the good parts to learn from and the good and
+    defective parts to measure on, for classify the class folders and the unlabeled images.
+    Without a test version the train version's images marked test are held out."""
+    task = config["task"]
+    train = parse_reference(config["train"], VERSION_SCHEME)
+    test = parse_reference(config["test"], VERSION_SCHEME) if config.get("test") else None
+    fit_split, test_split = ("", "") if test is not None else ("-train", "-test")
+    test = test or train
+    resolved = context.resolved_config(layouts={
+        "train": ("good" if task == "anomaly" else "classes") + fit_split,
+        "test": "defect" if task == "anomaly" else "classes"})
+    engine_config = {**config[task], "backbone": resolved["backbone"]}
+    if task == "anomaly":
+        val_good = context.dataset_view(test, f"good{test_split}")
+        val_defect = context.dataset_view(test, f"defect{test_split}")
+        engine_config["good"] = resolved["train"]
+        if val_good.images and val_defect.images:
+            engine_config.update(val_good=str(val_good.path), val_defect=str(val_defect.path))
+        else:
+            context.channel.event("log", {"message": "no labeled test images: the threshold "
+                                          "is set on held-out good parts, and nothing is "
+                                          "measured"})
+        return engine_config
+    engine_config["labeled"] = resolved["train"]
+    engine_config["val"] = resolved["test"] if config.get("test") else \
+        context.dataset_folder(train, "classes-test")
+    if config[task]["method"] == "fixmatch":
+        engine_config["unlabeled"] = resolved.get("unlabeled") or \
+            context.dataset_folder(train, "files")
+    return engine_config
+
+
+def run_finetune(context: JobContext) -> Outcome:
+    """A defect model on a backbone (``engine.downstream``): trained, measured on the test
+    images, kept as a packed model directory with its heat maps beside it."""
+    from engine.downstream.model_dir import pack_model
+    from engine.schemas.finetune import AnomalyConfig, ClassifyConfig
+
+    task = context.config["task"]
+    engine_config = _finetune_data(context, context.config)
+    out = context.work_dir / "model"
+    shutil.rmtree(out, ignore_errors=True)
+    try:
+        if task == "anomaly":
+            from engine.downstream.anomaly import train_anomaly
+
+            report = train_anomaly(AnomalyConfig.model_validate(engine_config), out,
+                                   context.channel.phase)
+        else:
+            from engine.downstream.classify import train_classifier
+
+            report = train_classifier(ClassifyConfig.model_validate(engine_config), out,
+                                      context.channel.phase)
+    except JobStopped:
+        return _stopped(context)
+    archive = pack_model(out, context.work_dir / "model.tar")
+    context.set_artifact("model", upload(context.store, archive, context.key("model.tar"),
+                                         "application/x-tar"))
+    if (out / "heatmaps").is_dir() and any((out / "heatmaps").iterdir()):
+        zipped = Path(shutil.make_archive(str(context.work_dir / "heatmaps"), "zip",
+                                          out / "heatmaps"))
+        context.set_artifact("heatmaps", upload(context.store, zipped,
+                                                context.key("heatmaps.zip"), "application/zip"))
+    report.pop("out", None)
+    return Outcome("succeeded", report)
+
+
+def _stopped(context: JobContext) -> Outcome:
+    """The outcome of work that stopped on request: cancelled, or back to the queue."""
+    if context.channel.cancelled:
+        return Outcome("cancelled")
+    return Outcome("interrupted", error=context.channel.stop_reason or "stopped")
+
+
+# ---------------------------------------------------------------------------------- predict
+def run_predict(context: JobContext) -> Outcome:
+    """A finetune job's model on every image of a dataset version: ``predictions`` (JSON
+    lines, each image named by its path in the version) and, for anomaly models when asked,
+    heat-map overlays as a zip; the result counts the verdicts or classes."""
+    import json
+
+    from engine.downstream.predict import predict
+
+    config = context.resolved_config()
+    folder = Path(config["data"])
+    heatmaps = context.work_dir / "heatmaps" if config["heatmaps"] else None
+    lines, counts = [], {}
+    try:
+        for done, result in enumerate(predict(config["model"], [str(folder)], heatmaps,
+                                              config["device"]), 1):
+            result["image"] = Path(result["image"]).relative_to(folder).as_posix()
+            result.pop("heatmap", None)
+            label = "unreadable" if "error" in result else \
+                result.get("verdict") or result.get("class")
+            counts[label] = counts.get(label, 0) + 1
+            lines.append(json.dumps(result))
+            context.channel.phase("predict", done, done)
+    except JobStopped:
+        return _stopped(context)
+    target = context.work_dir / "predictions.jsonl"
+    target.write_text("".join(f"{line}\n" for line in lines))
+    context.set_artifact("predictions", upload(context.store, target,
+                                               context.key("predictions.jsonl"),
+                                               "application/x-ndjson"))
+    if heatmaps is not None and heatmaps.is_dir():
+        zipped = Path(shutil.make_archive(str(context.work_dir / "heatmaps"), "zip", heatmaps))
+        context.set_artifact("heatmaps", upload(context.store, zipped,
+                                                context.key("heatmaps.zip"), "application/zip"))
+    return Outcome("succeeded", {"images": len(lines), "counts": counts})
+
+
+# ----------------------------------------------------------------------------------- export
+def run_export(context: JobContext) -> Outcome:
+    """A finetune job's model as ONNX or TorchScript; the result holds the parity with the
+    model itself (the largest absolute difference of their outputs)."""
+    from engine.downstream.export import export_model
+
+    config = context.resolved_config()
+    suffix = "onnx" if config["format"] == "onnx" else "torchscript.pt"
+    target = context.work_dir / f"model.{suffix}"
+    report = export_model(config["model"], config["format"], target)
+    context.set_artifact("export", upload(context.store, target, context.key(target.name),
+                                          "application/octet-stream"))
+    return Outcome("succeeded", {key: report[key] for key in
+                                 ("task", "format", "outputs", "max_abs_difference")})
+
+
 # ------------------------------------------------------------------------------------ probe
 def run_probe(context: JobContext) -> Outcome:
     """Checks a worker end to end: reports where it ran and on what, holds ``seconds``."""
@@ -260,5 +411,8 @@ def run_probe(context: JobContext) -> Outcome:
 RUNNERS: dict[str, Callable[[JobContext], Outcome]] = {
     "pretrain": run_pretrain,
     "evaluate": run_evaluate,
+    "finetune": run_finetune,
+    "predict": run_predict,
+    "export": run_export,
     "probe": run_probe,
 }

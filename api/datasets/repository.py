@@ -102,6 +102,14 @@ class VersionItems(TenantRepository[VersionItem]):
             counts.setdefault(split or "unassigned", {})[class_name] = count
         return counts
 
+    def label_rows(self, version_id: uuid.UUID) -> list[tuple[str | None, str | None,
+                                                              bool | None]]:
+        """(split, class name, is_defect) of every labeled item of the version."""
+        return [tuple(row) for row in self.session.execute(
+            select(VersionItem.split, VersionItem.class_name, VersionItem.is_defect)
+            .where(VersionItem.organization_id == self.tenant.organization_id,
+                   VersionItem.version_id == version_id, VersionItem.labeled.is_(True)))]
+
     def all_in(self, version_id: uuid.UUID) -> list[VersionItem]:
         """Every item of the version, by path."""
         return list(self.session.scalars(self.in_version(version_id)

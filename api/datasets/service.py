@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -25,6 +26,7 @@ from api.kit.settings import Settings
 from api.kit.storage import ObjectStore
 from api.models.datasets import Blob, DatasetItem, DatasetVersion, LabelColumns, VersionItem
 from api.tenancy import Tenant
+from engine.schemas.finetune import part_condition
 
 
 def item_out(item: LabelColumns, blob: Blob, store: ObjectStore, settings: Settings) -> ItemOut:
@@ -158,6 +160,8 @@ def statistics(session: Session, items: list[LabelColumns]) -> dict[str, Any]:
         "annotations": sum(len(item.annotations) for item in items),
         "splits": dict(Counter(item.split or "unassigned" for item in items)),
         "classes_by_split": _classes_by_split(items),
+        "conditions_by_split": conditions_by_split(
+            (item.split, item.class_name, item.is_defect) for item in items),
         "classes": dict(sorted(classes.items())),
         "class_balance": {name: round(count / total_classified, 4)
                           for name, count in sorted(classes.items())},
@@ -171,6 +175,18 @@ def _classes_by_split(items: list[LabelColumns]) -> dict[str, dict[str, int]]:
         if item.class_name:
             counts.setdefault(item.split or "unassigned", Counter())[item.class_name] += 1
     return {split: dict(sorted(classes.items())) for split, classes in sorted(counts.items())}
+
+
+def conditions_by_split(labels: Iterable[tuple[str | None, str | None, bool | None]]
+                        ) -> dict[str, dict[str, int]]:
+    """split (or "unassigned") -> "good" / "defect" -> images, from (split, class name,
+    is_defect) per image (``engine.schemas.finetune.part_condition``)."""
+    counts: dict[str, Counter] = {}
+    for split, class_name, is_defect in labels:
+        condition = part_condition(class_name, is_defect)
+        if condition is not None:
+            counts.setdefault(split or "unassigned", Counter())[condition] += 1
+    return {split: dict(sorted(found.items())) for split, found in sorted(counts.items())}
 
 
 def create_version(session: Session, tenant: Tenant, dataset_id: uuid.UUID, note: str

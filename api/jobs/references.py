@@ -3,9 +3,10 @@
 ``engine.schemas.kinds.validate_job`` lists every reference a config holds (inputs and
 references written in the config alike). Here each is looked up among the caller's own rows
 — another organization's id is not found (404), exactly like an id in a URL — and a
-referenced job must have left a checkpoint. The dataset versions' statistics (``DataFacts``)
-then let the engine's own checks (``engine.schemas.runnable``: data sizes, class labels)
-refuse a config that cannot run on that data, before a worker ever sees it.
+referenced job must have left what the field reads (a checkpoint, a model directory). The
+dataset versions' statistics (``DataFacts``) then let the engine's own checks
+(``engine.schemas.runnable``: data sizes, class labels) refuse a config that cannot run on
+that data, before a worker ever sees it.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import uuid
 from sqlalchemy.orm import Session
 
 from api.datasets.repository import VersionItems, Versions
+from api.datasets.service import conditions_by_split
 from api.jobs.repository import Jobs
 from api.kit.problems import NotFound, Unprocessable
 from api.models.datasets import DatasetVersion
 from api.models.jobs import Job, JobStatus
 from api.tenancy import Tenant
-from engine.schemas.kinds import JOB_SCHEME, KINDS, VERSION_SCHEME, ValidatedJob
+from engine.schemas.kinds import JOB_SCHEME, KINDS, VERSION_SCHEME, Artifact, ValidatedJob
 from engine.schemas.runnable import DataFacts
 
 
@@ -29,21 +31,28 @@ def version_facts(session: Session, tenant: Tenant, version: DatasetVersion) -> 
     split_classes = stats.get("classes_by_split")
     if split_classes is None:  # a version made before its statistics counted them
         split_classes = VersionItems(session, tenant).classes_by_split(version.id)
+    split_conditions = stats.get("conditions_by_split")
+    if split_conditions is None:
+        split_conditions = conditions_by_split(
+            VersionItems(session, tenant).label_rows(version.id))
     return DataFacts(name=f"dataset version {version.id}", images=int(stats.get("items", 0)),
-                     classes=dict(stats.get("classes", {})), split_classes=split_classes)
+                     classes=dict(stats.get("classes", {})), split_classes=split_classes,
+                     split_conditions=split_conditions)
 
 
-def _check_checkpoint_job(field: str, job: Job) -> None:
+def _check_job_left(field: str, job: Job, artifact: Artifact) -> None:
+    """A succeeded job of a kind that leaves ``artifact``, and left it."""
     kind = KINDS.get(job.kind)
-    if kind is None or not kind.produces_checkpoint:
-        makers = ", ".join(name for name, spec in KINDS.items() if spec.produces_checkpoint)
+    noun = "checkpoint" if artifact == "checkpoint" else "model"
+    if kind is None or not kind.leaves(artifact):
+        makers = ", ".join(name for name, spec in KINDS.items() if spec.leaves(artifact))
         raise Unprocessable(f"{field}: job {job.id} is a {job.kind} job, which leaves no "
-                            f"checkpoint; name a {makers} job")
+                            f"{noun}; name a {makers} job")
     if job.status != JobStatus.succeeded:
         raise Unprocessable(f"{field}: job {job.id} is {job.status.value}; only a succeeded "
-                            f"{job.kind} job has a final checkpoint")
-    if "checkpoint" not in job.artifacts:
-        raise Unprocessable(f"{field}: job {job.id} succeeded but kept no checkpoint")
+                            f"{job.kind} job has a final {noun}")
+    if artifact not in job.artifacts:
+        raise Unprocessable(f"{field}: job {job.id} succeeded but kept no {noun}")
 
 
 def resolve(session: Session, tenant: Tenant, job: ValidatedJob) -> dict[uuid.UUID, DataFacts]:
@@ -59,5 +68,5 @@ def resolve(session: Session, tenant: Tenant, job: ValidatedJob) -> dict[uuid.UU
         if found is None:
             raise NotFound(f"{reference.noun} {id_} not found", field=field)
         if reference.scheme == JOB_SCHEME:
-            _check_checkpoint_job(field, found)
+            _check_job_left(field, found, reference.artifact)
     return {id_: version_facts(session, tenant, version) for id_, version in versions.items()}

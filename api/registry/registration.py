@@ -19,6 +19,7 @@ from api.registry.repository import Models, ModelVersions
 from api.tenancy import OwnedBy
 from engine.schemas.kinds import JOB_SCHEME, KINDS
 
+MODEL_ARTIFACTS = ("checkpoint", "model")
 # Kinds whose jobs score a checkpoint (``config.checkpoint`` = job://<id>) on labeled data.
 EVALUATING_KINDS = tuple(name for name, kind in KINDS.items()
                          if any(ref.path == ("checkpoint",) and ref.scheme == JOB_SCHEME
@@ -40,12 +41,15 @@ def register_version(session: Session, organization_id: uuid.UUID, model: Regist
                      job: Job, notes: str = "") -> ModelVersion:
     """``job``'s model as the next version of ``model``, with the platform's metrics.
 
-    Only a succeeded job that left a model (a checkpoint) registers, once per model."""
+    Only a succeeded job that left a model (a backbone checkpoint or a model directory)
+    registers, once per model."""
     kind = KINDS.get(job.kind)
-    if kind is None or not kind.produces_checkpoint or "checkpoint" not in job.artifacts:
-        makers = ", ".join(name for name, spec in KINDS.items() if spec.produces_checkpoint)
+    if kind is None or not any(kind.leaves(artifact) and artifact in job.artifacts
+                               for artifact in MODEL_ARTIFACTS):
+        makers = ", ".join(name for name, spec in KINDS.items()
+                           if any(spec.leaves(artifact) for artifact in MODEL_ARTIFACTS))
         raise Conflict(f"job {job.id} is a {job.kind} job and left no model; only {makers} "
-                       "jobs that left a checkpoint register")
+                       "jobs that left a checkpoint or model directory register")
     if job.status != JobStatus.succeeded:
         raise Conflict(f"job {job.id} is {job.status.value}; only succeeded jobs register")
     if job.project_id != model.project_id:

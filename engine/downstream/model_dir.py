@@ -8,13 +8,15 @@
                     and the task's own (a classifier head, a memory bank of patches)
 
 ``predict``, ``export``, the registry and the API read this one format. A directory written
-by another format version is refused with a message that says which, never half-read.
+by another format version is refused with a message that says which, never half-read. The
+platform keeps a model directory as one tar archive of those two files (``pack_model``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import tarfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,3 +116,28 @@ def fingerprint(paths: list[Path], root: Path) -> str:
     for path in sorted(paths):
         digest.update(f"{path.relative_to(root).as_posix()}\0{path.stat().st_size}\n".encode())
     return digest.hexdigest()
+
+
+def pack_model(directory: str | Path, archive: str | Path) -> Path:
+    """The model directory's card and weights (nothing else it holds) as a tar archive."""
+    archive = Path(archive)
+    load_card(directory)  # refuse to pack what is not a model directory
+    with tarfile.open(archive, "w") as tar:
+        for name in (CARD_FILE, WEIGHTS_FILE):
+            tar.add(Path(directory) / name, arcname=name)
+    return archive
+
+
+def unpack_model(archive: str | Path, directory: str | Path) -> Path:
+    """A ``pack_model`` archive back into a model directory (its two files only)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        with tarfile.open(archive) as tar:
+            members = [tar.getmember(name) for name in (CARD_FILE, WEIGHTS_FILE)]
+            tar.extractall(directory, members=members, filter="data")
+    except (tarfile.TarError, KeyError, OSError) as error:
+        raise ModelDirectoryError(f"{archive} is not a packed model directory: {error}"
+                                  ) from None
+    load_card(directory)
+    return directory

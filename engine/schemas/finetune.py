@@ -2,6 +2,11 @@
 few-label classification. Torch-free; the CLI reads them from flags, the platform's
 ``finetune`` jobs from their config.
 
+Each task has its *settings* (how the model learns: ``AnomalySettings``,
+``ClassifySettings``) and its *config*: the settings plus where the backbone and the images
+come from (folders for the engine). A platform job (``FinetuneJobConfig``) names dataset
+versions instead of folders and carries the settings of its task as they are.
+
 The backbone comes from a pretrain checkpoint, or — for the baselines every quality claim is
 measured against — is a randomly initialized network of a named architecture.
 """
@@ -35,7 +40,7 @@ class BackboneSource(StrictModel):
         return self
 
 
-class AnomalyConfig(StrictModel):
+class AnomalySettings(StrictModel):
     """PatchCore (Roth et al. 2022) on the backbone's middle stages, from good parts only.
 
     Images are scaled by ``input_scale`` (network pixels per native pixel; ``None``: the
@@ -43,11 +48,6 @@ class AnomalyConfig(StrictModel):
     overlapping tiles of ``tile`` network pixels when larger, so a small pit is not averaged
     away. The memory bank keeps a greedy coreset of the good parts' patch features."""
 
-    backbone: BackboneSource
-    good: str = Field(min_length=1, max_length=4096)
-    val_good: str | None = Field(None, min_length=1, max_length=4096)
-    val_defect: str | None = Field(None, min_length=1, max_length=4096)
-    masks: str | None = Field(None, min_length=1, max_length=4096)
     input_scale: Float | None = Field(None, gt=0, le=4)
     tile: Int = Field(1024, ge=64, le=4096)
     # patches kept per good image before the coreset, and the coreset's size at most
@@ -61,6 +61,17 @@ class AnomalyConfig(StrictModel):
     device: Device = "auto"
     seed: Int = Field(0, ge=0, le=MAX_SEED)
 
+
+class AnomalyConfig(AnomalySettings):
+    """PatchCore's settings and its images: ``good`` parts to learn from; ``val_good`` and
+    ``val_defect`` to measure on and set the threshold with; ``masks`` of the defects."""
+
+    backbone: BackboneSource
+    good: str = Field(min_length=1, max_length=4096)
+    val_good: str | None = Field(None, min_length=1, max_length=4096)
+    val_defect: str | None = Field(None, min_length=1, max_length=4096)
+    masks: str | None = Field(None, min_length=1, max_length=4096)
+
     @model_validator(mode="after")
     def _validation_pair(self) -> AnomalyConfig:
         if (self.val_good is None) != (self.val_defect is None):
@@ -73,8 +84,8 @@ class AnomalyConfig(StrictModel):
 ClassifyMethod = Literal["linear", "supervised", "fixmatch"]
 
 
-class ClassifyConfig(StrictModel):
-    """Few-label classification into the class folders of ``labeled``.
+class ClassifySettings(StrictModel):
+    """Few-label classification.
 
     ``linear``: a probe on frozen features (seconds on a CPU). ``fixmatch``: FixMatch (Sohn
     et al. 2020) on the pretrained backbone: weak and strong views of unlabeled images,
@@ -82,11 +93,7 @@ class ClassifyConfig(StrictModel):
     labels. ``supervised``: the labels alone on a random-init backbone, so the gain of
     pretraining is always visible."""
 
-    backbone: BackboneSource
     method: ClassifyMethod = "fixmatch"
-    labeled: str = Field(min_length=1, max_length=4096)
-    unlabeled: str | None = Field(None, min_length=1, max_length=4096)
-    val: str | None = Field(None, min_length=1, max_length=4096)
     image_size: Int | None = Field(None, ge=16, le=1024)  # None: the backbone's recipe
     steps: Int = Field(300, ge=1, le=1_000_000)
     batch_size: Int = Field(32, ge=2, le=4096)
@@ -99,8 +106,82 @@ class ClassifyConfig(StrictModel):
     device: Device = "auto"
     seed: Int = Field(0, ge=0, le=MAX_SEED)
 
+
+class ClassifyConfig(ClassifySettings):
+    """The classifier's settings and its images: ``labeled`` (one sub-folder per class),
+    ``unlabeled`` (FixMatch), ``val`` (labeled, the same classes) to measure on."""
+
+    backbone: BackboneSource
+    labeled: str = Field(min_length=1, max_length=4096)
+    unlabeled: str | None = Field(None, min_length=1, max_length=4096)
+    val: str | None = Field(None, min_length=1, max_length=4096)
+
     @model_validator(mode="after")
     def _method_needs(self) -> ClassifyConfig:
         if self.method == "fixmatch" and self.unlabeled is None:
             raise ValueError("fixmatch learns from unlabeled images too: give unlabeled")
         return self
+
+
+# A part is good or defective by its item's ``is_defect`` flag; where that is unset, an image
+# of class ``good`` is a good part and one of any other class a defective part (its kind).
+GOOD_CLASS = "good"
+Condition = Literal["good", "defect"]
+
+
+def part_condition(class_name: str | None, is_defect: bool | None) -> Condition | None:
+    """Whether a labeled image shows a good or a defective part; None when unknown."""
+    if is_defect is not None:
+        return "defect" if is_defect else "good"
+    if class_name:
+        return "good" if class_name == GOOD_CLASS else "defect"
+    return None
+FinetuneTask = Literal["classify", "anomaly"]
+
+
+class FinetuneJobConfig(StrictModel):
+    """A platform ``finetune`` job: dataset versions in, a model directory out.
+
+    ``train``: the labeled version to learn from — for ``classify`` its classes, for
+    ``anomaly`` its good parts (``part_condition``). ``test``: the
+    labeled version to measure on and set the threshold with; left out, the train version's
+    images marked ``test`` are held out for it. ``unlabeled``: FixMatch's unlabeled images;
+    left out, every image of the train version. ``backbone``: a pretrain job's checkpoint
+    (``job://<id>``) or a random-init baseline; in a pipeline, the pipeline's own pretrain.
+    Only the settings of ``task`` are read."""
+
+    task: FinetuneTask
+    backbone: BackboneSource | None = None
+    train: str = Field(min_length=1, max_length=4096)
+    test: str | None = Field(None, min_length=1, max_length=4096)
+    unlabeled: str | None = Field(None, min_length=1, max_length=4096)
+    classify: ClassifySettings = Field(default_factory=ClassifySettings)
+    anomaly: AnomalySettings = Field(default_factory=AnomalySettings)
+
+    @model_validator(mode="after")
+    def _task_reads(self) -> FinetuneJobConfig:
+        if self.task == "anomaly" and self.unlabeled is not None:
+            raise ValueError("anomaly detection learns from good parts only: leave "
+                             "unlabeled out")
+        return self
+
+
+ExportFormat = Literal["onnx", "torchscript"]
+
+
+class PredictJobConfig(StrictModel):
+    """A platform ``predict`` job: a finetune job's model on every image of a dataset
+    version; the predictions are its artifact (JSON lines, one per image)."""
+
+    model: str = Field(min_length=1, max_length=4096)
+    data: str = Field(min_length=1, max_length=4096)
+    heatmaps: Bool = False  # anomaly: heat-map overlays as a zip artifact
+    device: Device = "auto"
+
+
+class ExportJobConfig(StrictModel):
+    """A platform ``export`` job: a finetune job's model as ONNX or TorchScript,
+    preprocessing baked in, checked against the eager model."""
+
+    model: str = Field(min_length=1, max_length=4096)
+    format: ExportFormat = "onnx"

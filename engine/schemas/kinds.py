@@ -2,14 +2,15 @@
 
 A kind names its config schema, the tenant resources its config refers to, the queue its
 jobs wait on, whether a job on several GPUs runs one process per GPU (DDP under torchrun),
-whether it leaves a backbone checkpoint, and — for a pipeline — the kinds of its stages.
-Torch-free.
+what it leaves (a backbone ``checkpoint``, a ``model`` directory of a defect model), and —
+for a pipeline — the kinds of its stages. Torch-free.
 
 Where the ``hatchery`` CLI takes paths, a platform job names tenant resources by id: a
 config field that reads data (``data.path``, ``eval.train``, ``checkpoint``, ...) holds a
 reference, ``dataset-version://<id>`` or ``job://<id>``, and never a host path. The API
 authorizes every reference at submit; the worker resolves each one, within the job's own
-organization, to a local folder or file before the engine sees the config.
+organization, to a local folder or file before the engine sees the config: a dataset version
+to a folder of its images, a job to what it left (its checkpoint file or model directory).
 
     job = validate_job("evaluate", inputs={"checkpoint_job_id": id1, ...}, config={"k": [20]})
     job.config        # the validated config, references written in
@@ -28,11 +29,14 @@ from pydantic import BaseModel, ValidationError
 from engine.errors import JobConfigError
 from engine.schemas.errors import field_problems
 from engine.schemas.eval import KnnEvalConfig
+from engine.schemas.finetune import ExportJobConfig, FinetuneJobConfig, PredictJobConfig
 from engine.schemas.pipeline import PipelineConfig, ProbeConfig
 from engine.schemas.pretrain import PretrainConfig
 
 VERSION_SCHEME, JOB_SCHEME = "dataset-version", "job"
 Scheme = Literal["dataset-version", "job"]
+# What a job leaves that another job may read: a backbone checkpoint, a model directory.
+Artifact = Literal["checkpoint", "model"]
 # Queues: every GPU worker listens on GPU_QUEUE; a worker holding N GPUs also on
 # GPU_QUEUE.xN (distributed jobs on N GPUs); CPU work waits on CPU_QUEUE.
 GPU_QUEUE, CPU_QUEUE = "gpu.any", "cpu"
@@ -44,9 +48,10 @@ class Reference:
 
     ``path``: where in the config (``("evaluate", "train")``); ``input``: the REST input
     that may fill it (``train_version_id``); ``labeled``: a dataset version whose items
-    must carry class labels; ``filled_by_pipeline``: the pipeline writes it (its pretrain
-    stage's job) and a submitted config must leave it out. A reference whose parent section
-    is absent (an optional stage left out) is not needed.
+    must carry class labels; ``artifact``: what a referenced job must have left;
+    ``filled_by_pipeline``: the pipeline writes it (its pretrain stage's job) and a
+    submitted config must leave it out. A reference whose parent section is absent (an
+    optional stage left out) is not needed.
     """
 
     path: tuple[str, ...]
@@ -54,6 +59,7 @@ class Reference:
     input: str | None = None
     required: bool = True
     labeled: bool = False
+    artifact: Artifact = "checkpoint"
     filled_by_pipeline: bool = False
 
     @property
@@ -94,6 +100,7 @@ class JobKind:
     queue: Literal["gpu", "cpu"] = "gpu"
     distributed: bool = False
     produces_checkpoint: bool = False
+    produces_model: bool = False  # a model directory (engine.downstream.model_dir)
     # a pipeline: the kinds of its stages, each run as a child job, in this order
     stages: tuple[str, ...] = ()
 
@@ -101,6 +108,10 @@ class JobKind:
     def inputs(self) -> dict[str, Reference]:
         """REST input name -> the reference it fills."""
         return {ref.input: ref for ref in self.references if ref.input is not None}
+
+    def leaves(self, artifact: Artifact) -> bool:
+        """Whether a job of this kind leaves ``artifact`` for others to read."""
+        return self.produces_checkpoint if artifact == "checkpoint" else self.produces_model
 
     @property
     def orchestrates(self) -> bool:
@@ -129,12 +140,29 @@ _EVALUATE_REFERENCES = (
 )
 
 
+_FINETUNE_REFERENCES = (
+    # left out: a random-init baseline (config.backbone.architecture)
+    Reference(("backbone", "checkpoint"), JOB_SCHEME, input="checkpoint_job_id",
+              required=False),
+    Reference(("train",), VERSION_SCHEME, input="train_version_id", labeled=True),
+    Reference(("test",), VERSION_SCHEME, input="test_version_id", required=False,
+              labeled=True),
+    Reference(("unlabeled",), VERSION_SCHEME, input="unlabeled_version_id", required=False),
+)
+_MODEL = Reference(("model",), JOB_SCHEME, input="model_job_id", artifact="model")
+
+
 def _pipeline_references() -> tuple[Reference, ...]:
+    """The stages' references: each later stage's backbone is the pipeline's pretrain; the
+    REST inputs fill the pretrain's data and the evaluation's train/test versions."""
     pretrain = tuple(ref.under("pretrain") for ref in _PRETRAIN_REFERENCES)
+    finetune = tuple(ref.under("finetune", input=None,
+                               filled_by_pipeline=ref.scheme == JOB_SCHEME)
+                     for ref in _FINETUNE_REFERENCES)
     evaluate = tuple(
         ref.under("evaluate", input=None, filled_by_pipeline=True) if ref.scheme == JOB_SCHEME
         else ref.under("evaluate") for ref in _EVALUATE_REFERENCES)
-    return pretrain + evaluate
+    return pretrain + finetune + evaluate
 
 
 KINDS: dict[str, JobKind] = {kind.name: kind for kind in (
@@ -142,10 +170,22 @@ KINDS: dict[str, JobKind] = {kind.name: kind for kind in (
             _PRETRAIN_REFERENCES, distributed=True, produces_checkpoint=True),
     JobKind("evaluate", KnnEvalConfig, "weighted kNN of a pretrained backbone",
             _EVALUATE_REFERENCES),
+    JobKind("finetune", FinetuneJobConfig,
+            "a defect model on a backbone: few-label classification (linear probe, "
+            "supervised, FixMatch) or good-only anomaly detection (PatchCore), measured on "
+            "labeled test images", _FINETUNE_REFERENCES, produces_model=True),
+    JobKind("predict", PredictJobConfig,
+            "a finetuned model on every image of a dataset version; predictions as JSON "
+            "lines",
+            (_MODEL, Reference(("data",), VERSION_SCHEME, input="dataset_version_id"))),
+    JobKind("export", ExportJobConfig,
+            "a finetuned model as ONNX or TorchScript, preprocessing baked in, checked "
+            "against the model itself", (_MODEL,), queue="cpu"),
     JobKind("pipeline", PipelineConfig,
-            "pretrain -> evaluate (kNN, given labeled train/test versions) -> register the "
-            "backbone as a model version; each stage a child job",
-            _pipeline_references(), queue="cpu", stages=("pretrain", "evaluate")),
+            "pretrain -> finetune (a defect model on the pretrained backbone) -> evaluate "
+            "(kNN of the backbone) -> register the finetuned model (or the backbone) as a "
+            "model version; each stage a child job",
+            _pipeline_references(), queue="cpu", stages=("pretrain", "finetune", "evaluate")),
     JobKind("probe", ProbeConfig, "checks a worker: reports its host and devices",
             queue="cpu"),
 )}

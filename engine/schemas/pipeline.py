@@ -1,9 +1,10 @@
 """Configurations of the pipeline and probe jobs. Torch-free.
 
-A pipeline runs its stages as child jobs, each with its own artifacts: pretrain, then (when
-labeled train/test versions are given) a kNN evaluation of the pretrained backbone, then the
-registration of the backbone as a model version carrying the evaluation's metrics. Analyze,
-plan and finetune stages slot in here as the engine gains them.
+A pipeline runs its stages as child jobs, each with its own artifacts: pretrain; then, when
+asked, a finetune of a defect model on the pretrained backbone and a kNN evaluation of the
+backbone (given labeled train/test versions); then the registration of the finetuned model —
+or, without a finetune stage, of the backbone — as a model version carrying the platform's
+metrics. Analyze and plan stages slot in here as the engine gains them.
 """
 
 from __future__ import annotations
@@ -11,15 +12,18 @@ from __future__ import annotations
 from pydantic import Field
 
 from engine.schemas.eval import KnnEvalConfig
+from engine.schemas.finetune import FinetuneJobConfig
 from engine.schemas.pretrain import PretrainConfig
 from engine.schemas.types import Float, StrictModel
 
 
 class PipelineConfig(StrictModel):
     pretrain: PretrainConfig
+    finetune: FinetuneJobConfig | None = None
     evaluate: KnnEvalConfig | None = None
-    # the registered model the result becomes a new version of (created when missing)
-    model_name: str = Field("pretrained backbone", min_length=1, max_length=200)
+    # the registered model the result becomes a new version of (created when missing);
+    # None: "<task> model" with a finetune stage, else "pretrained backbone"
+    model_name: str | None = Field(None, min_length=1, max_length=200)
 
 
 class ProbeConfig(StrictModel):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from engine.errors import JobConfigError
 from engine.schemas.backbones import TRANSFORMER_BACKBONES
+from engine.schemas.finetune import FinetuneJobConfig
 from engine.schemas.kinds import KINDS, VERSION_SCHEME, ValidatedJob
 from engine.schemas.pretrain import PretrainConfig
 from engine.schemas.recipes import resolve_pretrain_config
@@ -29,14 +30,28 @@ class DataFacts:
     classes: dict[str, int] = field(default_factory=dict)  # class -> labeled images
     # split ("train", "val", "test", "unassigned") -> class -> labeled images
     split_classes: dict[str, dict[str, int]] = field(default_factory=dict)
+    # split -> "good" / "defect" -> images (engine.schemas.finetune.part_condition)
+    split_conditions: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def conditions(self) -> dict[str, int]:
+        """"good" / "defect" -> images, over every split."""
+        return _summed(self.split_conditions, tuple(self.split_conditions))
 
     def split(self, name: str, splits: tuple[str, ...]) -> DataFacts:
         """The facts of the images of ``splits`` only."""
-        classes: dict[str, int] = {}
-        for split in splits:
-            for class_name, count in self.split_classes.get(split, {}).items():
-                classes[class_name] = classes.get(class_name, 0) + count
-        return DataFacts(f"{self.name} ({name})", sum(classes.values()), classes)
+        classes = _summed(self.split_classes, splits)
+        return DataFacts(f"{self.name} ({name})", sum(classes.values()), classes,
+                         {split: self.split_classes.get(split, {}) for split in splits},
+                         {split: self.split_conditions.get(split, {}) for split in splits})
+
+
+def _summed(by_split: dict[str, dict[str, int]], splits: tuple[str, ...]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for split in splits:
+        for name, count in by_split.get(split, {}).items():
+            total[name] = total.get(name, 0) + count
+    return total
 
 
 def check_pretrain(config: PretrainConfig, data: DataFacts, world_size: int = 1,
@@ -101,15 +116,61 @@ def check_job(job: ValidatedJob, facts: dict[uuid.UUID, DataFacts], gpus: int) -
             _check_pretrain_submitted(PretrainConfig.model_validate(config), versions, where,
                                       section, gpus, distributed=KINDS[kind].distributed)
         elif kind == "evaluate":
-            train = versions[f"{section}train"]
-            if config.get("test") is None:  # one version, scored on its own test split
-                test_field = where[f"{section}train"]
-                train, test = (train.split("images marked train or unmarked",
-                                           ("train", "unassigned")),
-                               train.split("images marked test", ("test",)))
-            else:
-                test, test_field = versions[f"{section}test"], where[f"{section}test"]
+            train, test, test_field = _train_and_test(config, versions, where, section)
             check_labeled_pair(train, test, where[f"{section}train"], test_field)
+        elif kind == "finetune":
+            _check_finetune_submitted(FinetuneJobConfig.model_validate(config), versions,
+                                      where, section, gpus, in_pipeline=bool(job.kind.stages))
+
+
+def _train_and_test(config: dict, versions: dict[str, DataFacts], where: dict[str, str],
+                    section: str) -> tuple[DataFacts, DataFacts, str]:
+    """(train facts, test facts, the field the test data came from): the ``test`` version,
+    or without one the train version's images marked test against the rest of it."""
+    train = versions[f"{section}train"]
+    if config.get("test") is not None:
+        return train, versions[f"{section}test"], where[f"{section}test"]
+    return (train.split("images marked train or unmarked", ("train", "unassigned")),
+            train.split("images marked test", ("test",)), where[f"{section}train"])
+
+
+def check_anomaly_data(train: DataFacts, test: DataFacts, train_field: str,
+                       test_field: str) -> None:
+    """Good parts to learn from (two or more: one is held out when nothing else sets the
+    threshold); test images, if labeled at all, of both good and defective parts."""
+    learned_from = train.conditions.get("good", 0)
+    if learned_from < 2:
+        raise JobConfigError(train_field, f"{train.name} has {learned_from} images of good "
+                             "parts: anomaly detection learns from good parts, mark two or "
+                             "more of them good (is_defect false, or class 'good')")
+    good, defective = (test.conditions.get(name, 0) for name in ("good", "defect"))
+    if bool(good) != bool(defective):
+        found = f"only {good} good parts" if good else f"only {defective} defective parts"
+        raise JobConfigError(test_field, f"{test.name} has {found}: measuring the model and "
+                             "setting its threshold needs both good and defective parts")
+
+
+def _check_finetune_submitted(config: FinetuneJobConfig, versions: dict[str, DataFacts],
+                              where: dict[str, str], section: str, gpus: int,
+                              in_pipeline: bool) -> None:
+    prefix = f"config.{section}"
+    if in_pipeline and config.backbone is not None:
+        raise JobConfigError(f"{prefix}backbone", "the pipeline's own pretrain is the "
+                             "backbone: leave it out")
+    if not in_pipeline and config.backbone is None:
+        raise JobConfigError(f"{prefix}backbone", "required: a pretrain job "
+                             "(inputs.checkpoint_job_id) or a random-init baseline "
+                             "(backbone.architecture)")
+    settings = config.classify if config.task == "classify" else config.anomaly
+    if gpus == 0 and settings.device == "cuda":
+        raise JobConfigError(f"{prefix}{config.task}.device", "cuda needs a GPU: ask for "
+                             "gpus >= 1 or leave the device on auto")
+    train, test, test_field = _train_and_test(config.model_dump(), versions, where, section)
+    train_field = where[f"{section}train"]
+    if config.task == "classify":
+        check_labeled_pair(train, test, train_field, test_field)
+    else:
+        check_anomaly_data(train, test, train_field, test_field)
 
 
 def _check_pretrain_submitted(config: PretrainConfig, versions: dict[str, DataFacts],

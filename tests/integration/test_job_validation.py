@@ -71,6 +71,14 @@ def evaluate(ids, **overrides) -> dict:
     return {"kind": "evaluate", "gpus": 0, "inputs": inputs, "config": overrides}
 
 
+def finetune(ids, task: str = "classify", inputs: dict | None = None, **config) -> dict:
+    """A finetune job on the pretrain, the train and test versions (or ``inputs``)."""
+    if inputs is None:
+        inputs = {"checkpoint_job_id": ids["pretrain"], "train_version_id": ids["train"],
+                  "test_version_id": ids["test"]}
+    return {"kind": "finetune", "gpus": 0, "inputs": inputs, "config": {"task": task, **config}}
+
+
 # (case, body builder, field named in the problem, words in the detail)
 REFUSED = [
     ("epochs Infinity", lambda ids: pretrain(ids, steps=None, epochs=math.inf),
@@ -123,6 +131,28 @@ REFUSED = [
                                 "test": f"dataset-version://{ids['test']}",
                                 "checkpoint": f"job://{ids['pretrain']}"}}},
      "config.evaluate.checkpoint", "the pipeline sets it"),
+    ("anomaly detection without good parts", lambda ids: finetune(ids, "anomaly"),
+     "inputs.train_version_id", "0 images of good parts"),
+    ("a finetune without a backbone", lambda ids: finetune(ids, inputs={
+        "train_version_id": ids["train"], "test_version_id": ids["test"]}),
+     "config.backbone", "required"),
+    ("a classifier of an unlabeled version", lambda ids: finetune(ids, inputs={
+        "checkpoint_job_id": ids["pretrain"], "train_version_id": ids["unlabeled"],
+        "test_version_id": ids["test"]}),
+     "inputs.train_version_id", "no class labels"),
+    ("cuda for a classifier without a GPU", lambda ids: finetune(
+        ids, classify={"device": "cuda"}), "config.classify.device", "needs a GPU"),
+    ("a pretrain as the model to predict with", lambda ids: {
+        "kind": "predict", "gpus": 0, "inputs": {"model_job_id": ids["pretrain"],
+                                                 "dataset_version_id": ids["test"]}},
+     "inputs.model_job_id", "leaves no model"),
+    ("a backbone in a pipeline's finetune", lambda ids: {
+        "kind": "pipeline", "gpus": 0, "inputs": {"dataset_version_id": ids["unlabeled"]},
+        "config": {"pretrain": {"steps": 1, "batch_size": 8},
+                   "finetune": {"task": "classify", "backbone": {"architecture": "resnet18"},
+                                "train": f"dataset-version://{ids['train']}",
+                                "test": f"dataset-version://{ids['test']}"}}},
+     "config.finetune.backbone", "the pipeline's own pretrain"),
 ]
 
 
@@ -155,7 +185,15 @@ def test_the_same_configs_run_when_they_fit_the_data(setup):
                                        "test": f"dataset-version://{setup['test']}"}),
                  evaluate(setup, k=[1, 3]),
                  {"kind": "evaluate", "gpus": 0, "inputs": {  # one version, its own split
-                     "checkpoint_job_id": setup["pretrain"], "train_version_id": split["id"]}}):
+                     "checkpoint_job_id": setup["pretrain"], "train_version_id": split["id"]}},
+                 finetune(setup, classify={"method": "linear"}),
+                 finetune(setup, inputs={"train_version_id": split["id"]},
+                          backbone={"architecture": "resnet18"}),
+                 {"kind": "pipeline", "gpus": 0,
+                  "inputs": {"dataset_version_id": setup["unlabeled"]},
+                  "config": {"pretrain": {"steps": 1, "batch_size": 8},
+                             "finetune": {"task": "classify",
+                                          "train": f"dataset-version://{split['id']}"}}}):
         member.ok("POST", f"/api/v1/projects/{project['id']}/jobs", 201, json=body)
 
 

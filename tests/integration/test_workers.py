@@ -9,64 +9,38 @@ from __future__ import annotations
 import subprocess
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from api.kit.dispatch import CeleryDispatcher
-from api.kit.settings import Settings
 from api.kit.tasks import RUN_JOB_TASK
 from api.migrate import migrate_database
 from api.models.auth import User
-from api.models.jobs import ACTIVE, Job, JobEvent, JobStatus
-from tests.integration.conftest import Api, Member, make_api, production_settings
+from api.models.jobs import JobStatus
+from tests.integration.conftest import Member, production_settings
+from tests.integration.deployments import (
+    FAST_LEASES,
+    JOB_TIMEOUT,
+    Deployment,
+    deploy,
+    embedded_deployment,
+)
 from tests.integration.helpers import NEU, multipart, setup_dataset
 from tests.integration.servers import postgres_database
 from tests.integration.workers import (
     RedisServer,
-    WorkerPool,
     WorkerProcess,
     redis_server,
     wait_for,
 )
 from worker.embedded import neu_sample, voc_labels
 
-JOB_TIMEOUT = 150.0
-FAST_LEASES = {"lease_seconds": 8.0, "heartbeat_seconds": 0.5, "housekeeping_seconds": 1.0,
-               "cancel_grace_seconds": 3.0, "progress_flush_seconds": 0.2}
-
 
 def tiny_pretrain(steps: int, checkpoint_every: int = 5) -> dict:
     return {"backbone": {"name": "resnet18", "small_input": True}, "data": {"image_size": 32},
             "batch_size": 16, "steps": steps,
             "runtime": {"device": "cpu", "log_every": 1, "checkpoint_every": checkpoint_every}}
-
-
-@dataclass
-class Deployment:
-    api: Api
-    workers: WorkerPool
-    redis: RedisServer | None
-
-    def job(self, job_id: str) -> Job:
-        with self.api.session() as session:
-            return session.get(Job, uuid.UUID(job_id))
-
-    def events(self, job_id: str, kind: str) -> list[JobEvent]:
-        with self.api.session() as session:
-            return list(session.scalars(select(JobEvent).where(
-                JobEvent.job_id == uuid.UUID(job_id), JobEvent.kind == kind)
-                .order_by(JobEvent.created_at, JobEvent.step)))
-
-    def wait_status(self, member: Member, job_id: str, *statuses: str,
-                    timeout: float = JOB_TIMEOUT) -> dict:
-        def reached():
-            job = member.ok("GET", f"/api/v1/jobs/{job_id}")
-            return job if job["status"] in statuses else None
-
-        return wait_for(reached, timeout, f"job {job_id} to be {statuses}", self.workers.logs)
 
 
 @pytest.fixture(scope="module")
@@ -83,40 +57,17 @@ def redis(tmp_path_factory) -> Iterator[RedisServer]:
         yield server
 
 
-def _deploy(settings: Settings, workdir: Path, redis: RedisServer | None
-            ) -> Iterator[Deployment]:
-    pool = WorkerPool(settings, workdir)
-    dispatcher = CeleryDispatcher(settings.broker_url, settings.message_expires_seconds,
-                                  separate_process=True)  # as the API runs it
-    for api in make_api(settings, dispatcher):
-        try:
-            yield Deployment(api, pool, redis)
-        finally:
-            pool.stop_all()
-            with api.session() as session:  # the next test's workers start clean
-                session.execute(update(Job).where(Job.status.in_(ACTIVE))
-                                .values(status=JobStatus.cancelled, lease_owner=None))
-                session.commit()
-
-
 @pytest.fixture
 def production(worker_postgres_url, s3_server, redis, tmp_path) -> Iterator[Deployment]:
     """Postgres + SeaweedFS + Redis, as docker-compose deploys it."""
     settings = production_settings(worker_postgres_url, s3_server, broker_url=redis.url,
                                    **FAST_LEASES)
-    yield from _deploy(settings, tmp_path, redis)
+    yield from deploy(settings, tmp_path, redis)
 
 
 @pytest.fixture
 def embedded(tmp_path) -> Iterator[Deployment]:
-    """SQLite + a folder + Celery over SQLite, as `make run` runs it."""
-    database = f"sqlite:///{tmp_path / 'hatchery.db'}"
-    migrate_database(database)
-    settings = Settings(environment="test", database_url=database,
-                        storage_url=f"file://{tmp_path / 'objects'}",
-                        broker_url=f"sqla+sqlite:///{tmp_path / 'broker.db'}",
-                        login_failures_per_window=1000, **FAST_LEASES)
-    yield from _deploy(settings, tmp_path, None)
+    yield from embedded_deployment(tmp_path)
 
 
 def _upload_version(member: Member, dataset: dict, images: list[Path], labels: bool) -> dict:

@@ -62,7 +62,39 @@ def test_a_pipeline_declares_its_stages_references_under_their_sections():
     pipeline = KINDS["pipeline"]
     assert {ref.field for ref in pipeline.references} == {
         "pretrain.data.path", "pretrain.eval.train", "pretrain.eval.test",
-        "evaluate.checkpoint", "evaluate.train", "evaluate.test"}
+        "finetune.backbone.checkpoint", "finetune.train", "finetune.test",
+        "finetune.unlabeled", "evaluate.checkpoint", "evaluate.train", "evaluate.test"}
     assert [ref.field for ref in pipeline.references if ref.filled_by_pipeline] == [
-        "evaluate.checkpoint"]
+        "finetune.backbone.checkpoint", "evaluate.checkpoint"]
     assert all(KINDS[stage].queue for stage in pipeline.stages) and pipeline.orchestrates
+
+
+def test_a_finetune_names_its_backbone_and_data_by_reference_and_its_models_are_read_whole():
+    version, pretrain = uuid.uuid4(), uuid.uuid4()
+    job = validate_job("finetune", {"checkpoint_job_id": pretrain, "train_version_id": version},
+                       {"task": "anomaly", "anomaly": {"bank_size": 64}})
+    assert job.config["backbone"]["checkpoint"] == f"job://{pretrain}"
+    assert job.config["anomaly"]["bank_size"] == 64 and job.config["test"] is None
+    with pytest.raises(JobConfigError, match=r"config\.train: must name a dataset version"):
+        validate_job("finetune", {}, {"task": "classify", "train": "/srv/parts",
+                                      "backbone": {"architecture": "resnet18"}})
+    with pytest.raises(JobConfigError, match="leave unlabeled out"):
+        validate_job("finetune", {"train_version_id": version,
+                                  "unlabeled_version_id": version},
+                     {"task": "anomaly", "backbone": {"architecture": "resnet18"}})
+    predict = validate_job("predict", {"model_job_id": pretrain, "dataset_version_id": version},
+                           {})
+    assert [ref.field for ref, _ in predict.references] == ["model", "data"]
+    assert predict.references[0][0].artifact == "model"
+    assert KINDS["finetune"].leaves("model") and not KINDS["finetune"].leaves("checkpoint")
+    assert KINDS["pretrain"].leaves("checkpoint") and not KINDS["export"].leaves("model")
+
+
+def test_a_part_is_good_or_defective_by_its_flag_else_by_its_class():
+    from engine.schemas.finetune import part_condition
+
+    assert part_condition("scratch", False) == "good"  # the flag wins
+    assert part_condition(None, True) == "defect"
+    assert part_condition("good", None) == "good"
+    assert part_condition("scratch", None) == "defect"
+    assert part_condition(None, None) is None
