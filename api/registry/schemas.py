@@ -70,6 +70,11 @@ class ComparisonRow(BaseModel):
     model: str
     version: int
     metrics: dict[str, float | None]
+    task: str = Field(description="classify, anomaly or backbone: rows rank within a task")
+    primary_metric: str | None = Field(
+        description="the metric the task is judged by (balanced_accuracy, image_auroc, "
+                    "knn.k=<k>.balanced_accuracy); None when the version has none")
+    rank: int | None = Field(description="1 = the best of the compared versions of its task")
 
 
 class Comparison(BaseModel):

@@ -1,4 +1,5 @@
-"""The registry's API policy: registering a caller's job, aliases, comparisons."""
+"""The registry's API policy: registering a caller's job, aliases, comparisons (ranked
+within each task by ``api.registry.ranking``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from api import audit
 from api.jobs.repository import Jobs
 from api.kit.problems import NotFound
 from api.models.registry import ModelAlias, ModelVersion, RegisteredModel
+from api.registry.ranking import rank, task_of
 from api.registry.registration import register_version
 from api.registry.repository import Aliases, Models, ModelVersions
 from api.tenancy import Tenant
@@ -52,6 +54,9 @@ def compare(session: Session, tenant: Tenant, version_ids: list[uuid.UUID]) -> d
         rows.append((version, model))
         names.update(version.metrics)
     metrics = sorted(names)
+    ranked = rank([(task_of(v.kind, v.config), v.metrics) for v, _ in rows])
     return {"metrics": metrics, "rows": [
         {"model_version_id": v.id, "model": m.name, "version": v.version,
-         "metrics": {name: v.metrics.get(name) for name in metrics}} for v, m in rows]}
+         "metrics": {name: v.metrics.get(name) for name in metrics}, "task": place.task,
+         "primary_metric": place.primary_metric, "rank": place.rank}
+        for (v, m), place in zip(rows, ranked, strict=True)]}

@@ -129,6 +129,14 @@ def test_finetune_predict_export_and_register_defect_models(embedded):
                         json={"job_id": anomaly["id"]})
     assert version["metrics"]["image_auroc"] == metrics["image_auroc"]
     assert version["artifacts"]["model"] == anomaly["artifacts"]["model"]["key"]
+    sorter = member.ok("POST", f"/api/v1/projects/{project['id']}/models", 201,
+                       json={"name": "steel sorter"})
+    sorted_by = member.ok("POST", f"/api/v1/models/{sorter['id']}/versions", 201,
+                          json={"job_id": classify["id"]})
+    table = member.ok("GET", "/api/v1/model-comparison",
+                      params={"version_id": [version["id"], sorted_by["id"]]})
+    assert [(row["task"], row["primary_metric"], row["rank"]) for row in table["rows"]] == [
+        ("anomaly", "image_auroc", 1), ("classify", "balanced_accuracy", 1)]
 
     # A predict job is no model; another organization cannot use this one.
     refused = member.post(f"/api/v1/models/{model['id']}/versions",
