@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     knn.add_argument("--temperature", type=float, help="vote temperature (0.07)")
     knn.add_argument("--batch-size", type=int, help="tiles per forward pass (64)")
     knn.add_argument("--max-tiles", type=int, help="tiles per large image at most (16)")
+    knn.add_argument("--no-baselines", dest="baselines", action="store_false",
+                     help="skip the random-init and raw-pixel kNN beside the backbone's")
 
     add_downstream_commands(commands, OneLineArgumentParser)
     return parser
@@ -178,7 +180,7 @@ def run_knn(args: argparse.Namespace) -> int:
     from engine.eval.embed import evaluate_knn
 
     config = KnnEvalConfig(checkpoint=args.checkpoint, train=args.train, test=args.test,
-                           device=args.device,
+                           device=args.device, baselines=args.baselines,
                            **_given(args, "k", "temperature", "batch_size", "max_tiles"))
     print(json.dumps(evaluate_knn(config), indent=2))
     return 0

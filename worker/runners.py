@@ -301,7 +301,8 @@ def _finetune_data(context: JobContext, config: dict[str, Any]) -> dict[str, Any
 
 def run_finetune(context: JobContext) -> Outcome:
     """A defect model on a backbone (``engine.downstream``): trained, measured on the test
-    images, kept as a packed model directory with its heat maps beside it."""
+    images beside its baselines, kept as a packed model directory with its heat maps."""
+    from engine.downstream.finetune import finetune
     from engine.downstream.model_dir import pack_model
     from engine.schemas.finetune import AnomalyConfig, ClassifyConfig
 
@@ -309,17 +310,10 @@ def run_finetune(context: JobContext) -> Outcome:
     engine_config = _finetune_data(context, context.config)
     out = context.work_dir / "model"
     shutil.rmtree(out, ignore_errors=True)
+    schema = AnomalyConfig if task == "anomaly" else ClassifyConfig
     try:
-        if task == "anomaly":
-            from engine.downstream.anomaly import train_anomaly
-
-            report = train_anomaly(AnomalyConfig.model_validate(engine_config), out,
-                                   context.channel.phase)
-        else:
-            from engine.downstream.classify import train_classifier
-
-            report = train_classifier(ClassifyConfig.model_validate(engine_config), out,
-                                      context.channel.phase)
+        report = finetune(schema.model_validate(engine_config), out, context.channel.phase,
+                          baselines=context.config["baselines"])
     except JobStopped:
         return _stopped(context)
     archive = pack_model(out, context.work_dir / "model.tar")

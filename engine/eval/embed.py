@@ -10,6 +10,7 @@ import numpy as np
 from engine.data.decode import UnreadableImageError, decode_image
 from engine.data.folder import DataFolderError, scan_image_folder
 from engine.distributed import resolve_device
+from engine.downstream.baselines import baseline_backbones, beside_baselines
 from engine.errors import HatcheryInputError
 from engine.eval.features import embed_images
 from engine.eval.load import load_pretrained_backbone
@@ -60,7 +61,10 @@ def embed_folder(config: EmbedConfig, out: str | Path) -> dict[str, Any]:
 
 def evaluate_knn(config: KnnEvalConfig) -> dict[str, Any]:
     """Weighted kNN (by default k = 20 and 200, T = 0.07) of the checkpoint's frozen
-    backbone on ``config.train`` / ``config.test`` (one sub-folder per class)."""
+    backbone on ``config.train`` / ``config.test`` (one sub-folder per class):
+    ``{"k=20": {...}, ...}``, with ``config.baselines`` also ``"baselines"`` (the same for a
+    random-init network and raw pixels, ``engine.downstream.baselines``) and ``"warnings"``
+    where the backbone does not beat them."""
     if config.checkpoint is None:
         raise HatcheryInputError("a kNN evaluation needs a checkpoint")
     torch_device = resolve_device(config.device)
@@ -68,4 +72,11 @@ def evaluate_knn(config: KnnEvalConfig) -> dict[str, Any]:
     monitor = KnnMonitor(config.train, config.test, pretrained.image_format, pretrained.setup,
                          torch_device, ks=config.k, temperature=config.temperature,
                          batch_tiles=config.batch_size)
-    return monitor.evaluate(pretrained.backbone)
+    report: dict[str, Any] = monitor.evaluate(pretrained.backbone)
+    if config.baselines:
+        baselines = {name: monitor.evaluate(backbone) for name, backbone in baseline_backbones(
+            pretrained.config.backbone, pretrained.image_format.channels, torch_device).items()}
+        warnings = [warning for k in report for warning in beside_baselines(
+            "knn", report[k], {name: figures[k] for name, figures in baselines.items()})]
+        report.update(baselines=baselines, warnings=warnings)
+    return report

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from engine.schemas.types import Float, Int, StrictModel
+from engine.schemas.types import Bool, Float, Int, StrictModel
 
 Device = Literal["auto", "cpu", "cuda"]
 # Weighted kNN after Wu et al. 2018: k = 20 and 200 neighbours, temperature 0.07.
@@ -42,3 +42,5 @@ class KnnEvalConfig(StrictModel):
     batch_size: Int = Field(64, ge=1, le=4096)
     max_tiles: Int = Field(16, ge=1, le=256)
     device: Device = "auto"
+    # the same kNN for a random-init network and raw pixels, beside the backbone's
+    baselines: Bool = True

@@ -157,6 +157,8 @@ class FinetuneJobConfig(StrictModel):
     unlabeled: str | None = Field(None, min_length=1, max_length=4096)
     classify: ClassifySettings = Field(default_factory=ClassifySettings)
     anomaly: AnomalySettings = Field(default_factory=AnomalySettings)
+    # the same model on a random-init backbone and on raw pixels, measured beside it
+    baselines: Bool = True
 
     @model_validator(mode="after")
     def _task_reads(self) -> FinetuneJobConfig:

@@ -90,6 +90,9 @@ def test_finetune_predict_export_and_register_defect_models(embedded):
     metrics = anomaly["result"]["metrics"]
     assert (metrics["val_good"], metrics["val_defect"]) == (2, 2)
     assert 0 <= metrics["image_auroc"] <= 1 and anomaly["result"]["threshold"] > 0
+    # measured beside the baseline it is not itself: raw pixels, on the same images
+    assert set(metrics["baselines"]) == {"raw_pixels"}
+    assert isinstance(anomaly["result"]["warnings"], list)
     assert embedded.api.store.exists(anomaly["artifacts"]["model"]["key"])
     assert embedded.api.store.exists(anomaly["artifacts"]["heatmaps"]["key"])
     assert "<job folder>" not in json.dumps(anomaly["result"])  # no worker path leaks
@@ -102,6 +105,8 @@ def test_finetune_predict_export_and_register_defect_models(embedded):
     assert report["classes"] == ["crazing", "scratches"]
     assert report["metrics"]["val_images"] == 4
     assert set(report["metrics"]["per_class"]) == {"crazing", "scratches"}
+    assert report["metrics"]["majority_class_baseline"]["balanced_accuracy"] == 0.5
+    assert "balanced_accuracy" in report["metrics"]["baselines"]["raw_pixels"]
 
     # Predict: every image of the version, named by its path in the version.
     predicted = succeeded(embedded, member, submit(member, project, {
@@ -169,5 +174,6 @@ def test_a_pipeline_pretrains_finetunes_on_its_backbone_and_registers_the_defect
     version = member.ok("GET", f"/api/v1/model-versions/{done['result']['model_version_id']}")
     assert version["job_id"] == stages["finetune"] and version["kind"] == "finetune"
     assert "image_auroc" in version["metrics"]
+    assert "baselines.random_init.image_auroc" in version["metrics"]  # beside a pretrained one
     model = member.ok("GET", f"/api/v1/models/{version['model_id']}")
     assert model["name"] == "anomaly model"

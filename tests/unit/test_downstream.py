@@ -186,3 +186,25 @@ def test_exports_match_the_eager_model(parts, neu_knn_split, tmp_path, fmt):
         report = export_model(tmp_path / name, fmt, sample=sample)
         assert Path(report["out"]).is_file() and report["task"] == name
         assert report["max_abs_difference"] < 1e-3, report
+
+
+def test_a_model_is_measured_beside_its_baselines_and_warned_when_it_does_not_beat_them(
+        parts, tmp_path):
+    from engine.downstream.baselines import beside_baselines
+    from engine.downstream.finetune import finetune
+
+    config = AnomalyConfig(backbone={"architecture": "resnet18"}, good=str(parts / "good"),
+                           val_good=str(parts / "val_good"),
+                           val_defect=str(parts / "val_defect"), bank_size=256, device="cpu")
+    report = finetune(config, tmp_path / "model", baselines=True)
+    # a random-init model is its own random-init baseline: raw pixels only
+    assert set(report["metrics"]["baselines"]) == {"raw_pixels"}
+    assert 0 <= report["metrics"]["baselines"]["raw_pixels"]["image_auroc"] <= 1
+    assert (tmp_path / "model" / "baselines" / "raw_pixels" / "model.yaml").is_file()
+    assert all("raw pixels" in warning for warning in report["warnings"])
+
+    warnings = beside_baselines("classify", {"balanced_accuracy": 0.5},
+                                {"random_init": {"balanced_accuracy": 0.6},
+                                 "raw_pixels": {"balanced_accuracy": 0.4}})
+    assert len(warnings) == 1 and "a random-init network" in warnings[0]
+    assert "0.500 against 0.600" in warnings[0]

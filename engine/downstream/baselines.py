@@ -1,0 +1,109 @@
+"""The baselines every evaluation is reported beside, and the plain words when a model does
+not beat them.
+
+A learned feature that does no better than a random network of the same architecture, or
+than the raw pixels, has learned nothing about the parts; a classifier that calls every
+image one class does no better than the majority class. So each model the platform measures
+is measured again on those two baselines, on the same images, with the cheap method of its
+task: PatchCore for anomaly detection (it learns nothing beyond the backbone), a linear
+probe for classification, weighted kNN for a backbone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from engine.backbones.pixels import RAW_PIXELS
+from engine.schemas.finetune import AnomalyConfig, BackboneSource, ClassifyConfig
+from engine.schemas.pretrain import BackboneConfig
+from engine.train.progress import StageProgress
+
+RANDOM_INIT, RAW = "random_init", "raw_pixels"
+# the figure each task's model is compared with its baselines on
+HEADLINE = {"anomaly": "image_auroc", "classify": "balanced_accuracy",
+            "knn": "balanced_accuracy"}
+KEPT = {"anomaly": ("image_auroc", "pixel_auroc", "aupro", "f1"),
+        "classify": ("balanced_accuracy", "top1", "macro_f1")}
+
+
+def baseline_sources(architecture: str, model: BackboneSource) -> dict[str, BackboneSource]:
+    """A random-init ``architecture`` and raw pixels, less the one ``model`` already is."""
+    sources = {RANDOM_INIT: BackboneSource(architecture=architecture),
+               RAW: BackboneSource(architecture=RAW_PIXELS)}
+    return {name: source for name, source in sources.items() if source != model}
+
+
+def _kept(task: str, metrics: dict[str, Any]) -> dict[str, Any]:
+    kept = {key: metrics[key] for key in KEPT[task] if key in metrics}
+    if isinstance(kept.get("f1"), dict):  # anomaly: F1 at the threshold, with its counts
+        kept["f1"] = kept["f1"]["f1"]
+    if "per_class" in metrics:
+        kept["per_class_recall"] = {name: row["recall"]
+                                    for name, row in metrics["per_class"].items()}
+    return kept
+
+
+def measure_baselines(config: AnomalyConfig | ClassifyConfig, architecture: str,
+                      out: str | Path, image_size: int | None = None,
+                      progress: StageProgress | None = None) -> dict[str, dict[str, Any]]:
+    """The model of ``config`` again on each baseline backbone (``baseline_sources``), on
+    the same images; their metrics by baseline name. Classification baselines are linear
+    probes at the model's ``image_size``."""
+    from engine.downstream.anomaly import train_anomaly
+    from engine.downstream.classify import train_classifier
+
+    out = Path(out)
+    results: dict[str, dict[str, Any]] = {}
+    for name, source in baseline_sources(architecture, config.backbone).items():
+        def stage(phase: str, done: int, total: int, name: str = name) -> None:
+            if progress is not None:
+                progress(f"baseline {name}: {phase}", done, total)
+
+        if isinstance(config, AnomalyConfig):
+            report = train_anomaly(config.model_copy(update={"backbone": source,
+                                                             "input_scale": None}),
+                                   out / name, stage)
+            results[name] = _kept("anomaly", report["metrics"])
+        else:
+            report = train_classifier(config.model_copy(update={
+                "backbone": source, "method": "linear", "unlabeled": None,
+                "image_size": image_size or config.image_size}), out / name, stage)
+            results[name] = _kept("classify", report["metrics"])
+    return results
+
+
+def beside_baselines(task: str, metrics: dict[str, Any],
+                     baselines: dict[str, dict[str, Any]]) -> list[str]:
+    """Plain-words warnings: where the model does not beat a baseline on its task's
+    headline figure."""
+    headline = HEADLINE[task]
+    words = {RANDOM_INIT: "a random-init network of the same architecture",
+             RAW: "the raw pixels"}
+    warnings = []
+    if headline not in metrics:
+        return warnings
+    for name, figures in baselines.items():
+        if headline in figures and metrics[headline] <= figures[headline]:
+            warnings.append(
+                f"the model scores no better than {words.get(name, name)} ({headline} "
+                f"{metrics[headline]:.3f} against {figures[headline]:.3f}): its features "
+                "have not learned what tells these parts apart yet")
+    return warnings
+
+
+def baseline_backbones(recipe: BackboneConfig, channels: int, device: torch.device
+                       ) -> dict[str, nn.Module]:
+    """A random-init network of ``recipe`` (seeded: the same for every run) and raw pixels,
+    in eval mode on ``device``, by baseline name."""
+    from engine.backbones import build_backbone
+    from engine.backbones.pixels import RawPixels
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        random_init = build_backbone(recipe, channels, drop_path=0.0)
+    return {RANDOM_INIT: random_init.to(device).eval(),
+            RAW: RawPixels(channels).to(device).eval()}
