@@ -1,7 +1,7 @@
 """The downstream commands of ``hatchery``: ``finetune anomaly``, ``finetune classify``,
-``predict``, ``export``. Each reads its flags into the job's schema
-(engine/schemas/finetune.py), so a flag the schema refuses is one line and exit 2, like
-every other bad input."""
+``finetune detect``, ``finetune segment``, ``predict``, ``export``. Each reads its flags into
+the job's schema (engine/schemas/finetune.py, engine/schemas/detect.py), so a flag the schema
+refuses is one line and exit 2, like every other bad input."""
 
 from __future__ import annotations
 
@@ -41,6 +41,21 @@ def add_commands(commands: argparse._SubParsersAction, parser_class: type) -> No
     classify.add_argument("--image-size", type=int)
     classify.add_argument("--out", required=True, help="model directory to write")
 
+    for task, what in (("detect", "object detection (Faster R-CNN)"),
+                       ("segment", "instance segmentation (Mask R-CNN)")):
+        detect = tasks.add_parser(task, help=f"{what}, semi-supervised with --unlabeled")
+        _backbone_flags(detect)
+        detect.add_argument("--train", required=True,
+                            help="annotations: COCO .json, Pascal VOC folder or YOLO folder")
+        detect.add_argument("--val", required=True, help="annotations to measure on")
+        detect.add_argument("--unlabeled", help="folder of unlabeled images (Unbiased Teacher)")
+        detect.add_argument("--format", dest="annotation_format",
+                            choices=("auto", "coco", "voc", "yolo"))
+        detect.add_argument("--steps", type=int)
+        detect.add_argument("--batch-size", type=int)
+        detect.add_argument("--image-size", type=int, help="shorter side in network pixels")
+        detect.add_argument("--out", required=True, help="model directory to write")
+
     predict = commands.add_parser("predict", help="run a model directory on images")
     predict.add_argument("--model", required=True, help="a model directory")
     predict.add_argument("images", nargs="+", help="images or folders of images")
@@ -61,6 +76,9 @@ def _backbone_flags(parser: argparse.ArgumentParser) -> None:
                         help="random weights of this backbone (a baseline)")
     parser.add_argument("--device", choices=DEVICES, default="auto")
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--baselines", action="store_true",
+                        help="measure the model again on a random-init backbone and on raw "
+                             "pixels (anomaly, classify)")
 
 
 def _config(args: argparse.Namespace, fields: tuple[str, ...]) -> dict[str, Any]:
@@ -80,23 +98,23 @@ def _progress(stage: str, done: int, total: int) -> None:
 
 
 def run_finetune(args: argparse.Namespace) -> int:
+    from engine.downstream.finetune import finetune
+    from engine.schemas.detect import DetectConfig
+    from engine.schemas.finetune import AnomalyConfig, ClassifyConfig
+
     if args.task == "anomaly":
-        from engine.downstream.anomaly import train_anomaly
-        from engine.schemas.finetune import AnomalyConfig
-
-        config = AnomalyConfig.model_validate(_config(args, (
-            "good", "val_good", "val_defect", "masks", "input_scale", "tile", "bank_size",
-            "patches_per_image", "seed")))
-        report = train_anomaly(config, args.out, _progress)
+        config: AnomalyConfig | ClassifyConfig | DetectConfig = AnomalyConfig.model_validate(
+            _config(args, ("good", "val_good", "val_defect", "masks", "input_scale", "tile",
+                           "bank_size", "patches_per_image", "seed")))
+    elif args.task in ("detect", "segment"):
+        config = DetectConfig.model_validate({**_config(args, (
+            "train", "val", "unlabeled", "annotation_format", "steps", "batch_size",
+            "image_size", "seed")), "task": args.task})
     else:
-        from engine.downstream.classify import train_classifier
-        from engine.schemas.finetune import ClassifyConfig
-
         config = ClassifyConfig.model_validate(_config(args, (
             "labeled", "unlabeled", "val", "method", "steps", "batch_size", "image_size",
             "seed")))
-        report = train_classifier(config, args.out, _progress)
-    print(json.dumps(report))
+    print(json.dumps(finetune(config, args.out, _progress, baselines=args.baselines)))
     return 0
 
 

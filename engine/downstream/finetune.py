@@ -9,17 +9,23 @@ from typing import Any
 
 from engine.downstream.baselines import beside_baselines, measure_baselines
 from engine.downstream.model_dir import load_card
+from engine.schemas.detect import DetectConfig
 from engine.schemas.finetune import AnomalyConfig, ClassifyConfig
 from engine.train.progress import StageProgress
 
 
-def finetune(config: AnomalyConfig | ClassifyConfig, out: str | Path,
+def finetune(config: AnomalyConfig | ClassifyConfig | DetectConfig, out: str | Path,
              progress: StageProgress | None = None, baselines: bool = False
              ) -> dict[str, Any]:
     """Train, measure and write the model directory ``out``; returns the report. With
-    ``baselines`` and validation images, its metrics also hold ``baselines`` (the same
-    model on a random-init backbone and on raw pixels, written under ``out/baselines/``);
-    ``warnings`` says in plain words where the model does not beat them."""
+    ``baselines`` and validation images, an anomaly or classify model's metrics also hold
+    ``baselines`` (the same model on a random-init backbone and on raw pixels, written under
+    ``out/baselines/``); ``warnings`` says in plain words where it does not beat them.
+    (Detection has no cheap baseline method; raw pixels cannot feed a detector.)"""
+    if isinstance(config, DetectConfig):
+        from engine.downstream.detect import train_detector
+
+        return {**train_detector(config, out, progress), "warnings": []}
     if isinstance(config, AnomalyConfig):
         from engine.downstream.anomaly import train_anomaly
 
