@@ -28,6 +28,7 @@ from api.kit.problems import install_problem_handlers
 from api.kit.settings import Settings, get_settings
 from api.kit.storage import ObjectStore, build_store
 from api.objects_router import router as objects_router
+from api.predictions.router import router as predictions_router
 from api.projects.router import router as projects_router
 from api.registry.router import router as registry_router
 from api.tenants.router import router as tenants_router
@@ -44,8 +45,8 @@ RFC 9457 `application/problem+json` document.
 # that serve the most requests come first. Order never changes which route a path reaches:
 # tests/unit/test_routes.py checks that no route can catch another router's paths.
 ROUTERS = (jobs_router, datasets_router, uploads_router, versions_router, registry_router,
-           projects_router, objects_router, auth_router, tenants_router, admin_router,
-           health_router)
+           predictions_router, projects_router, objects_router, auth_router, tenants_router,
+           admin_router, health_router)
 
 
 def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None = None,

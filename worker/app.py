@@ -3,19 +3,24 @@
 Messages are acknowledged after the task ends (``acks_late``) and go back to the queue when a
 worker dies mid-task; each worker takes one message at a time (prefetch 1) in its own process
 (solo pool) and runs each job in a fresh child process. Redelivery is harmless: a message
-only says "a job waits on this queue", and jobs are claimed in the database.
+only says "a job waits on this queue", and jobs are claimed in the database. A worker on the
+``predict`` queue is a prediction server instead (worker/serving.py): it answers predict
+requests in its own process, keeping recently used models loaded.
 """
 
 from __future__ import annotations
 
 import logging
 from functools import cache
+from pathlib import Path
 
 from celery import Celery, signals
 
 from api.kit.settings import get_settings
-from api.kit.tasks import RUN_JOB_TASK, broker_transport_options
+from api.kit.storage import build_store
+from api.kit.tasks import PREDICT_TASK, RUN_JOB_TASK, broker_transport_options
 from worker.runtime import WorkerRuntime
+from worker.serving import PredictionServer
 
 log = logging.getLogger("hatchery.worker")
 
@@ -62,6 +67,19 @@ def run_job(self, announced_job_id: str) -> dict:
     summary = worker.take(queue)
     log.info("message for job %s on %s: %s", announced_job_id, queue, summary)
     return summary
+
+
+@cache
+def prediction_server() -> PredictionServer:
+    settings = get_settings()
+    return PredictionServer(build_store(settings), Path(settings.worker_work_dir) / "serving",
+                            settings.serving_models)
+
+
+@app.task(name=PREDICT_TASK)
+def predict_images(request: dict) -> None:
+    """A synchronous predict request (a worker on the ``predict`` queue): answer it."""
+    prediction_server().answer(request)
 
 
 @signals.worker_ready.connect

@@ -1,9 +1,10 @@
 """``make run``: the whole platform on one machine, nothing to install or start by hand.
 
-Starts the API (uvicorn) and one worker (the local GPU if there is one, else the CPU) on the
-embedded defaults — SQLite, a folder as object store, Celery over SQLite through kombu's
-SQLAlchemy transport — then, through the API like any client, creates a demo organization
-and user with a labeled NEU-DET sample dataset (once), and prints the URL and the login.
+Starts the API (uvicorn), one worker (the local GPU if there is one, else the CPU) and one
+prediction server on the embedded defaults — SQLite, a folder as object store, Celery over
+SQLite through kombu's SQLAlchemy transport — then, through the API like any client,
+creates a demo organization and user with a labeled NEU-DET sample dataset (once), and prints
+the URL and the login.
 Tokens and links are signed with a random secret made on first start and kept beside the
 database. A process that dies (even ``kill -9``) is started again while the other serves on.
 Ctrl-C stops both processes. Production runs the same code with other URLs (docker-compose).
@@ -30,6 +31,7 @@ import httpx
 from sqlalchemy import create_engine, update
 
 from api.kit.settings import MIN_SECRET_LENGTH, get_settings
+from api.kit.tasks import PREDICT_QUEUE
 from api.migrate import migrate_database
 from api.models.auth import User
 from worker.lifetime import die_with_parent
@@ -224,6 +226,9 @@ def main() -> None:
                             "--no-access-log"], env),
         Service("the worker", [sys.executable, "-m", "worker", "--queues", queues, "--name",
                                "embedded", "--loglevel", "WARNING", "--quiet"], env),
+        Service("the prediction server", [sys.executable, "-m", "worker", "--queues",
+                                          PREDICT_QUEUE, "--name", "embedded-predict",
+                                          "--loglevel", "WARNING", "--quiet"], env),
     ]
     for service in services:
         service.start()
@@ -242,8 +247,9 @@ def main() -> None:
         engine.dispose()
         print(f"\nHatchery runs at {base}  (API docs: {base}/docs)\n"
               f"login: {DEMO_EMAIL} / {DEMO_PASSWORD}\n"
-              f"one worker is listening (queues {queues.replace(',', ', ')}); a process that "
-              "dies is started again; Ctrl-C stops everything\n", flush=True)
+              f"one worker is listening (queues {queues.replace(',', ', ')}) and one "
+              "prediction server; a process that dies is started again; Ctrl-C stops "
+              "everything\n", flush=True)
         while True:
             for service in services:
                 service.keep_alive()

@@ -9,7 +9,8 @@ publisher that holds its broker connection: a request only hands its announcemen
 API runs that publisher in a process of its own (publishing costs Python time, and the API's
 one interpreter is what limits its request rate); a worker runs it in a thread.
 ``RecordingDispatcher`` keeps the ids, for deployments without workers and for tests of the
-API alone.
+API alone. A synchronous predict request goes out at once (``request_prediction``): its
+caller is waiting for the answer.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ import queue
 import threading
 import uuid
 from multiprocessing.connection import Connection
-from typing import Protocol
+from typing import Any, Protocol
 
-from api.kit.tasks import RUN_JOB_TASK, broker_transport_options
+from api.kit.tasks import PREDICT_QUEUE, PREDICT_TASK, RUN_JOB_TASK, broker_transport_options
 
 CLOSE_SECONDS = 5.0
 ORPHAN_CHECK_SECONDS = 1.0
@@ -32,6 +33,9 @@ log = logging.getLogger("hatchery.dispatch")
 
 class Dispatcher(Protocol):
     def enqueue(self, job_id: uuid.UUID, queue: str, priority: int) -> None: ...
+
+    def request_prediction(self, request: dict[str, Any], expires_seconds: float) -> None:
+        """Ask a prediction server to answer ``request`` (``PREDICT_TASK``), now."""
 
     def ping(self) -> bool: ...
 
@@ -42,9 +46,13 @@ class Dispatcher(Protocol):
 class RecordingDispatcher:
     def __init__(self) -> None:
         self.sent: list[tuple[uuid.UUID, str, int]] = []
+        self.predictions: list[dict[str, Any]] = []
 
     def enqueue(self, job_id: uuid.UUID, queue: str, priority: int) -> None:
         self.sent.append((job_id, queue, priority))
+
+    def request_prediction(self, request: dict[str, Any], expires_seconds: float) -> None:
+        self.predictions.append(request)
 
     def ping(self) -> bool:
         return True
@@ -79,6 +87,12 @@ class Announcer:
             log.exception("job %s: could not announce it on %s (workers will find it)",
                           job_id, queue)
             self.close()
+
+    def request_prediction(self, request: dict[str, Any], expires_seconds: float) -> None:
+        """Sent at once on a connection of its own: the caller waits for the answer anyway,
+        and a broker that is down must fail the request, not delay it."""
+        self.app.send_task(PREDICT_TASK, args=[request], queue=PREDICT_QUEUE,
+                           expires=expires_seconds, retry=False)
 
     def close(self) -> None:
         if self._connection is not None:
@@ -165,6 +179,10 @@ class CeleryDispatcher:
             except OSError:  # the publisher died; the next announcement starts another
                 log.exception("job %s: could not hand its announcement over (workers will "
                               "find it)", job_id)
+
+    def request_prediction(self, request: dict[str, Any], expires_seconds: float) -> None:
+        with self._lock:  # the announcer's app is shared with ping()
+            self._announcer.request_prediction(request, expires_seconds)
 
     def _running(self) -> bool:
         return (self._owner_pid == os.getpid() and self._publisher is not None

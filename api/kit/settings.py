@@ -89,6 +89,13 @@ class Settings(BaseSettings):
     # A job that loses its worker this many times ends failed instead of going round again.
     max_job_attempts: int = Field(5, ge=1)
 
+    # Synchronous predictions (POST /model-versions/{id}/predict): images per request (more
+    # become a predict job), how long the API waits for a prediction server's answer, and
+    # the models a prediction server keeps loaded (least recently used go first).
+    predict_max_images: int = Field(16, ge=1, le=1000)
+    predict_timeout_seconds: float = Field(60.0, gt=0, le=3600)
+    serving_models: int = Field(4, ge=1, le=64)
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if self.environment != "production":

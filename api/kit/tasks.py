@@ -1,13 +1,26 @@
-"""What the API and the workers agree on over the broker: the task's name and how messages
-are kept. Neutral ground: the API sends ``RUN_JOB_TASK`` by name and never imports worker
-code; the workers consume it. The queues themselves are named by the job-kind table
-(``engine.schemas.kinds``: ``gpu.any``, ``gpu.any.xN``, ``cpu``)."""
+"""What the API and the workers agree on over the broker: the tasks' names and how messages
+are kept. Neutral ground: the API sends tasks by name and never imports worker code; the
+workers consume them. ``RUN_JOB_TASK`` waits on the queues the job-kind table names
+(``engine.schemas.kinds``: ``gpu.any``, ``gpu.any.xN``, ``cpu``); ``PREDICT_TASK`` asks a
+prediction server (``python -m worker --queues predict``) to answer a synchronous predict
+request, on ``PREDICT_QUEUE``. Its answer is an object in the store, at
+``prediction_answer_key``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 RUN_JOB_TASK = "hatchery.run_job"
+PREDICT_TASK, PREDICT_QUEUE = "hatchery.predict_images", "predict"
+
+
+def prediction_prefix(organization_id: str, request_id: str) -> str:
+    """Where a synchronous predict request's images and answer live in the store."""
+    return f"{organization_id}/predictions/{request_id}"
+
+
+def prediction_answer_key(organization_id: str, request_id: str) -> str:
+    return f"{prediction_prefix(organization_id, request_id)}/answer.json"
 
 
 def broker_transport_options(broker_url: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import SHARED_DATA
 from tests.integration.conftest import Member
 from tests.integration.deployments import Deployment, embedded_deployment
-from tests.integration.helpers import NEU, multipart, setup_dataset
+from tests.integration.helpers import NEU, fetch, multipart, setup_dataset
 from worker.embedded import neu_sample
 
 KOLEKTOR = SHARED_DATA / "kolektorsdd" / "Datasets"
@@ -143,6 +143,26 @@ def test_finetune_predict_export_and_register_defect_models(embedded):
     assert [(row["task"], row["primary_metric"], row["rank"]) for row in table["rows"]] == [
         ("anomaly", "image_auroc", 1), ("classify", "balanced_accuracy", 1)]
 
+    # At once, on a prediction server that keeps the model loaded after the first request.
+    embedded.workers.start("p1", queues="predict")
+    defect, good = (KOLEKTOR / "images" / "train" / f"{name}.jpg" for name in ("028", "011"))
+    answered = member.ok("POST", f"/api/v1/model-versions/{version['id']}/predict",
+                         files=multipart([defect, good]), data={"heatmaps": "true"})
+    assert answered["task"] == "anomaly" and not answered["model_was_loaded"]
+    assert [p["image"] for p in answered["predictions"]] == ["028.jpg", "011.jpg"]
+    assert all(p["verdict"] in ("good", "defect") for p in answered["predictions"])
+    assert fetch(member, answered["predictions"][0]["heatmap_url"]).status_code == 200
+    again = member.ok("POST", f"/api/v1/model-versions/{version['id']}/predict",
+                      files=[("files", ("note.jpg", b"not an image", "image/jpeg"))])
+    assert again["model_was_loaded"] and "error" in again["predictions"][0]
+    # More images than are answered at once become a predict job.
+    many = neu_sample(NEU, 3)
+    queued = member.post(f"/api/v1/model-versions/{sorted_by['id']}/predict",
+                         files=multipart(many))
+    assert queued.status_code == 202, queued.text
+    later = succeeded(embedded, member, {"id": queued.json()["job_id"]})
+    assert later["result"]["images"] == len(many) == 18
+
     # A predict job is no model; another organization cannot use this one.
     refused = member.post(f"/api/v1/models/{model['id']}/versions",
                           json={"job_id": predicted["id"]})
@@ -151,6 +171,9 @@ def test_finetune_predict_export_and_register_defect_models(embedded):
     own_project, _ = setup_dataset(mallory, "own")
     stolen = mallory.post(f"/api/v1/projects/{own_project['id']}/jobs", json={
         "kind": "export", "gpus": 0, "inputs": {"model_job_id": anomaly["id"]}})
+    assert stolen.status_code == 404, stolen.text
+    stolen = mallory.post(f"/api/v1/model-versions/{version['id']}/predict",
+                          files=multipart([good]))
     assert stolen.status_code == 404, stolen.text
 
 

@@ -22,7 +22,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 SCHEMA_FILE = ROOT / "tests" / "data" / "compose-spec.json"
 
-APP_SERVICES = ("migrate", "api", "worker-gpu", "worker-cpu")
+APP_SERVICES = ("migrate", "api", "worker-gpu", "worker-cpu", "predictor")
 HEALTHCHECKED = ("postgres", "redis", "s3", "api")
 # ${VAR}, ${VAR:-default}, ${VAR:?error}; "$${" is an escaped dollar, not a reference.
 VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)")
@@ -108,7 +108,8 @@ def test_migrate_runs_alembic_upgrade_head_once(compose):
     assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
 
 
-@pytest.mark.parametrize(("name", "queue"), [("worker-gpu", "gpu.any"), ("worker-cpu", "cpu")])
+@pytest.mark.parametrize(("name", "queue"), [("worker-gpu", "gpu.any"), ("worker-cpu", "cpu"),
+                                            ("predictor", "predict")])
 def test_workers_run_python_m_worker_on_their_queue(compose, name, queue):
     command = command_of(compose["services"][name])
     assert command[:3] == ["python", "-m", "worker"]
