@@ -11,14 +11,17 @@ Layouts: ``files`` keeps each item's uploaded path (pretraining on everything);
 ``classes`` puts each labeled item under ``<class>/`` (kNN evaluation, classification);
 ``good`` keeps the uploaded path of the images of good parts (what anomaly detection learns
 from) and ``defect`` that of defective parts (``engine.schemas.finetune.part_condition``).
-A ``-train`` or ``-test`` suffix keeps the items of one split only (train: those marked
-train or not marked; test: those marked test), so one version can be trained on and scored
-on itself.
+``coco`` keeps the uploaded path of the images with boxes, polygons or masks, and of good
+parts (images with no object), beside ``annotations.json`` (COCO) of their annotations
+(detection, segmentation). A ``-train`` or ``-test`` suffix keeps the items of one split
+only (train: those marked train or not marked; test: those marked test), so one version can
+be trained on and scored on itself.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import uuid
@@ -28,11 +31,13 @@ from pathlib import Path, PurePosixPath
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.datasets.label_formats import coco_document
 from api.kit.storage import ObjectStore
 from api.models.datasets import Blob, DatasetVersion, VersionItem
 from engine.schemas.finetune import part_condition
 
 COMPLETE_MARKER = ".complete"
+COCO_FILE = "annotations.json"  # in a coco[-<split>] view
 
 
 class VersionNotFound(LookupError):
@@ -53,12 +58,13 @@ def _safe_relative(path: str) -> PurePosixPath:
     return PurePosixPath(*parts) if parts else PurePosixPath("image")
 
 
-LAYOUTS = ("files", *(f"{selection}{split}" for selection in ("classes", "good", "defect")
+LAYOUTS = ("files", *(f"{selection}{split}"
+                      for selection in ("classes", "good", "defect", "coco")
                       for split in ("", "-train", "-test")))
 
 
-def _selected(class_name: str | None, is_defect: bool | None, split: str | None,
-              layout: str) -> bool:
+def _selected(class_name: str | None, is_defect: bool | None, annotations: list | None,
+              split: str | None, layout: str) -> bool:
     """Whether an item of these labels and ``split`` belongs in ``layout``."""
     selection, _, wanted_split = layout.partition("-")
     if wanted_split == "train" and split not in ("train", None):
@@ -67,6 +73,8 @@ def _selected(class_name: str | None, is_defect: bool | None, split: str | None,
         return False
     if selection in ("good", "defect"):
         return part_condition(class_name, is_defect) == selection
+    if selection == "coco":
+        return bool(annotations) or is_defect is False
     return selection == "files" or bool(class_name)
 
 
@@ -116,15 +124,16 @@ class DatasetCache:
         view = self.root / "views" / f"{version_id}-{layout}"
         rows = session.execute(
             select(VersionItem.path, VersionItem.class_name, VersionItem.is_defect,
-                   VersionItem.split, Blob.sha256,
+                   VersionItem.annotations, VersionItem.split, Blob.width, Blob.height,
+                   Blob.sha256,
                    Blob.storage_key, Blob.format)
             .join(Blob, Blob.id == VersionItem.blob_id)
             .where(VersionItem.version_id == version_id,
                    VersionItem.organization_id == organization_id,
                    Blob.organization_id == organization_id)
             .order_by(VersionItem.path)).all()
-        rows = [row for row in rows
-                if _selected(row.class_name, row.is_defect, row.split, layout)]
+        rows = [row for row in rows if _selected(row.class_name, row.is_defect,
+                                                 row.annotations, row.split, layout)]
         fetched: list[int] = []  # a built view holds its files: nothing to fetch
         if not (view / COMPLETE_MARKER).exists():
             fetched = self._build_view(view, rows, layout)
@@ -137,7 +146,7 @@ class DatasetCache:
         """Link every row's blob into ``view`` (fetching what is missing); returns the bytes
         downloaded per row."""
         building = view.with_name(f"{view.name}.{uuid.uuid4().hex}.building")
-        fetched = []
+        fetched, described = [], []
         for row in rows:
             relative = _safe_relative(row.path)
             if layout.startswith("classes"):
@@ -149,7 +158,13 @@ class DatasetCache:
             fetched.append(self.fetch_blob(row.sha256, row.storage_key))
             if not target.exists():
                 _link_or_copy(self.blob_path(row.sha256), target)
+            if layout.startswith("coco"):
+                described.append({"path": relative.as_posix(), "width": row.width,
+                                  "height": row.height, "class_name": None,
+                                  "annotations": row.annotations or []})
         building.mkdir(parents=True, exist_ok=True)
+        if layout.startswith("coco"):
+            (building / COCO_FILE).write_text(json.dumps(coco_document(described)))
         (building / COMPLETE_MARKER).touch()
         try:
             building.rename(view)

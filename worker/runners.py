@@ -29,7 +29,7 @@ from api.kit.storage import ObjectStore
 from api.models.jobs import Job
 from engine.errors import HatcheryInputError
 from engine.schemas.kinds import KINDS, VERSION_SCHEME, parse_reference, references_in
-from worker.cache import DatasetCache, Materialized, VersionNotFound
+from worker.cache import COCO_FILE, DatasetCache, Materialized, VersionNotFound
 from worker.channel import JobChannel, JobStopped
 from worker.devices import describe_devices
 
@@ -265,20 +265,30 @@ def run_evaluate(context: JobContext) -> Outcome:
 
 # --------------------------------------------------------------------------------- finetune
 def _finetune_data(context: JobContext, config: dict[str, Any]) -> dict[str, Any]:
-    """The engine config of a finetune job (``engine.schemas.finetune``'s ``AnomalyConfig``
-    or ``ClassifyConfig`` as a dict): its task's settings, the backbone resolved, and the
-    dataset versions as folders — for anomaly the good parts to learn from and the good and
-    defective parts to measure on, for classify the class folders and the unlabeled images.
-    Without a test version the train version's images marked test are held out."""
+    """The engine config of a finetune job (``AnomalyConfig``, ``ClassifyConfig`` or
+    ``DetectConfig`` as a dict): its task's settings, the backbone resolved, and the dataset
+    versions as folders — for anomaly the good parts to learn from and the good and
+    defective parts to measure on, for classify the class folders and the unlabeled images,
+    for detect / segment COCO files of their boxes and outlines. Without a test version the
+    train version's images marked test are held out."""
     task = config["task"]
     train = parse_reference(config["train"], VERSION_SCHEME)
     test = parse_reference(config["test"], VERSION_SCHEME) if config.get("test") else None
     fit_split, test_split = ("", "") if test is not None else ("-train", "-test")
     test = test or train
-    resolved = context.resolved_config(layouts={
-        "train": ("good" if task == "anomaly" else "classes") + fit_split,
-        "test": "defect" if task == "anomaly" else "classes"})
-    engine_config = {**config[task], "backbone": resolved["backbone"]}
+    detecting = task in ("detect", "segment")
+    fit_layout, test_layout = {"anomaly": ("good", "defect"), "classify": ("classes", "classes")
+                               }.get(task, ("coco", "coco"))
+    resolved = context.resolved_config(layouts={"train": fit_layout + fit_split,
+                                                 "test": test_layout})
+    engine_config = {**config["detect" if detecting else task], "backbone": resolved["backbone"]}
+    if detecting:
+        val = resolved["test"] if config.get("test") else \
+            context.dataset_folder(train, "coco-test")
+        engine_config.update(task=task, annotation_format="coco", unlabeled=resolved.get(
+            "unlabeled"), train=str(Path(resolved["train"]) / COCO_FILE),
+            val=str(Path(val) / COCO_FILE))
+        return engine_config
     if task == "anomaly":
         val_good = context.dataset_view(test, f"good{test_split}")
         val_defect = context.dataset_view(test, f"defect{test_split}")
@@ -304,13 +314,14 @@ def run_finetune(context: JobContext) -> Outcome:
     images beside its baselines, kept as a packed model directory with its heat maps."""
     from engine.downstream.finetune import finetune
     from engine.downstream.model_dir import pack_model
+    from engine.schemas.detect import DetectConfig
     from engine.schemas.finetune import AnomalyConfig, ClassifyConfig
 
     task = context.config["task"]
     engine_config = _finetune_data(context, context.config)
     out = context.work_dir / "model"
     shutil.rmtree(out, ignore_errors=True)
-    schema = AnomalyConfig if task == "anomaly" else ClassifyConfig
+    schema = {"anomaly": AnomalyConfig, "classify": ClassifyConfig}.get(task, DetectConfig)
     try:
         report = finetune(schema.model_validate(engine_config), out, context.channel.phase,
                           baselines=context.config["baselines"])
@@ -353,8 +364,7 @@ def run_predict(context: JobContext) -> Outcome:
                                               config["device"]), 1):
             result["image"] = Path(result["image"]).relative_to(folder).as_posix()
             result.pop("heatmap", None)
-            label = "unreadable" if "error" in result else \
-                result.get("verdict") or result.get("class")
+            label = _prediction_label(result)
             counts[label] = counts.get(label, 0) + 1
             lines.append(json.dumps(result))
             context.channel.phase("predict", done, done)
@@ -370,6 +380,15 @@ def run_predict(context: JobContext) -> Outcome:
         context.set_artifact("heatmaps", upload(context.store, zipped,
                                                 context.key("heatmaps.zip"), "application/zip"))
     return Outcome("succeeded", {"images": len(lines), "counts": counts})
+
+
+def _prediction_label(result: dict[str, Any]) -> str:
+    """What a prediction is counted as: its verdict, its class, or whether it found objects."""
+    if "error" in result:
+        return "unreadable"
+    if "boxes" in result:
+        return "objects found" if result["boxes"] else "no object"
+    return result.get("verdict") or result["class"]
 
 
 # ----------------------------------------------------------------------------------- export

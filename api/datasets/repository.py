@@ -110,6 +110,13 @@ class VersionItems(TenantRepository[VersionItem]):
             .where(VersionItem.organization_id == self.tenant.organization_id,
                    VersionItem.version_id == version_id, VersionItem.labeled.is_(True)))]
 
+    def annotation_rows(self, version_id: uuid.UUID) -> list[tuple[str | None, list | None]]:
+        """(split, annotations) of every labeled item of the version."""
+        return [tuple(row) for row in self.session.execute(
+            select(VersionItem.split, VersionItem.annotations)
+            .where(VersionItem.organization_id == self.tenant.organization_id,
+                   VersionItem.version_id == version_id, VersionItem.labeled.is_(True)))]
+
     def all_in(self, version_id: uuid.UUID) -> list[VersionItem]:
         """Every item of the version, by path."""
         return list(self.session.scalars(self.in_version(version_id)

@@ -162,6 +162,8 @@ def statistics(session: Session, items: list[LabelColumns]) -> dict[str, Any]:
         "classes_by_split": _classes_by_split(items),
         "conditions_by_split": conditions_by_split(
             (item.split, item.class_name, item.is_defect) for item in items),
+        "annotated_by_split": annotated_by_split(
+            (item.split, item.annotations) for item in items),
         "classes": dict(sorted(classes.items())),
         "class_balance": {name: round(count / total_classified, 4)
                           for name, count in sorted(classes.items())},
@@ -187,6 +189,13 @@ def conditions_by_split(labels: Iterable[tuple[str | None, str | None, bool | No
         if condition is not None:
             counts.setdefault(split or "unassigned", Counter())[condition] += 1
     return {split: dict(sorted(found.items())) for split, found in sorted(counts.items())}
+
+
+def annotated_by_split(rows: Iterable[tuple[str | None, list | None]]) -> dict[str, int]:
+    """split (or "unassigned") -> images with at least one box, polygon or mask."""
+    counts: Counter = Counter(split or "unassigned" for split, annotations in rows
+                              if annotations)
+    return dict(sorted(counts.items()))
 
 
 def create_version(session: Session, tenant: Tenant, dataset_id: uuid.UUID, note: str

@@ -16,7 +16,7 @@ import uuid
 from sqlalchemy.orm import Session
 
 from api.datasets.repository import VersionItems, Versions
-from api.datasets.service import conditions_by_split
+from api.datasets.service import annotated_by_split, conditions_by_split
 from api.jobs.repository import Jobs
 from api.kit.problems import NotFound, Unprocessable
 from api.models.datasets import DatasetVersion
@@ -35,9 +35,13 @@ def version_facts(session: Session, tenant: Tenant, version: DatasetVersion) -> 
     if split_conditions is None:
         split_conditions = conditions_by_split(
             VersionItems(session, tenant).label_rows(version.id))
+    split_annotated = stats.get("annotated_by_split")
+    if split_annotated is None:
+        split_annotated = annotated_by_split(
+            VersionItems(session, tenant).annotation_rows(version.id))
     return DataFacts(name=f"dataset version {version.id}", images=int(stats.get("items", 0)),
                      classes=dict(stats.get("classes", {})), split_classes=split_classes,
-                     split_conditions=split_conditions)
+                     split_conditions=split_conditions, split_annotated=split_annotated)
 
 
 def _check_job_left(field: str, job: Job, artifact: Artifact) -> None:

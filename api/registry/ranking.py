@@ -2,8 +2,9 @@
 task by the one metric that task is judged on. Torch-free, database-free.
 
 A defect classifier is judged by balanced accuracy (a rare defect counts as much as the
-common good part), an anomaly detector by image AUROC (threshold-free), a pretrained
-backbone by its weighted-kNN balanced accuracy (at the smallest k measured). Versions of
+common good part), an anomaly detector by image AUROC (threshold-free), a detector by box
+mAP at IoU 0.5 (mask mAP50 for segmentation), a pretrained backbone by its weighted-kNN
+balanced accuracy (at the smallest k measured). Versions of
 different tasks are never ranked against each other.
 """
 
@@ -12,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-PRIMARY_METRIC = {"classify": "balanced_accuracy", "anomaly": "image_auroc"}
+PRIMARY_METRIC = {"classify": "balanced_accuracy", "anomaly": "image_auroc",
+                  "detect": "box.map_50", "segment": "mask.map_50"}
 KNN_SUFFIX = ".balanced_accuracy"
 
 

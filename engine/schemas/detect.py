@@ -34,8 +34,6 @@ class DetectSettings(StrictModel):
     student learns those pseudo-labels from strongly augmented views, weighted by
     ``unlabeled_weight``. Predictions below ``score_threshold`` are left out."""
 
-    task: DetectTask = "detect"
-    annotation_format: AnnotationFormatName = "auto"
     image_size: Int | None = Field(None, ge=32, le=2048)
     steps: Int = Field(2000, ge=1, le=1_000_000)
     batch_size: Int = Field(4, ge=1, le=256)
@@ -57,10 +55,13 @@ class DetectSettings(StrictModel):
 
 
 class DetectConfig(DetectSettings):
-    """The detector's settings and its data: ``train`` and ``val`` annotations (a COCO
-    .json file, a folder of Pascal VOC .xml files and their images, or a YOLO folder of
-    images and label .txt files), and a folder of ``unlabeled`` images (semi-supervised)."""
+    """The detector's settings, its ``task`` and its data: ``train`` and ``val`` annotations
+    in ``annotation_format`` (a COCO .json file, a folder of Pascal VOC .xml files and their
+    images, or a YOLO folder of images and label .txt files), and a folder of ``unlabeled``
+    images (semi-supervised)."""
 
+    task: DetectTask = "detect"
+    annotation_format: AnnotationFormatName = "auto"
     backbone: BackboneSource
     train: str = Field(min_length=1, max_length=4096)
     val: str = Field(min_length=1, max_length=4096)

@@ -4,8 +4,9 @@ few-label classification. Torch-free; the CLI reads them from flags, the platfor
 
 Each task has its *settings* (how the model learns: ``AnomalySettings``,
 ``ClassifySettings``) and its *config*: the settings plus where the backbone and the images
-come from (folders for the engine). A platform job (``FinetuneJobConfig``) names dataset
-versions instead of folders and carries the settings of its task as they are.
+come from (folders for the engine). A platform job (``FinetuneJobConfig``,
+engine/schemas/downstream_jobs.py) names dataset versions instead of folders and carries the
+settings of its task as they are.
 
 The backbone comes from a pretrain checkpoint, or — for the baselines every quality claim is
 measured against — is a randomly initialized network of a named architecture.
@@ -136,54 +137,3 @@ def part_condition(class_name: str | None, is_defect: bool | None) -> Condition 
     if class_name:
         return "good" if class_name == GOOD_CLASS else "defect"
     return None
-FinetuneTask = Literal["classify", "anomaly"]
-
-
-class FinetuneJobConfig(StrictModel):
-    """A platform ``finetune`` job: dataset versions in, a model directory out.
-
-    ``train``: the labeled version to learn from — for ``classify`` its classes, for
-    ``anomaly`` its good parts (``part_condition``). ``test``: the
-    labeled version to measure on and set the threshold with; left out, the train version's
-    images marked ``test`` are held out for it. ``unlabeled``: FixMatch's unlabeled images;
-    left out, every image of the train version. ``backbone``: a pretrain job's checkpoint
-    (``job://<id>``) or a random-init baseline; in a pipeline, the pipeline's own pretrain.
-    Only the settings of ``task`` are read."""
-
-    task: FinetuneTask
-    backbone: BackboneSource | None = None
-    train: str = Field(min_length=1, max_length=4096)
-    test: str | None = Field(None, min_length=1, max_length=4096)
-    unlabeled: str | None = Field(None, min_length=1, max_length=4096)
-    classify: ClassifySettings = Field(default_factory=ClassifySettings)
-    anomaly: AnomalySettings = Field(default_factory=AnomalySettings)
-    # the same model on a random-init backbone and on raw pixels, measured beside it
-    baselines: Bool = True
-
-    @model_validator(mode="after")
-    def _task_reads(self) -> FinetuneJobConfig:
-        if self.task == "anomaly" and self.unlabeled is not None:
-            raise ValueError("anomaly detection learns from good parts only: leave "
-                             "unlabeled out")
-        return self
-
-
-ExportFormat = Literal["onnx", "torchscript"]
-
-
-class PredictJobConfig(StrictModel):
-    """A platform ``predict`` job: a finetune job's model on every image of a dataset
-    version; the predictions are its artifact (JSON lines, one per image)."""
-
-    model: str = Field(min_length=1, max_length=4096)
-    data: str = Field(min_length=1, max_length=4096)
-    heatmaps: Bool = False  # anomaly: heat-map overlays as a zip artifact
-    device: Device = "auto"
-
-
-class ExportJobConfig(StrictModel):
-    """A platform ``export`` job: a finetune job's model as ONNX or TorchScript,
-    preprocessing baked in, checked against the eager model."""
-
-    model: str = Field(min_length=1, max_length=4096)
-    format: ExportFormat = "onnx"

@@ -27,9 +27,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from engine.errors import JobConfigError
+from engine.schemas.downstream_jobs import (
+    ExportJobConfig,
+    FinetuneJobConfig,
+    PredictJobConfig,
+)
 from engine.schemas.errors import field_problems
 from engine.schemas.eval import KnnEvalConfig
-from engine.schemas.finetune import ExportJobConfig, FinetuneJobConfig, PredictJobConfig
 from engine.schemas.pipeline import PipelineConfig, ProbeConfig
 from engine.schemas.pretrain import PretrainConfig
 

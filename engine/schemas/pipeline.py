@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from engine.schemas.downstream_jobs import FinetuneJobConfig
 from engine.schemas.eval import KnnEvalConfig
-from engine.schemas.finetune import FinetuneJobConfig
 from engine.schemas.pretrain import PretrainConfig
 from engine.schemas.types import Float, StrictModel
 

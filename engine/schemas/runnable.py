@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from engine.errors import JobConfigError
 from engine.schemas.backbones import TRANSFORMER_BACKBONES
-from engine.schemas.finetune import FinetuneJobConfig
+from engine.schemas.downstream_jobs import FinetuneJobConfig
 from engine.schemas.kinds import KINDS, VERSION_SCHEME, ValidatedJob
 from engine.schemas.pretrain import PretrainConfig
 from engine.schemas.recipes import resolve_pretrain_config
@@ -32,6 +32,12 @@ class DataFacts:
     split_classes: dict[str, dict[str, int]] = field(default_factory=dict)
     # split -> "good" / "defect" -> images (engine.schemas.finetune.part_condition)
     split_conditions: dict[str, dict[str, int]] = field(default_factory=dict)
+    # split -> images with boxes, polygons or masks
+    split_annotated: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def annotated(self) -> int:
+        return sum(self.split_annotated.values())
 
     @property
     def conditions(self) -> dict[str, int]:
@@ -43,7 +49,8 @@ class DataFacts:
         classes = _summed(self.split_classes, splits)
         return DataFacts(f"{self.name} ({name})", sum(classes.values()), classes,
                          {split: self.split_classes.get(split, {}) for split in splits},
-                         {split: self.split_conditions.get(split, {}) for split in splits})
+                         {split: self.split_conditions.get(split, {}) for split in splits},
+                         {split: self.split_annotated.get(split, 0) for split in splits})
 
 
 def _summed(by_split: dict[str, dict[str, int]], splits: tuple[str, ...]) -> dict[str, int]:
@@ -161,16 +168,22 @@ def _check_finetune_submitted(config: FinetuneJobConfig, versions: dict[str, Dat
         raise JobConfigError(f"{prefix}backbone", "required: a pretrain job "
                              "(inputs.checkpoint_job_id) or a random-init baseline "
                              "(backbone.architecture)")
-    settings = config.classify if config.task == "classify" else config.anomaly
-    if gpus == 0 and settings.device == "cuda":
-        raise JobConfigError(f"{prefix}{config.task}.device", "cuda needs a GPU: ask for "
+    if gpus == 0 and config.settings.device == "cuda":
+        section = "detect" if config.task == "segment" else config.task
+        raise JobConfigError(f"{prefix}{section}.device", "cuda needs a GPU: ask for "
                              "gpus >= 1 or leave the device on auto")
     train, test, test_field = _train_and_test(config.model_dump(), versions, where, section)
     train_field = where[f"{section}train"]
     if config.task == "classify":
         check_labeled_pair(train, test, train_field, test_field)
-    else:
+    elif config.task == "anomaly":
         check_anomaly_data(train, test, train_field, test_field)
+    else:
+        for facts, where_given in ((train, train_field), (test, test_field)):
+            if not facts.annotated:
+                raise JobConfigError(where_given, f"{facts.name} has no image with boxes or "
+                                     f"outlines: a {config.task} model learns and is measured "
+                                     "on them")
 
 
 def _check_pretrain_submitted(config: PretrainConfig, versions: dict[str, DataFacts],

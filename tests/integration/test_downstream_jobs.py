@@ -15,7 +15,7 @@ from tests.conftest import SHARED_DATA
 from tests.integration.conftest import Member
 from tests.integration.deployments import Deployment, embedded_deployment
 from tests.integration.helpers import NEU, fetch, multipart, setup_dataset
-from worker.embedded import neu_sample
+from worker.embedded import neu_sample, voc_labels
 
 KOLEKTOR = SHARED_DATA / "kolektorsdd" / "Datasets"
 # KolektorSDD train images: 000-004 and 008-011 show good parts, 012 and 018 defective ones;
@@ -200,3 +200,36 @@ def test_a_pipeline_pretrains_finetunes_on_its_backbone_and_registers_the_defect
     assert "baselines.random_init.image_auroc" in version["metrics"]  # beside a pretrained one
     model = member.ok("GET", f"/api/v1/models/{version['model_id']}")
     assert model["name"] == "anomaly model"
+
+
+def test_a_detector_learns_from_the_versions_boxes_and_predicts_them(embedded):
+    member = embedded.api.signup()
+    project, dataset = setup_dataset(member, "boxes")
+    images = [path for path in neu_sample(NEU, 6) if path.name.startswith(("inclusion",
+                                                                            "scratches"))]
+    member.ok("POST", f"/api/v1/datasets/{dataset['id']}/items", files=multipart(images))
+    member.ok("POST", f"/api/v1/datasets/{dataset['id']}/labels/import",
+              files={"file": ("voc.zip", voc_labels(images, NEU / "ANNOTATIONS"),
+                              "application/zip")}, data={"format": "voc"})
+    splits = "path,split\n" + "".join(f"{path.name},{'test' if i % 3 == 2 else 'train'}\n"
+                                      for i, path in enumerate(images))
+    member.ok("POST", f"/api/v1/datasets/{dataset['id']}/labels/import",
+              files={"file": ("splits.csv", splits.encode(), "text/csv")},
+              data={"format": "csv"})
+    boxes = member.ok("POST", f"/api/v1/datasets/{dataset['id']}/versions", 201, json={})
+    embedded.workers.start("w1")
+
+    detector = succeeded(embedded, member, submit(member, project, {
+        "kind": "finetune", "gpus": 0, "inputs": {"train_version_id": boxes["id"]},
+        "config": {"task": "detect", "backbone": {"architecture": "resnet18"},
+                   "detect": {"steps": 2, "batch_size": 2, "image_size": 64,
+                              "warmup_steps": 0, "device": "cpu"}}}))
+    metrics = detector["result"]["metrics"]
+    assert 0 <= metrics["box"]["map_50"] <= 1
+    assert set(metrics["box"]["per_class"]) <= {"inclusion", "scratches"}
+    predicted = succeeded(embedded, member, submit(member, project, {
+        "kind": "predict", "gpus": 0,
+        "inputs": {"model_job_id": detector["id"], "dataset_version_id": boxes["id"]}}))
+    lines = [json.loads(line) for line in
+             artifact_text(embedded, predicted, "predictions").splitlines()]
+    assert len(lines) == 12 and all(isinstance(line["boxes"], list) for line in lines)

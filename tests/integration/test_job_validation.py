@@ -136,6 +136,8 @@ REFUSED = [
     ("a finetune without a backbone", lambda ids: finetune(ids, inputs={
         "train_version_id": ids["train"], "test_version_id": ids["test"]}),
      "config.backbone", "required"),
+    ("a detector of a version without boxes", lambda ids: finetune(ids, "detect"),
+     "inputs.train_version_id", "no image with boxes or outlines"),
     ("a classifier of an unlabeled version", lambda ids: finetune(ids, inputs={
         "checkpoint_job_id": ids["pretrain"], "train_version_id": ids["unlabeled"],
         "test_version_id": ids["test"]}),
