@@ -10,6 +10,7 @@ file, within the job's own organization, before the engine sees it.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import platform
 import shutil
@@ -330,13 +331,17 @@ def run_finetune(context: JobContext) -> Outcome:
     archive = pack_model(out, context.work_dir / "model.tar")
     context.set_artifact("model", upload(context.store, archive, context.key("model.tar"),
                                          "application/x-tar"))
-    if (out / "heatmaps").is_dir() and any((out / "heatmaps").iterdir()):
-        zipped = Path(shutil.make_archive(str(context.work_dir / "heatmaps"), "zip",
-                                          out / "heatmaps"))
-        context.set_artifact("heatmaps", upload(context.store, zipped,
-                                                context.key("heatmaps.zip"), "application/zip"))
+    _upload_heatmaps(context, out / "heatmaps")
     report.pop("out", None)
     return Outcome("succeeded", report)
+
+
+def _upload_heatmaps(context: JobContext, folder: Path) -> None:
+    """The heat-map overlays in ``folder``, when there are any, as the ``heatmaps`` zip."""
+    if folder.is_dir() and any(folder.iterdir()):
+        zipped = Path(shutil.make_archive(str(context.work_dir / "heatmaps"), "zip", folder))
+        context.set_artifact("heatmaps", upload(context.store, zipped,
+                                                context.key("heatmaps.zip"), "application/zip"))
 
 
 def _stopped(context: JobContext) -> Outcome:
@@ -350,24 +355,27 @@ def _stopped(context: JobContext) -> Outcome:
 def run_predict(context: JobContext) -> Outcome:
     """A finetune job's model on every image of a dataset version: ``predictions`` (JSON
     lines, each image named by its path in the version) and, for anomaly models when asked,
-    heat-map overlays as a zip; the result counts the verdicts or classes."""
-    import json
-
-    from engine.downstream.predict import predict
+    heat-map overlays as a zip (each line names its overlay in it); the result counts the
+    verdicts, classes or images with objects."""
+    from engine.downstream.predict import Predictor, image_paths
 
     config = context.resolved_config()
     folder = Path(config["data"])
-    heatmaps = context.work_dir / "heatmaps" if config["heatmaps"] else None
+    heatmaps = context.work_dir / "heatmaps"
+    predictor = Predictor(config["model"], config["device"])
+    paths = image_paths([str(folder)])
     lines, counts = [], {}
     try:
-        for done, result in enumerate(predict(config["model"], [str(folder)], heatmaps,
-                                              config["device"]), 1):
-            result["image"] = Path(result["image"]).relative_to(folder).as_posix()
-            result.pop("heatmap", None)
+        for done, path in enumerate(paths, 1):
+            result = predictor(path, heatmaps / f"{done:06d}.png" if config["heatmaps"]
+                               else None)
+            result["image"] = path.relative_to(folder).as_posix()
+            if "heatmap" in result:  # named in the zip as the image, by its path
+                result["heatmap"] = Path(result["heatmap"]).name
             label = _prediction_label(result)
             counts[label] = counts.get(label, 0) + 1
             lines.append(json.dumps(result))
-            context.channel.phase("predict", done, done)
+            context.channel.phase("predict", done, len(paths))
     except JobStopped:
         return _stopped(context)
     target = context.work_dir / "predictions.jsonl"
@@ -375,10 +383,7 @@ def run_predict(context: JobContext) -> Outcome:
     context.set_artifact("predictions", upload(context.store, target,
                                                context.key("predictions.jsonl"),
                                                "application/x-ndjson"))
-    if heatmaps is not None and heatmaps.is_dir():
-        zipped = Path(shutil.make_archive(str(context.work_dir / "heatmaps"), "zip", heatmaps))
-        context.set_artifact("heatmaps", upload(context.store, zipped,
-                                                context.key("heatmaps.zip"), "application/zip"))
+    _upload_heatmaps(context, heatmaps)
     return Outcome("succeeded", {"images": len(lines), "counts": counts})
 
 

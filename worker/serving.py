@@ -34,13 +34,14 @@ class PredictionServer:
         self.root = Path(root)
         self.max_models = max_models
         self.device = device
-        self._loaded: OrderedDict[str, Any] = OrderedDict()  # model key -> Predictor
+        # model key -> (Predictor, the folder it was unpacked in), least recently used first
+        self._loaded: OrderedDict[str, tuple[Any, Path]] = OrderedDict()
 
     def predictor(self, model_key: str) -> tuple[Any, bool]:
         """The loaded model of ``model_key`` and whether it was loaded already."""
         if model_key in self._loaded:
             self._loaded.move_to_end(model_key)
-            return self._loaded[model_key], True
+            return self._loaded[model_key][0], True
         from engine.downstream.model_dir import unpack_model
         from engine.downstream.predict import Predictor
 
@@ -51,9 +52,10 @@ class PredictionServer:
         with self.store.open(model_key) as source, archive.open("wb") as target:
             shutil.copyfileobj(source, target, 1024 * 1024)
         predictor = Predictor(unpack_model(archive, directory / "model"), self.device)
-        self._loaded[model_key] = predictor
+        self._loaded[model_key] = (predictor, directory)
         while len(self._loaded) > self.max_models:
-            self._loaded.popitem(last=False)
+            _, (_, unloaded) = self._loaded.popitem(last=False)
+            shutil.rmtree(unloaded, ignore_errors=True)
         return predictor, False
 
     def answer(self, request: dict[str, Any]) -> None:
