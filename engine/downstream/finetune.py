@@ -1,6 +1,7 @@
-"""One entry for every defect model: train what the config asks for and, when asked, measure
-its baselines beside it (``engine.downstream.baselines``). ``hatchery finetune`` and the
-platform's finetune jobs call ``finetune``."""
+"""One entry for every defect model: train what the config asks for, measure what it costs to
+use (``engine.downstream.serving_cost``) and, when asked, its baselines beside it
+(``engine.downstream.baselines``). ``hatchery finetune`` and the platform's finetune jobs
+call ``finetune``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from engine.downstream.baselines import beside_baselines, measure_baselines
 from engine.downstream.model_dir import load_card
+from engine.downstream.serving_cost import serving_cost
 from engine.schemas.detect import DetectConfig
 from engine.schemas.finetune import AnomalyConfig, ClassifyConfig
 from engine.train.progress import StageProgress
@@ -25,7 +27,9 @@ def finetune(config: AnomalyConfig | ClassifyConfig | DetectConfig, out: str | P
     if isinstance(config, DetectConfig):
         from engine.downstream.detect import train_detector
 
-        return {**train_detector(config, out, progress), "warnings": []}
+        report = train_detector(config, out, progress)
+        report["metrics"].update(serving_cost(out, _images_of(config), config.device))
+        return {**report, "warnings": []}
     if isinstance(config, AnomalyConfig):
         from engine.downstream.anomaly import train_anomaly
 
@@ -34,6 +38,7 @@ def finetune(config: AnomalyConfig | ClassifyConfig | DetectConfig, out: str | P
         from engine.downstream.classify import train_classifier
 
         task, report = "classify", train_classifier(config, out, progress)
+    report["metrics"].update(serving_cost(out, _images_of(config), config.device))
     warnings = [report["metrics"]["warning"]] if "warning" in report["metrics"] else []
     if baselines and config_validates(config):
         card = load_card(out)
@@ -48,3 +53,17 @@ def finetune(config: AnomalyConfig | ClassifyConfig | DetectConfig, out: str | P
 def config_validates(config: AnomalyConfig | ClassifyConfig) -> bool:
     """Whether the config names images to measure the model on."""
     return (config.val_defect if isinstance(config, AnomalyConfig) else config.val) is not None
+
+
+def _images_of(config: AnomalyConfig | ClassifyConfig | DetectConfig) -> list[Path]:
+    """Images of the kind the model will see, to time it on: its validation images, else
+    those it learned from."""
+    from engine.data.folder import scan_image_folder
+
+    if isinstance(config, DetectConfig):
+        folder = Path(config.val).parent if Path(config.val).is_file() else Path(config.val)
+    elif isinstance(config, AnomalyConfig):
+        folder = Path(config.val_defect or config.good)
+    else:
+        folder = Path(config.val or config.labeled)
+    return scan_image_folder(folder).paths

@@ -142,6 +142,8 @@ def test_finetune_predict_export_and_register_defect_models(embedded):
                       params={"version_id": [version["id"], sorted_by["id"]]})
     assert [(row["task"], row["primary_metric"], row["rank"]) for row in table["rows"]] == [
         ("anomaly", "image_auroc", 1), ("classify", "balanced_accuracy", 1)]
+    assert all(row["metrics"]["latency_ms"] > 0 and row["metrics"]["model_bytes"] > 0
+               for row in table["rows"])
 
     # At once, on a prediction server that keeps the model loaded after the first request.
     embedded.workers.start("p1", queues="predict")

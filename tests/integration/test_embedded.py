@@ -59,7 +59,9 @@ def test_a_killed_worker_comes_back_while_the_api_serves_on(tmp_path):
                  lambda: str(output))
         secret = (tmp_path / "runs" / "secret_key").read_text().strip()
         assert len(secret) >= 48 and "development" not in secret
-        [worker] = wait_for(lambda: children(platform.pid, "worker --queues"), 30, "the worker")
+        [worker] = wait_for(lambda: children(platform.pid, "worker --queues cpu"), 30,
+                            "the worker")
+        assert len(children(platform.pid, "worker --queues predict")) == 1  # and a server
 
         os.kill(worker, signal.SIGKILL)
         wait_for(lambda: output.find("the worker exited with code -9"), 30,
@@ -67,7 +69,7 @@ def test_a_killed_worker_comes_back_while_the_api_serves_on(tmp_path):
         assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200  # serving on
         wait_for(lambda: output.find("the worker started again"), 30, "the restart",
                  lambda: str(output))
-        [restarted] = children(platform.pid, "worker --queues")
+        [restarted] = children(platform.pid, "worker --queues cpu")
         assert restarted != worker
 
         with httpx.Client(base_url=base, timeout=30) as client:

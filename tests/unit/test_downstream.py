@@ -202,6 +202,9 @@ def test_a_model_is_measured_beside_its_baselines_and_warned_when_it_does_not_be
     assert 0 <= report["metrics"]["baselines"]["raw_pixels"]["image_auroc"] <= 1
     assert (tmp_path / "model" / "baselines" / "raw_pixels" / "model.yaml").is_file()
     assert all("raw pixels" in warning for warning in report["warnings"])
+    # what it costs to use: the median prediction time and the weights' size
+    assert report["metrics"]["latency_ms"] > 0
+    assert report["metrics"]["model_bytes"] == (tmp_path / "model" / "weights.pt").stat().st_size
 
     warnings = beside_baselines("classify", {"balanced_accuracy": 0.5},
                                 {"random_init": {"balanced_accuracy": 0.6},
