@@ -54,7 +54,7 @@ def build_everything(member) -> dict[str, str]:
 
 def body_for(method: str, path: str, ids: dict[str, str]) -> dict:
     """A valid request for the operation, so only tenancy can refuse it."""
-    if path.endswith("/items") and method == "POST":
+    if (path.endswith("/items") and method == "POST") or path.endswith("/predict"):
         return {"files": multipart(neu_images(1, offset=50))}
     if path.endswith("/archives"):
         return {"files": {"file": ("a.zip", zip_bytes({"x.jpg": neu_images(1, 60)[0]
