@@ -42,6 +42,10 @@ class NoPredictionServer(Problem):
     status, title, slug = 503, "No prediction server answered", "no-prediction-server"
 
 
+class PredictionFailed(Problem):
+    status, title, slug = 502, "The prediction server failed", "prediction-failed"
+
+
 def model_of(session: Session, tenant: Tenant, version_id: uuid.UUID) -> ModelVersion:
     """The caller's model version, when it is a finetuned model (it predicts)."""
     version = ModelVersions(session, tenant).get(version_id)
@@ -82,8 +86,8 @@ def predict_now(store: ObjectStore, dispatcher: Dispatcher, settings: Settings,
             store.delete(image["key"])
         raise NoPredictionServer(f"the request could not reach a prediction server: "
                                  f"{type(error).__name__}") from None
-    if "error" in answer:
-        raise Unprocessable(f"model version {version.id}: {answer['error']}")
+    if "error" in answer:  # the images' own problems are per prediction: this is the server's
+        raise PredictionFailed(f"model version {version.id}: {answer['error']}")
     for prediction in answer["predictions"]:
         key = prediction.pop("heatmap_key", None)
         if key is not None:
