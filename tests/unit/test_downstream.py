@@ -19,7 +19,7 @@ from engine.data.masks import MaskError, read_mask
 from engine.downstream.anomaly import load_anomaly_model, train_anomaly
 from engine.downstream.classify import train_classifier
 from engine.downstream.export import export_model
-from engine.downstream.model_dir import ModelDirectoryError, load_card
+from engine.downstream.model_dir import ModelDirectoryError, load_card, load_weights
 from engine.downstream.patchcore import (
     PatchFeatures,
     _tile_starts,
@@ -211,3 +211,39 @@ def test_a_model_is_measured_beside_its_baselines_and_warned_when_it_does_not_be
                                  "raw_pixels": {"balanced_accuracy": 0.4}})
     assert len(warnings) == 1 and "a random-init network" in warnings[0]
     assert "0.500 against 0.600" in warnings[0]
+
+
+def test_fixmatch_on_a_pretrained_backbone_starts_from_the_linear_probe(neu_knn_split,
+                                                                          tmp_path):
+    from engine.downstream.classify import _EMA
+    from engine.schemas.pretrain import PretrainConfig
+    from engine.train.pretrain import PretrainRun
+
+    train, test = neu_knn_split
+    PretrainRun(PretrainConfig.model_validate({
+        "method": "mocov2", "data": {"path": str(train), "image_size": 32},
+        "backbone": {"name": "resnet18", "small_input": False}, "heads": {"hidden_dim": 64},
+        "batch_size": 8, "steps": 1, "memory": {"size": 16},
+        "runtime": {"device": "cpu", "precision": "fp32", "checkpoint_every": 1}}),
+        tmp_path / "pretrain").run()
+    checkpoint = str(tmp_path / "pretrain" / "checkpoint.pt")
+    common = {"backbone": {"checkpoint": checkpoint}, "labeled": str(train),
+              "unlabeled": str(test), "val": str(test), "image_size": 32, "batch_size": 6,
+              "unlabeled_ratio": 1, "device": "cpu"}
+    train_classifier(ClassifyConfig(method="linear", **common), tmp_path / "probe")
+    # one FixMatch step at a vanishing learning rate: the head is still the probe's
+    train_classifier(ClassifyConfig(method="fixmatch", steps=1, learning_rate=1e-9, **common),
+                     tmp_path / "fixmatch")
+    heads = [load_weights(tmp_path / name)["model"]["head.weight"]
+             for name in ("probe", "fixmatch")]
+    assert torch.allclose(*heads, atol=1e-6)
+    assert load_card(tmp_path / "fixmatch").settings["normalize_features"]
+
+    # the average follows a short run: after 10 updates toward 1, it is past halfway
+    weights = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.zeros_(weights.weight)
+    ema = _EMA(weights, decay=0.999)
+    torch.nn.init.ones_(weights.weight)
+    for _ in range(10):
+        ema.update(weights)
+    assert ema.model.weight.item() > 0.5
