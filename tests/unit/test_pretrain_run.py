@@ -151,7 +151,11 @@ def test_cli_pretrain_embed_and_knn(neu_small, neu_knn_split, tmp_path, capsys):
     assert main(["eval", "knn", "--checkpoint", str(out / "checkpoint.pt"), "--train",
                  str(train), "--test", str(test), "--device", "cpu"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert set(report) == {"k=20", "k=200"}
+    assert set(report) == {"k=20", "k=200", "baselines", "warnings"}
+    # beside it, the same kNN for a random-init network and for raw pixels
+    assert set(report["baselines"]) == {"random_init", "raw_pixels"}
+    assert set(report["baselines"]["raw_pixels"]) == {"k=20", "k=200"}
+    assert isinstance(report["warnings"], list)
     assert set(report["k=20"]["per_class_recall"]) == {
         "crazing", "inclusion", "patches", "pitted_surface", "rolled-in_scale", "scratches"}
 
