@@ -83,6 +83,10 @@ def seaweedfs(workdir: Path) -> Iterator[S3Server]:
         weed, "mini", f"-dir={workdir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         "-master.telemetry=false", f"-s3.port={s3_port}", f"-s3.config={config}",
         "-s3.port.iceberg=0", "-s3.port.lance=0", "-admin.ui=false", "-webdav=false",
+        # Fixed volume size and count: left to themselves they follow the disk's free space,
+        # and every bucket of the session grows its own volumes, so a fuller disk ran out of
+        # writable volumes mid-session ("No writable volumes" as HTTP 500s).
+        "-master.volumeSizeLimitMB=256", "-volume.max=400",
         *(f"-{name}={port}" for name, port in ports.items()),
     ]
     (workdir / "data").mkdir(exist_ok=True)
