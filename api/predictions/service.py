@@ -77,13 +77,11 @@ def predict_now(store: ObjectStore, dispatcher: Dispatcher, settings: Settings,
             settings.predict_timeout_seconds)
         answer = _wait_for_answer(store, prediction_answer_key(organization, request_id),
                                   settings.predict_timeout_seconds)
-    except NoPredictionServer:
+    except Exception as error:  # no answer: the images go, the caller hears why
         for image in sent:
             store.delete(image["key"])
-        raise
-    except Exception as error:  # the broker refused the request
-        for image in sent:
-            store.delete(image["key"])
+        if isinstance(error, NoPredictionServer):
+            raise
         raise NoPredictionServer(f"the request could not reach a prediction server: "
                                  f"{type(error).__name__}") from None
     if "error" in answer:  # the images' own problems are per prediction: this is the server's

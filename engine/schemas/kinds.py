@@ -176,7 +176,8 @@ KINDS: dict[str, JobKind] = {kind.name: kind for kind in (
             _EVALUATE_REFERENCES),
     JobKind("finetune", FinetuneJobConfig,
             "a defect model on a backbone: few-label classification (linear probe, "
-            "supervised, FixMatch) or good-only anomaly detection (PatchCore), measured on "
+            "supervised, FixMatch), good-only anomaly detection (PatchCore), or "
+            "semi-supervised detection / segmentation (Faster / Mask R-CNN), measured on "
             "labeled test images", _FINETUNE_REFERENCES, produces_model=True),
     JobKind("predict", PredictJobConfig,
             "a finetuned model on every image of a dataset version; predictions as JSON "
