@@ -23,6 +23,7 @@ from typing import Any
 
 from api.kit.storage import ObjectStore
 from api.kit.tasks import prediction_answer_key, prediction_prefix
+from worker.runners import download
 
 log = logging.getLogger("hatchery.worker.serving")
 
@@ -49,8 +50,7 @@ class PredictionServer:
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
         archive = directory / "model.tar"
-        with self.store.open(model_key) as source, archive.open("wb") as target:
-            shutil.copyfileobj(source, target, 1024 * 1024)
+        download(self.store, model_key, archive)
         predictor = Predictor(unpack_model(archive, directory / "model"), self.device)
         self._loaded[model_key] = (predictor, directory)
         while len(self._loaded) > self.max_models:
