@@ -21,6 +21,7 @@ from api.kit.db import create_db_engine, make_read_session_factory, make_session
 from api.kit.deps import SESSION_EXIT_THREADS
 from api.kit.dispatch import CeleryDispatcher, Dispatcher
 from api.kit.docs_pages import install_docs_pages
+from api.kit.frontend import install_frontend
 from api.kit.gc_tuning import tune_for_serving
 from api.kit.limits import BodySizeLimit
 from api.kit.observability import configure_logging, install_observability
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     for router in ROUTERS:
         app.include_router(router)
     install_docs_pages(app)
+    install_frontend(app)  # last: its fallback serves the browser app's pages
     return app
 
 

@@ -1,0 +1,73 @@
+/** The Train page's plain-words choices, turned into the body of a `pipeline` job. */
+
+export const GOALS = ["classify", "anomaly", "detect", "segment"] as const;
+export type Goal = (typeof GOALS)[number];
+
+export const EFFORTS = ["quick", "standard"] as const;
+export type Effort = (typeof EFFORTS)[number];
+
+/** A pipeline job body as POST /projects/{id}/jobs takes it. */
+export interface PipelineBody {
+  kind: "pipeline";
+  name: string;
+  priority: number;
+  /** 0: the CPU (a quick check); undefined: the installation's default (a GPU when it has one) */
+  gpus?: number;
+  inputs: { dataset_version_id: string };
+  config: Record<string, unknown>;
+}
+
+/**
+ * "quick" checks the whole path on a CPU in about a minute (a few pretrain steps on small
+ * images; the model it gives is poor); "standard" leaves every setting to the engine's recipe.
+ */
+function pretrainFor(effort: Effort): Record<string, unknown> {
+  if (effort === "standard") return {};
+  return {
+    backbone: { name: "resnet18" },
+    data: { image_size: 64 },
+    batch_size: 4,
+    steps: 2,
+    memory: { size: 8 },
+    runtime: { device: "cpu", batchnorm_leak_fix: "none" },
+  };
+}
+
+function settingsFor(goal: Goal, effort: Effort): Record<string, unknown> {
+  if (effort === "standard") return {};
+  switch (goal) {
+    case "classify":
+      return { classify: { method: "linear", image_size: 64, device: "cpu" } };
+    case "anomaly":
+      return { anomaly: { input_scale: 0.25, bank_size: 256, patches_per_image: 256, device: "cpu" } };
+    default:
+      return { detect: { steps: 2, batch_size: 2, image_size: 64, warmup_steps: 0, device: "cpu" } };
+  }
+}
+
+export function pipelineBody(goal: Goal, effort: Effort, versionId: string, name: string): PipelineBody {
+  return {
+    kind: "pipeline",
+    name,
+    priority: 0,
+    ...(effort === "quick" && { gpus: 0 }),
+    inputs: { dataset_version_id: versionId },
+    config: {
+      pretrain: pretrainFor(effort),
+      finetune: { task: goal, train: `dataset-version://${versionId}`, ...settingsFor(goal, effort) },
+    },
+  };
+}
+
+/** Deep merge of plain objects (arrays and scalars of ``extra`` replace). */
+export function mergeConfig(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(extra)) {
+    const current = out[key];
+    const bothObjects = [current, value].every((v) => typeof v === "object" && v !== null && !Array.isArray(v));
+    out[key] = bothObjects
+      ? mergeConfig(current as Record<string, unknown>, value as Record<string, unknown>)
+      : value;
+  }
+  return out;
+}

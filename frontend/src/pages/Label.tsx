@@ -1,0 +1,184 @@
+/** Labeling: one image at a time, a class or good/defect by keyboard, saved as you go. */
+
+import { useCallback, useEffect, useState } from "react";
+import { api, type Schemas } from "../api/client";
+import { errorText, unwrap } from "../api/problems";
+import { Empty, ErrorMessage, Loading, PageTitle } from "../components/common";
+import { useI18n } from "../i18n";
+import { formatNumber } from "../lib/format";
+import { actionFor, applyAction, parseClasses, type Action, type ItemLabels } from "../lib/labeling";
+import { Link } from "../lib/router";
+import { useLoad } from "../lib/useLoad";
+
+type Item = Schemas["ItemOut"];
+
+function labelsOf(item: Item): ItemLabels {
+  return {
+    split: (item.split as ItemLabels["split"]) ?? null,
+    class_name: item.class_name ?? null,
+    is_defect: item.is_defect ?? null,
+    annotations: item.annotations,
+  };
+}
+
+async function loadItems(datasetId: string) {
+  const path = { dataset_id: datasetId };
+  const [page, stats] = await Promise.all([
+    api.GET("/api/v1/datasets/{dataset_id}/items", { params: { path, query: { limit: 500 } } }).then(unwrap),
+    api.GET("/api/v1/datasets/{dataset_id}/stats", { params: { path } }).then(unwrap),
+  ]);
+  const classes = Object.keys((stats as { classes?: Record<string, number> }).classes ?? {});
+  return { items: page.items, total: page.total, classes };
+}
+
+export function LabelPage({ datasetId }: { datasetId: string }) {
+  const { t, locale } = useI18n();
+  const loaded = useLoad(() => loadItems(datasetId), [datasetId]);
+  const [items, setItems] = useState<Item[]>([]);
+  const [index, setIndex] = useState(0);
+  const [classText, setClassText] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [saving, setSaving] = useState(false);
+
+  useEffect(() => {
+    if (!loaded.data) return;
+    setItems(loaded.data.items);
+    const firstUnlabeled = loaded.data.items.findIndex((item) => !item.labeled);
+    setIndex(Math.max(0, firstUnlabeled));
+    setClassText((text) => text || loaded.data!.classes.join(", "));
+  }, [loaded.data]);
+
+  const classes = parseClasses(classText);
+  const current = items[index];
+
+  const perform = useCallback(
+    async (action: Action) => {
+      if (!current) return;
+      if (action.type === "next") return setIndex((at) => Math.min(items.length - 1, at + 1));
+      if (action.type === "previous") return setIndex((at) => Math.max(0, at - 1));
+      const labels = applyAction(labelsOf(current), action, classes);
+      if (!labels) return;
+      setSaving(true);
+      setError(null);
+      try {
+        const saved = unwrap(
+          await api.PUT("/api/v1/datasets/{dataset_id}/items/{item_id}/labels", {
+            params: { path: { dataset_id: datasetId, item_id: current.id } },
+            body: labels as Schemas["Labels"],
+          }),
+        );
+        setItems((all) => all.map((item) => (item.id === saved.id ? saved : item)));
+        if (action.type !== "test") setIndex((at) => Math.min(items.length - 1, at + 1));
+      } catch (failure) {
+        setError(errorText(failure));
+      } finally {
+        setSaving(false);
+      }
+    },
+    [current, classes, datasetId, items.length],
+  );
+
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      const target = event.target as HTMLElement;
+      if (["INPUT", "SELECT", "TEXTAREA"].includes(target.tagName) || event.ctrlKey || event.metaKey || event.altKey) return;
+      const action = actionFor(event.key);
+      if (!action) return;
+      event.preventDefault();
+      void perform(action);
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [perform]);
+
+  if (!loaded.data) return loaded.error ? <ErrorMessage error={loaded.error} /> : <Loading />;
+  const labeledCount = items.filter((item) => item.labeled).length;
+
+  return (
+    <section>
+      <p className="breadcrumb">
+        <Link href={`/datasets/${datasetId}`}>{t("label.back")}</Link>
+      </p>
+      <PageTitle>{t("label.title")}</PageTitle>
+      {items.length === 0 ? (
+        <Empty title={t("dataset.noImages")} hint={t("dataset.noImagesHint")} action={<Link href={`/datasets/${datasetId}`}>{t("label.back")}</Link>} />
+      ) : (
+        <div className="label-layout">
+          <div className="label-image">
+            {current && (
+              <figure>
+                <img src={current.thumbnail_url} alt={current.path} data-testid="label-image" />
+                <figcaption>
+                  <strong>{current.path}</strong>
+                  <span data-testid="current-labels">
+                    {current.class_name ?? t("label.noClass")} ·{" "}
+                    {current.is_defect === true ? t("dataset.defect") : current.is_defect === false ? t("dataset.good") : t("label.noCondition")} ·{" "}
+                    {current.split === "test" ? t("label.test") : t("label.train")}
+                  </span>
+                </figcaption>
+              </figure>
+            )}
+            <p role="status">
+              {t("label.position", {
+                index: formatNumber(index + 1, locale),
+                total: formatNumber(items.length, locale),
+                labeled: formatNumber(labeledCount, locale),
+              })}
+              {saving && ` · ${t("label.saving")}`}
+            </p>
+            <ErrorMessage error={error} />
+          </div>
+          <aside className="label-tools">
+            <label>
+              {t("label.classes")}
+              <input value={classText} onChange={(e) => setClassText(e.target.value)} placeholder={t("label.classesPlaceholder")} data-testid="classes" />
+              <small>{t("label.classesHint")}</small>
+            </label>
+            <div className="button-grid" role="group" aria-label={t("label.actions")}>
+              {classes.slice(0, 9).map((name, at) => (
+                <button key={name} type="button" onClick={() => void perform({ type: "class", index: at })} aria-keyshortcuts={String(at + 1)}>
+                  <kbd>{at + 1}</kbd> {name}
+                </button>
+              ))}
+              <button type="button" onClick={() => void perform({ type: "good" })} aria-keyshortcuts="G">
+                <kbd>G</kbd> {t("dataset.good")}
+              </button>
+              <button type="button" onClick={() => void perform({ type: "defect" })} aria-keyshortcuts="D">
+                <kbd>D</kbd> {t("dataset.defect")}
+              </button>
+              <button type="button" className="secondary" onClick={() => void perform({ type: "test" })} aria-keyshortcuts="T">
+                <kbd>T</kbd> {t("label.toggleTest")}
+              </button>
+              <button type="button" className="secondary" onClick={() => void perform({ type: "clear" })} aria-keyshortcuts="X">
+                <kbd>X</kbd> {t("label.clear")}
+              </button>
+              <button type="button" className="secondary" onClick={() => void perform({ type: "previous" })} aria-keyshortcuts="ArrowLeft">
+                <kbd>←</kbd> {t("common.previous")}
+              </button>
+              <button type="button" className="secondary" onClick={() => void perform({ type: "next" })} aria-keyshortcuts="ArrowRight">
+                <kbd>→</kbd> {t("common.next")}
+              </button>
+            </div>
+            <p className="hint">{t("label.shortcuts")}</p>
+            <p className="hint">{t("label.testHint")}</p>
+          </aside>
+          <ol className="strip" aria-label={t("label.all")}>
+            {items.map((item, at) => (
+              <li key={item.id}>
+                <button
+                  type="button"
+                  className={at === index ? "thumb current" : item.labeled ? "thumb labeled" : "thumb"}
+                  onClick={() => setIndex(at)}
+                  aria-current={at === index}
+                  aria-label={item.path}
+                >
+                  <img src={item.thumbnail_url} alt="" width={48} height={48} loading="lazy" />
+                </button>
+              </li>
+            ))}
+          </ol>
+        </div>
+      )}
+    </section>
+  );
+}

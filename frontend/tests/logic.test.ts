@@ -1,0 +1,120 @@
+import { describe, expect, it } from "vitest";
+import { predictCurl } from "../src/lib/curl";
+import { mergeConfig, pipelineBody } from "../src/lib/goals";
+import { actionFor, applyAction, parseClasses, type ItemLabels } from "../src/lib/labeling";
+import { doneFraction, logTail, seriesPoints } from "../src/lib/progress";
+import { matchPath } from "../src/lib/router";
+import { inBatches, isArchive, verdictCounts } from "../src/lib/uploads";
+import { problemMessage } from "../src/api/problems";
+
+describe("the Train page's pipeline body", () => {
+  it("names the version by id and asks for the chosen task", () => {
+    const body = pipelineBody("anomaly", "standard", "v1", "first");
+    expect(body).toEqual({
+      kind: "pipeline",
+      name: "first",
+      priority: 0,
+      inputs: { dataset_version_id: "v1" },
+      config: { pretrain: {}, finetune: { task: "anomaly", train: "dataset-version://v1" } },
+    });
+  });
+
+  it("keeps a quick check small and on the CPU", () => {
+    const body = pipelineBody("classify", "quick", "v1", "q");
+    expect(body.gpus).toBe(0);
+    expect(body.config.pretrain).toMatchObject({ steps: 2, data: { image_size: 64 } });
+    expect(body.config.finetune).toMatchObject({ task: "classify", classify: { method: "linear" } });
+    expect(pipelineBody("segment", "quick", "v", "s").config.finetune).toMatchObject({ detect: { steps: 2 } });
+  });
+
+  it("merges advanced settings over the preset", () => {
+    const merged = mergeConfig({ pretrain: { steps: 2, data: { image_size: 64 } } }, { pretrain: { data: { image_size: 96 } }, model_name: "m" });
+    expect(merged).toEqual({ pretrain: { steps: 2, data: { image_size: 96 } }, model_name: "m" });
+  });
+});
+
+describe("labeling shortcuts", () => {
+  const blank: ItemLabels = { split: null, class_name: null, is_defect: null, annotations: [] };
+  it("maps keys to actions", () => {
+    expect(actionFor("1")).toEqual({ type: "class", index: 0 });
+    expect(actionFor("G")).toEqual({ type: "good" });
+    expect(actionFor("ArrowRight")).toEqual({ type: "next" });
+    expect(actionFor("0")).toBeNull();
+    expect(actionFor("q")).toBeNull();
+  });
+  it("writes the labels of an action", () => {
+    const classes = parseClasses("good, scratch，dent, scratch");
+    expect(classes).toEqual(["good", "scratch", "dent"]);
+    expect(applyAction(blank, { type: "class", index: 1 }, classes)).toMatchObject({ class_name: "scratch", is_defect: null });
+    expect(applyAction(blank, { type: "class", index: 0 }, classes)).toMatchObject({ class_name: "good", is_defect: false });
+    expect(applyAction(blank, { type: "class", index: 5 }, classes)).toBeNull();
+    expect(applyAction(blank, { type: "defect" }, classes)).toMatchObject({ is_defect: true });
+    expect(applyAction(blank, { type: "test" }, classes)?.split).toBe("test");
+    expect(applyAction({ ...blank, split: "test" }, { type: "test" }, classes)?.split).toBe("train");
+    expect(applyAction({ ...blank, split: "test", class_name: "dent" }, { type: "clear" }, classes)).toEqual({ ...blank, split: "test" });
+  });
+});
+
+describe("job progress", () => {
+  it("counts a pipeline's stages equally", () => {
+    expect(doneFraction({ step: 5, total_steps: 10, stage_number: 2, stages: 2 }, "running")).toBe(0.75);
+    expect(doneFraction({ step: 1, total_steps: 4 }, "running")).toBe(0.25);
+    expect(doneFraction({}, "running")).toBeNull();
+    expect(doneFraction({}, "queued")).toBe(0);
+    expect(doneFraction({}, "succeeded")).toBe(1);
+  });
+  it("reads series and log tails", () => {
+    expect(seriesPoints({ loss: [[1, 2.5]] }, "loss")).toEqual([{ step: 1, value: 2.5 }]);
+    expect(seriesPoints({}, "loss")).toEqual([]);
+    expect(logTail("a\nb\nc\n", 2)).toBe("b\nc");
+  });
+});
+
+describe("uploads", () => {
+  it("sends archives to the archive endpoint", () => {
+    expect(isArchive("parts.zip")).toBe(true);
+    expect(isArchive("parts.TAR.GZ")).toBe(true);
+    expect(isArchive("part.jpg")).toBe(false);
+  });
+  it("counts verdicts", () => {
+    const files = [
+      { path: "a", status: "added" as const, detail: "" },
+      { path: "b", status: "rejected" as const, detail: "not an image" },
+      { path: "c", status: "added" as const, detail: "" },
+    ];
+    expect(verdictCounts(files)).toEqual([["added", 2], ["rejected", 1]]);
+  });
+  it("runs at most the limit at a time", async () => {
+    let running = 0;
+    let most = 0;
+    const done: number[] = [];
+    await inBatches([1, 2, 3, 4, 5], 2, async (item) => {
+      running += 1;
+      most = Math.max(most, running);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      done.push(item);
+      running -= 1;
+    });
+    expect(most).toBe(2);
+    expect(done.sort()).toEqual([1, 2, 3, 4, 5]);
+  });
+});
+
+describe("errors, routes and the curl example", () => {
+  it("shows the problem's detail", () => {
+    expect(problemMessage({ title: "Not found", detail: "no project 1" }, 404)).toBe("no project 1");
+    expect(problemMessage({ title: "Conflict" }, 409)).toBe("Conflict");
+    expect(problemMessage(undefined, 502)).toBe("HTTP 502");
+  });
+  it("matches paths with parameters", () => {
+    expect(matchPath("/projects/:id", "/projects/42")).toEqual({ id: "42" });
+    expect(matchPath("/projects/:id", "/projects/42/train")).toBeNull();
+    expect(matchPath("/", "/")).toEqual({});
+  });
+  it("puts a placeholder, never a key, in the curl example", () => {
+    const curl = predictCurl("http://h:8000", "v1", "org1");
+    expect(curl).toContain("$HATCHERY_API_KEY");
+    expect(curl).toContain("/api/v1/model-versions/v1/predict");
+    expect(curl).toContain("X-Hatchery-Organization: org1");
+  });
+});
