@@ -6,7 +6,9 @@
 
 anomaly (PatchCore, trained on good parts only): contenders ``raw_pixels``, ``random``
 (a random-init ResNet-18) and ``pretrained`` (Hatchery's pretraining on the data set's
-unlabeled images for ``--pretrain-minutes``, or ``--checkpoint``). Splits keep the shots of
+unlabeled images for ``--pretrain-minutes``, or ``--checkpoint``); with ``--dense-weight W``
+also ``pretrained_local``: the same recipe and minutes plus the local objective at weight W
+(engine/ssl/dense.py). Splits keep the shots of
 one physical part together:
 - kolektorsdd: its train/val split (images 0-319 / 320-398) is by commutator (the data set's
   50 commutators were shot 8 times each, numbered in order: 320 = 40 commutators); the
@@ -94,8 +96,9 @@ def generated(out: Path, seed: int = 0) -> dict[str, Path]:
 
 # ------------------------------------------------------------------------------ pretraining
 def pretrain(images: Path, out: Path, minutes: float, crop: dict[str, Any],
-             image_size: int) -> Path:
-    """Hatchery's default method on ``images`` for about ``minutes``; the checkpoint."""
+             image_size: int, dense_weight: float = 0.0) -> Path:
+    """Hatchery's default method on ``images`` for about ``minutes`` (with the local
+    objective at ``dense_weight`` when > 0); the checkpoint."""
     def config_for(steps: int) -> PretrainConfig:
         # the standard stem: the small-input one (3x3, no max-pool) would give the patch
         # models 16 times as many patches per image, at 4 times the detail the crops taught
@@ -103,6 +106,7 @@ def pretrain(images: Path, out: Path, minutes: float, crop: dict[str, Any],
             "data": {"path": str(images), "image_size": image_size},
             "backbone": {"name": "resnet18", "small_input": False},
             "augment": {"crop": crop}, "batch_size": 64, "steps": steps,
+            "loss": {"dense_weight": dense_weight},
             "runtime": {"log_every": 10, "checkpoint_every": 100_000}})
 
     steps = steps_for(minutes, config_for)
@@ -110,7 +114,7 @@ def pretrain(images: Path, out: Path, minutes: float, crop: dict[str, Any],
     result = PretrainRun(config_for(steps), out).run()
     emit({"bench": "downstream", "pretrain": str(images), "steps": result.step,
           "minutes": round((time.perf_counter() - started) / 60, 2), "crop": crop,
-          "image_size": image_size})
+          "image_size": image_size, "dense_weight": dense_weight})
     return out / "checkpoint.pt"
 
 
@@ -118,20 +122,27 @@ def pretrain(images: Path, out: Path, minutes: float, crop: dict[str, Any],
 def run_anomaly(args: argparse.Namespace) -> None:
     folders = (kolektorsdd(SHARED, args.out / "data") if args.dataset == "kolektorsdd"
                else generated(args.out / "data"))
-    checkpoint = args.checkpoint
-    if checkpoint is None and args.pretrain_minutes > 0:
+    checkpoints: dict[str, Path] = {}
+    if args.checkpoint is not None:
+        checkpoints["pretrained"] = args.checkpoint
+    elif args.pretrain_minutes > 0:
         crop = {"unit": "pixels", "scale": list(args.crop_pixels)}
-        checkpoint = pretrain(folders["unlabeled"], args.out / "pretrain",
-                              args.pretrain_minutes, crop, args.image_size)
+        recipes = {"pretrained": 0.0}
+        if args.dense_weight > 0:
+            recipes["pretrained_local"] = args.dense_weight
+        for name, dense_weight in recipes.items():
+            if not args.only or name in args.only:
+                checkpoints[name] = pretrain(folders["unlabeled"], args.out / name,
+                                             args.pretrain_minutes, crop, args.image_size,
+                                             dense_weight)
     contenders: dict[str, dict[str, Any]] = {
         "raw_pixels": {"architecture": "raw_pixels"},
-        "random": {"architecture": "resnet18"}}
-    if checkpoint is not None:
-        contenders["pretrained"] = {"checkpoint": str(checkpoint)}
+        "random": {"architecture": "resnet18"},
+        **{name: {"checkpoint": str(path)} for name, path in checkpoints.items()}}
     for name, backbone in contenders.items():
         if args.only and name not in args.only:
             continue
-        scale = args.input_scale if name != "pretrained" else None
+        scale = None if name in checkpoints else args.input_scale
         config = AnomalyConfig(backbone=backbone, good=str(folders["good"]),
                                val_good=str(folders["val_good"]),
                                val_defect=str(folders["val_defect"]),
@@ -217,6 +228,8 @@ def main() -> None:
                          help="pretraining crop sides in native pixels")
     anomaly.add_argument("--input-scale", type=float, default=1.0,
                          help="the baselines' input scale (the pretrained one's: its own)")
+    anomaly.add_argument("--dense-weight", type=float, default=0.0,
+                         help="also pretrain with the local objective at this weight")
     anomaly.add_argument("--bank-size", type=int, default=8192)
     anomaly.add_argument("--patches-per-image", type=int, default=512)
     classify = tasks.choices["classify"]

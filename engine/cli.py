@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 import yaml
 from pydantic import ValidationError
 
+from engine.analysis.command import add_analyze_command, run_analyze
 from engine.downstream.commands import add_commands as add_downstream_commands
 from engine.downstream.commands import run_export, run_finetune, run_predict
 from engine.errors import HatcheryInputError
@@ -62,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--memory", choices=("fifo", "priority"))
     pretrain.add_argument("--memory-size", type=int)
     pretrain.add_argument("--relic-alpha", type=float)
+    pretrain.add_argument("--dense-weight", type=float,
+                          help="moby/hatchery: weight of the local objective, pixel-level "
+                               "contrast between overlapping views (0: off)")
+    pretrain.add_argument("--crop-pixels", type=float, nargs=2, metavar=("MIN", "MAX"),
+                          help="crop sides in native pixels instead of fractions of the image")
     pretrain.add_argument("--directions", choices=("both", "one"),
                           help="moby/hatchery: predict each view from the other (both), or "
                                "one direction per image (half the passes per step)")
@@ -102,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="skip the random-init and raw-pixel kNN beside the backbone's")
 
     add_downstream_commands(commands, OneLineArgumentParser)
+    add_analyze_command(commands)
     return parser
 
 
@@ -128,7 +135,9 @@ def pretrain_config_from_args(args: argparse.Namespace) -> PretrainConfig:
     overrides = {
         "data.path": args.data, "method": args.method, "backbone.name": args.backbone,
         "backbone.stem": args.stem, "memory.kind": args.memory, "memory.size": args.memory_size,
-        "loss.relic_alpha": args.relic_alpha, "batch_size": args.batch_size,
+        "loss.relic_alpha": args.relic_alpha, "loss.dense_weight": args.dense_weight,
+        "augment.crop.unit": None if args.crop_pixels is None else "pixels",
+        "augment.crop.scale": args.crop_pixels, "batch_size": args.batch_size,
         "loss.symmetric": None if args.directions is None else args.directions == "both",
         "data.image_size": args.image_size, "runtime.device": args.device,
         "runtime.seed": args.seed, "eval.train": args.eval_train, "eval.test": args.eval_test,
@@ -194,7 +203,8 @@ def _given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"pretrain": run_pretrain, "embed": run_embed, "eval": run_knn,
-                "finetune": run_finetune, "predict": run_predict, "export": run_export}
+                "finetune": run_finetune, "predict": run_predict, "export": run_export,
+                "analyze": run_analyze}
     try:
         return handlers[args.command](args)
     except HatcheryInputError as error:

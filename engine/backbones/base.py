@@ -28,3 +28,9 @@ class Backbone(nn.Module):
     def feature_maps(self, x: torch.Tensor) -> list[FeatureMap]:
         """x: [N, C, H, W] -> the stages' maps, shallow to deep."""
         raise NotImplementedError
+
+    def pooled_and_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, list[FeatureMap]]:
+        """x: [N, C, H, W] -> (forward(x) [N, feature_dim], feature_maps(x)), for training
+        a global and a local objective at once. This default runs the network twice; a
+        family whose pooled features pool its last map overrides it with one pass."""
+        return self(x), self.feature_maps(x)

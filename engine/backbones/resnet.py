@@ -53,3 +53,9 @@ class ResNetBackbone(Backbone):
             x = stage(x)
             maps.append(FeatureMap(x, self.stem_stride * 2**index))
         return maps
+
+    def pooled_and_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, list[FeatureMap]]:
+        """One pass: the four stages' maps and the last one average-pooled, [N, feature_dim]
+        (what ``forward`` computes)."""
+        maps = self.feature_maps(x)
+        return maps[-1].values.mean(dim=(2, 3)), maps

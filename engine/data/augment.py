@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.data.crops import crop_and_resize, sample_crop_boxes
+from engine.data.geometry import ViewGeometry
 from engine.schemas.pretrain import AugmentConfig, ViewAugmentConfig
 
 # ITU-R 601 luma, as torchvision's rgb_to_grayscale; also YIQ's Y row.
@@ -200,37 +201,55 @@ class TwoViewAugment:
         """images: uint8 [B, C, Hmax, Wmax] (zero-padded, top-left aligned); sizes: int64
         [B, 2] true (height, width) -> two normalized float32 [B, C, S, S] views, each with
         its own crop. ``generator`` lives on the images' device."""
+        (view1, _), (view2, _) = self.with_geometry(images, sizes, generator)
+        return view1, view2
+
+    def with_geometry(self, images: torch.Tensor, sizes: torch.Tensor,
+                      generator: torch.Generator
+                      ) -> tuple[tuple[torch.Tensor, ViewGeometry], ...]:
+        """As ``__call__`` (the same views for the same generator state), each view with the
+        geometry that cut it: ((view1, geometry1), (view2, geometry2))."""
         first, second = self.view_configs
-        return (self.view(images, sizes, first, generator),
-                self.view(images, sizes, second, generator))
+        return (self.view_with_geometry(images, sizes, first, generator),
+                self.view_with_geometry(images, sizes, second, generator))
 
     def view(self, images: torch.Tensor, sizes: torch.Tensor, view_config: ViewAugmentConfig,
              generator: torch.Generator) -> torch.Tensor:
         """One augmented view: uint8 [B, C, Hmax, Wmax], sizes [B, 2] -> float32 [B, C, S, S]."""
+        return self.view_with_geometry(images, sizes, view_config, generator)[0]
+
+    def view_with_geometry(self, images: torch.Tensor, sizes: torch.Tensor,
+                           view_config: ViewAugmentConfig, generator: torch.Generator
+                           ) -> tuple[torch.Tensor, ViewGeometry]:
+        """``view`` and the geometry that cut it from the images."""
         if images.shape[1] != self.channels:
             raise ValueError(f"expected {self.channels} channels, got images {tuple(images.shape)}")
         boxes = sample_crop_boxes(sizes, self.config.crop, generator)
         x = crop_and_resize(images, boxes, self.image_size)
-        x = self._flip_and_turn(x, generator)
+        x, geometry = self._flip_and_turn(x, boxes, generator)
         x = self._jitter_colors(x, view_config, generator)
         x = self._random_grayscale(x, view_config.grayscale_prob, generator)
         x = self._random_blur(x, view_config, generator)
         x = self._random_solarize(x, view_config.solarize_prob, generator)
-        return normalize(x, self.mean, self.std)
+        return normalize(x, self.mean, self.std), geometry
 
-    def _flip_and_turn(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """[B, C, S, S]: horizontal flip, vertical flip, then a random number of quarter turns."""
+    def _flip_and_turn(self, x: torch.Tensor, boxes: torch.Tensor, generator: torch.Generator
+                       ) -> tuple[torch.Tensor, ViewGeometry]:
+        """[B, C, S, S]: horizontal flip, vertical flip, then a random number of quarter
+        turns; with the geometry of the crop ``boxes`` [B, 4] and of those draws."""
         config, count, device = self.config, x.shape[0], x.device
+        geometry = ViewGeometry.unflipped(boxes)
+        hflip, vflip, turns = geometry.hflip, geometry.vflip, geometry.turns
         if config.hflip_prob > 0:
-            chosen = _coin_flips(config.hflip_prob, count, generator, device)
-            x = _where_chosen(chosen, x.flip(3), x)
+            hflip = _coin_flips(config.hflip_prob, count, generator, device)
+            x = _where_chosen(hflip, x.flip(3), x)
         if config.vflip_prob > 0:
-            chosen = _coin_flips(config.vflip_prob, count, generator, device)
-            x = _where_chosen(chosen, x.flip(2), x)
+            vflip = _coin_flips(config.vflip_prob, count, generator, device)
+            x = _where_chosen(vflip, x.flip(2), x)
         if config.rotate90:
             turns = torch.randint(0, 4, (count,), generator=generator, device=device)
             x = rotate_quarter_turns(x, turns)
-        return x
+        return x, ViewGeometry(boxes, hflip, vflip, turns)
 
     @staticmethod
     def _jitter_colors(x: torch.Tensor, view_config: ViewAugmentConfig,

@@ -21,7 +21,7 @@ class UnreadableImageError(ValueError):
     """The file is not an image we can decode (corrupt, truncated, unsupported)."""
 
 
-def _to_uint8(array: np.ndarray, bit_depth: int) -> np.ndarray:
+def to_uint8(array: np.ndarray, bit_depth: int) -> np.ndarray:
     """Scale a high-bit-depth array whose values use ``bit_depth`` bits to 0..255 (or its
     own bits, when it uses more: it is scaled to fit, never clipped)."""
     if array.dtype == np.uint8:
@@ -58,7 +58,7 @@ def decode_image(path: str | Path, channels: int, bit_depth: int = 16) -> torch.
             image.load()
             mode = image.mode
             if mode in HIGH_BIT_MODES:
-                gray = _to_uint8(np.asarray(image), bit_depth)
+                gray = to_uint8(np.asarray(image), bit_depth)
                 array = gray[None] if channels == 1 else np.repeat(gray[None], 3, axis=0)
             else:
                 if mode not in ("L", "RGB"):

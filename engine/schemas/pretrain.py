@@ -153,6 +153,13 @@ class LossConfig(StrictModel):
     temperature: Float | None = Field(None, ge=0.005, le=10)
     relic_alpha: Float | None = Field(None, ge=0, le=100)
     symmetric: Bool | None = None
+    # The local objective (engine/ssl/dense.py): weight of the pixel-level contrast between
+    # overlapping views in the total loss (0: off; moby and hatchery only), points sampled
+    # per image, and the backbone stage whose map it trains (1-based, shallow to deep;
+    # unset: the middle stage that PatchCore and the detectors read).
+    dense_weight: Float | None = Field(None, ge=0, le=100)
+    dense_points: Int = Field(32, ge=1, le=1024)
+    dense_stage: Int | None = Field(None, ge=1, le=4)
 
 
 class MomentumConfig(StrictModel):

@@ -149,10 +149,32 @@ def _resolve_loss_and_momentum(cfg: PretrainConfig, device_type: str | None) -> 
         # docs/benchmarks.md, learning check runs I and K-M.
         cfg.loss.symmetric = method != "mocov2" and not (
             method == "hatchery" and device_type == "cpu")
+    _resolve_dense(cfg)
     if cfg.momentum.base is None:
         cfg.momentum.base = 0.999 if method == "mocov2" else 0.99
     if cfg.momentum.schedule is None:
         cfg.momentum.schedule = "constant" if method == "mocov2" else "cosine"
+
+
+# The stage a local objective trains by default, per family: ResNet's layer3 and Swin's third
+# stage (stride 16 of the input, the maps PatchCore reads), a ViT's middle block.
+DENSE_STAGES: dict[str, int] = {"resnet": 3, "swin": 3, "vit": 1}
+# feature_maps() length per family (engine/backbones): the stages a local objective can train.
+STAGE_COUNTS: dict[str, int] = {"resnet": 4, "swin": 4, "vit": 2}
+
+
+def _resolve_dense(cfg: PretrainConfig) -> None:
+    loss, family = cfg.loss, BACKBONE_SPECS[cfg.backbone.name].family
+    if loss.dense_weight is None:
+        loss.dense_weight = 0.0
+    if loss.dense_weight > 0 and cfg.method not in ("moby", "hatchery"):
+        raise JobConfigError("loss.dense_weight", "the local objective trains with moby and "
+                             f"hatchery, not {cfg.method}: use one of them or leave it 0")
+    if loss.dense_stage is None:
+        loss.dense_stage = DENSE_STAGES[family]
+    if loss.dense_stage > STAGE_COUNTS[family]:
+        raise JobConfigError("loss.dense_stage", f"{cfg.backbone.name} has "
+                             f"{STAGE_COUNTS[family]} stages, not {loss.dense_stage}")
 
 
 def _resolve_optimizer(cfg: PretrainConfig) -> None:

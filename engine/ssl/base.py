@@ -43,6 +43,12 @@ class SelfSupervisedMethod(nn.Module):
         """The online backbone: what ``embed``, ``eval`` and downstream tasks use."""
         return self.online_encoder.backbone
 
+    @property
+    def needs_geometry(self) -> bool:
+        """Whether ``forward`` takes the views' geometry (``geometry1``, ``geometry2``,
+        ``generator`` keywords): methods with a local objective do."""
+        return False
+
     def forward(self, view1: torch.Tensor, view2: torch.Tensor) -> StepOutput:
         raise NotImplementedError
 

@@ -21,15 +21,31 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from torch import nn
 
 from engine import distributed
 
+Outputs = torch.Tensor | tuple[torch.Tensor, ...]
+
+
+def _concatenated(chunks: list[Outputs]) -> Outputs:
+    """Chunks' outputs -> one output: tensors concatenated, tuples element by element."""
+    if isinstance(chunks[0], tuple):
+        return tuple(torch.cat(parts) for parts in zip(*chunks, strict=True))
+    return torch.cat(chunks)
+
+
+def _each(outputs: Outputs, function: Callable[[torch.Tensor], torch.Tensor]) -> Outputs:
+    """``function`` applied to a tensor, or to each tensor of a tuple."""
+    if isinstance(outputs, tuple):
+        return tuple(function(part) for part in outputs)
+    return function(outputs)
+
 
 def ghost_batch_forward(
-    encoder: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, splits: int
-) -> torch.Tensor:
-    """encoder over ``splits`` consecutive chunks of the batch: [N, ...] -> [N, D].
+    encoder: Callable[[torch.Tensor], Outputs], images: torch.Tensor, splits: int
+) -> Outputs:
+    """encoder over ``splits`` consecutive chunks of the batch: [N, ...] -> [N, D] (or a
+    tuple of [N, ...] tensors when the encoder returns a tuple).
 
     Each chunk's BatchNorm layers see only that chunk. N must be a multiple of ``splits``.
     """
@@ -37,22 +53,24 @@ def ghost_batch_forward(
         return encoder(images)
     if images.shape[0] % splits:
         raise ValueError(f"batch of {images.shape[0]} does not divide into {splits} ghost batches")
-    return torch.cat([encoder(chunk) for chunk in images.chunk(splits)])
+    return _concatenated([encoder(chunk) for chunk in images.chunk(splits)])
 
 
 @torch.no_grad()
-def shuffled_forward(encoder: nn.Module, images: torch.Tensor, splits: int = 1) -> torch.Tensor:
+def shuffled_forward(encoder: Callable[[torch.Tensor], Outputs], images: torch.Tensor,
+                     splits: int = 1) -> Outputs:
     """encoder(images) computed on a shuffled batch, returned in the original order.
 
-    images: [N, C, H, W] of this rank -> [N, D]. Under DDP the batch is gathered from every
-    rank, permuted with a permutation broadcast from rank 0, and each rank encodes one slice
-    (MoCo's shuffle-BN); on one process the local batch is permuted and encoded in ``splits``
-    ghost batches.
+    images: [N, C, H, W] of this rank -> [N, D] (or a tuple, as the encoder returns). Under
+    DDP the batch is gathered from every rank, permuted with a permutation broadcast from
+    rank 0, and each rank encodes one slice (MoCo's shuffle-BN); on one process the local
+    batch is permuted and encoded in ``splits`` ghost batches.
     """
     if not distributed.is_distributed():
         order = torch.randperm(images.shape[0], device=images.device)
         keys = ghost_batch_forward(encoder, images[order], splits)
-        return keys[torch.argsort(order)]
+        restore = torch.argsort(order)
+        return _each(keys, lambda part: part[restore])
 
     world, rank = distributed.world_size(), distributed.rank()
     all_images = distributed.gather_from_all_ranks(images)
@@ -60,6 +78,5 @@ def shuffled_forward(encoder: nn.Module, images: torch.Tensor, splits: int = 1) 
     distributed.broadcast_from_rank0(order)
     local_slice = order.view(world, -1)[rank]
     keys = ghost_batch_forward(encoder, all_images[local_slice], splits)
-    all_keys = distributed.gather_from_all_ranks(keys)
     restore = torch.argsort(order).view(world, -1)[rank]
-    return all_keys[restore]
+    return _each(keys, lambda part: distributed.gather_from_all_ranks(part)[restore])

@@ -7,12 +7,15 @@ priority memories, each upgrade one switch of the config (``loss.relic_alpha``,
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from engine import distributed
 from engine.backbones import build_backbone
+from engine.backbones.base import Backbone
 from engine.schemas.pretrain import MemoryConfig, PretrainConfig
 from engine.ssl.base import SelfSupervisedMethod
+from engine.ssl.dense import DenseObjective, dense_head
 from engine.ssl.heads import Encoder, mlp_head
 from engine.ssl.memory import FifoQueue, NegativeMemory, PriorityMemory
 from engine.ssl.moby import MoBY
@@ -36,18 +39,44 @@ def build_memory(config: MemoryConfig, dim: int) -> NegativeMemory:
     )
 
 
+# The local objective's heads: 1x1 convolutions run at every location of a stage's map, so
+# they are kept far narrower than the global MLP (DenseCL projects to 128 as well).
+DENSE_HIDDEN_DIM = 512
+DENSE_OUT_DIM = 128
+
+
+def _uses_dense(config: PretrainConfig) -> bool:
+    return bool(config.loss.dense_weight)
+
+
 def _encoders(config: PretrainConfig, in_channels: int, batch_norm_heads: bool,
               last_batch_norm: bool) -> tuple[Encoder, Encoder]:
-    """Online encoder (with drop-path) and its target twin (without), not yet synchronized."""
+    """Online encoder (with drop-path) and its target twin (without), not yet synchronized;
+    with a dense projector on stage ``loss.dense_stage`` when the local objective is on."""
     heads = config.heads
 
     def encoder(drop_path: float) -> Encoder:
         backbone = build_backbone(config.backbone, in_channels, drop_path=drop_path)
         projector = mlp_head(backbone.feature_dim, heads.hidden_dim, heads.out_dim,
                              heads.projector_layers, batch_norm_heads, last_batch_norm)
-        return Encoder(backbone, projector)
+        if not _uses_dense(config):
+            return Encoder(backbone, projector)
+        stage = config.loss.dense_stage
+        stage_dim = _stage_width(backbone, stage, in_channels)
+        dense_projector = dense_head(stage_dim, DENSE_HIDDEN_DIM, DENSE_OUT_DIM)
+        return Encoder(backbone, projector, dense_projector, stage)
 
     return encoder(config.backbone.drop_path), encoder(0.0)
+
+
+@torch.no_grad()
+def _stage_width(backbone: Backbone, stage: int, in_channels: int) -> int:
+    """Channels of stage ``stage``'s map (1-based), read off a pass over one small image."""
+    was_training = backbone.training
+    backbone.eval()
+    maps = backbone.feature_maps(torch.zeros(1, in_channels, 64, 64))
+    backbone.train(was_training)
+    return maps[stage - 1].values.shape[1]
 
 
 def _predictor(config: PretrainConfig) -> nn.Module:
@@ -89,9 +118,15 @@ def build_method(
     if config.method == "mocov2":
         return MoCoV2(online, target, build_memory(config.memory, dim), temperature, schedule,
                       shuffle_keys=shuffle_keys, bn_splits=bn_splits)
+    dense, dense_predictor = None, None
+    if _uses_dense(config):
+        dense = DenseObjective(config.loss.dense_weight, points=config.loss.dense_points,
+                               temperature=temperature)
+        dense_predictor = dense_head(DENSE_OUT_DIM, DENSE_HIDDEN_DIM, DENSE_OUT_DIM)
     return MoBY(
         online, target, _predictor(config),
         build_memory(config.memory, dim), build_memory(config.memory, dim),
         temperature, schedule, relic_alpha=config.loss.relic_alpha, shuffle_keys=shuffle_keys,
-        bn_splits=bn_splits, symmetric=config.loss.symmetric,
+        bn_splits=bn_splits, symmetric=config.loss.symmetric, dense=dense,
+        dense_predictor=dense_predictor,
     )

@@ -8,7 +8,10 @@ Example::
 
 from __future__ import annotations
 
+import torch
 from torch import nn
+
+from engine.backbones.base import Backbone
 
 
 def mlp_head(
@@ -41,12 +44,27 @@ def mlp_head(
 
 
 class Encoder(nn.Module):
-    """Backbone followed by a projector: images [N, C, H, W] -> projections [N, out_dim]."""
+    """Backbone followed by a projector: images [N, C, H, W] -> projections [N, out_dim].
 
-    def __init__(self, backbone: nn.Module, projector: nn.Module) -> None:
+    With a ``dense_projector`` (the local objective, ``engine.ssl.dense``) it also projects
+    the map of stage ``dense_stage`` (1-based, shallow to deep) at every location.
+    """
+
+    def __init__(self, backbone: Backbone, projector: nn.Module,
+                 dense_projector: nn.Module | None = None, dense_stage: int = 3) -> None:
         super().__init__()
         self.backbone = backbone
         self.projector = projector
+        self.dense_projector = dense_projector
+        self.dense_stage = dense_stage
 
-    def forward(self, images):
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.projector(self.backbone(images))
+
+    def forward_dense(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """images [N, C, H, W] -> (projections [N, out_dim], dense projections
+        [N, dense_dim, h, w] of stage ``dense_stage``), one backbone pass where it can."""
+        if self.dense_projector is None:
+            raise ValueError("this encoder has no dense projector")
+        pooled, maps = self.backbone.pooled_and_maps(images)
+        return self.projector(pooled), self.dense_projector(maps[self.dense_stage - 1].values)

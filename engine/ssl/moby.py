@@ -16,6 +16,11 @@ half view 1 from view 2, so both augmentation pipelines still train the online b
 step and each memory still receives keys of its own view. ReLIC's second distribution is then
 the target key of the other view over the same candidates (stop-gradient side). Where compute
 bounds the run (a CPU, a short budget) this buys nearly twice the steps for the same time.
+
+With a ``DenseObjective`` (``engine.ssl.dense``) both branches also project a middle stage's
+map, and the online prediction at each image point shared by two views learns to pick out
+the target feature at that point in the other view: the local term small defects need. It
+follows the same directions as the global loss and needs the views' geometry.
 """
 
 from __future__ import annotations
@@ -25,12 +30,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine import distributed
+from engine.data.geometry import ViewGeometry
 from engine.ssl.base import SelfSupervisedMethod, StepOutput
 from engine.ssl.batchnorm import ghost_batch_forward, shuffled_forward
+from engine.ssl.dense import DenseObjective
 from engine.ssl.heads import Encoder
 from engine.ssl.losses import info_nce, memory_logits, relic_invariance, relic_toward_target
 from engine.ssl.memory import NegativeDraw, NegativeMemory
 from engine.ssl.momentum import MomentumSchedule, copy_weights_and_freeze
+
+# The local objective's inputs for one direction: online dense predictions [N, D', h, w] and
+# the geometry of their views, target dense keys [N, D', h, w] and the geometry of theirs.
+DensePair = tuple[torch.Tensor, ViewGeometry, torch.Tensor, ViewGeometry]
 
 
 class MoBY(SelfSupervisedMethod):
@@ -49,6 +60,8 @@ class MoBY(SelfSupervisedMethod):
         shuffle_keys: bool = False,
         bn_splits: int = 1,
         symmetric: bool = True,
+        dense: DenseObjective | None = None,
+        dense_predictor: nn.Module | None = None,
     ) -> None:
         super().__init__(momentum)
         self.online_encoder = online_encoder
@@ -63,24 +76,56 @@ class MoBY(SelfSupervisedMethod):
         self.shuffle_keys = shuffle_keys
         self.bn_splits = bn_splits
         self.symmetric = symmetric
+        if (dense is None) != (dense_predictor is None):
+            raise ValueError("the dense objective needs its predictor, and only it")
+        self.dense = dense
+        self.dense_predictor = dense_predictor
         self._pending: list[tuple[NegativeMemory, torch.Tensor, NegativeDraw, torch.Tensor]] = []
 
-    def _predict(self, view: torch.Tensor) -> torch.Tensor:
-        predictions = ghost_batch_forward(
-            lambda chunk: self.predictor(self.online_encoder(chunk)), view, self.bn_splits
-        )
-        return F.normalize(predictions, dim=1)
+    @property
+    def needs_geometry(self) -> bool:
+        """Whether ``forward`` needs the views' geometry (the local objective is on)."""
+        return self.dense is not None
+
+    def _predict(self, view: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """[N, C, H, W] -> normalized predictions [N, D] and, with the local objective, the
+        dense predictions [N, D', h, w] (else None)."""
+        if self.dense_predictor is None:
+            predictions = ghost_batch_forward(
+                lambda chunk: self.predictor(self.online_encoder(chunk)), view, self.bn_splits)
+            return F.normalize(predictions, dim=1), None
+
+        def predict_both(chunk: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            projections, dense = self.online_encoder.forward_dense(chunk)
+            return self.predictor(projections), self.dense_predictor(dense)
+
+        predictions, dense = ghost_batch_forward(predict_both, view, self.bn_splits)
+        return F.normalize(predictions, dim=1), dense
 
     @torch.no_grad()
-    def _target(self, view: torch.Tensor) -> torch.Tensor:
+    def _target(self, view: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """[N, C, H, W] -> normalized target keys [N, D] and, with the local objective, the
+        dense keys [N, D', h, w] (else None)."""
+        encoder = self.target_encoder
+        forward = encoder.forward_dense if self.dense is not None else encoder
         if self.shuffle_keys:
-            return F.normalize(shuffled_forward(self.target_encoder, view, self.bn_splits), dim=1)
-        return F.normalize(self.target_encoder(view), dim=1)
+            keys = shuffled_forward(forward, view, self.bn_splits)
+        else:
+            keys = forward(view)
+        if self.dense is None:
+            return F.normalize(keys, dim=1), None
+        return F.normalize(keys[0], dim=1), keys[1]
 
-    def forward(self, view1: torch.Tensor, view2: torch.Tensor) -> StepOutput:
-        """view1, view2: [N, C, H, W], the two augmentations of the same N images."""
+    def forward(self, view1: torch.Tensor, view2: torch.Tensor,
+                geometry1: ViewGeometry | None = None, geometry2: ViewGeometry | None = None,
+                generator: torch.Generator | None = None) -> StepOutput:
+        """view1, view2: [N, C, H, W], the two augmentations of the same N images; their
+        geometries (needed by the local objective only); ``generator`` draws the local
+        objective's points (on the views' device)."""
+        if self.dense is not None and (geometry1 is None or geometry2 is None):
+            raise ValueError("the dense objective needs both views' geometry")
         encode = self._encode_both_ways if self.symmetric else self._encode_one_way
-        pred1, key2, pred2, key1 = encode(view1, view2)
+        pred1, key2, pred2, key1, dense_pairs = encode(view1, view2, geometry1, geometry2)
         draw1, draw2 = self.memory1.draw(), self.memory2.draw()
 
         # One-way halves: each half's mean keeps the symmetric loss's weight per image (2/N).
@@ -93,6 +138,10 @@ class MoBY(SelfSupervisedMethod):
             invariance = self._relic(pred1, key2, pred2, key1, draw1, draw2)
             loss = loss + self.relic_alpha * invariance
             metrics["relic_kl"] = invariance.detach()
+        if self.dense is not None:
+            local = self._dense_loss(dense_pairs, generator)
+            loss = loss + self.dense.weight * local
+            metrics["dense"] = local.detach()
 
         self._pending = [
             (self.memory1, distributed.gather_from_all_ranks(key1), draw1,
@@ -102,23 +151,45 @@ class MoBY(SelfSupervisedMethod):
         ]
         return StepOutput(loss, metrics)
 
+    def _dense_loss(self, pairs: list[DensePair], generator: torch.Generator | None
+                    ) -> torch.Tensor:
+        """Sum over directions of the local objective; a one-way step's single pair covers
+        every image once, so it counts twice, as the two half-batch global terms do."""
+        assert self.dense is not None
+        total = sum(self.dense.loss(*pair, generator=generator) for pair in pairs)
+        return total * (2 / len(pairs))
+
     def _encode_both_ways(
-        self, view1: torch.Tensor, view2: torch.Tensor
-    ) -> tuple[torch.Tensor, ...]:
-        """Every image in both directions -> (pred1, key2, pred2, key1), each [N, D]."""
-        pred1, pred2 = self._predict(view1), self._predict(view2)
-        key1, key2 = self._target(view1), self._target(view2)
-        return pred1, key2, pred2, key1
+        self, view1: torch.Tensor, view2: torch.Tensor,
+        geometry1: ViewGeometry | None, geometry2: ViewGeometry | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, list[DensePair]]:
+        """Every image in both directions -> (pred1, key2, pred2, key1), each [N, D], and the
+        local objective's (online dense, its geometry, target dense, its geometry) pairs."""
+        (pred1, dense_pred1), (pred2, dense_pred2) = self._predict(view1), self._predict(view2)
+        (key1, dense_key1), (key2, dense_key2) = self._target(view1), self._target(view2)
+        pairs = []
+        if self.dense is not None:
+            pairs = [(dense_pred1, geometry1, dense_key2, geometry2),
+                     (dense_pred2, geometry2, dense_key1, geometry1)]
+        return pred1, key2, pred2, key1, pairs
 
     def _encode_one_way(
-        self, view1: torch.Tensor, view2: torch.Tensor
-    ) -> tuple[torch.Tensor, ...]:
+        self, view1: torch.Tensor, view2: torch.Tensor,
+        geometry1: ViewGeometry | None, geometry2: ViewGeometry | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, list[DensePair]]:
         """[:N/2] predicts view 2 from view 1, [N/2:] the reverse: one online and one target
-        pass -> (pred1, key2) of the first half, (pred2, key1) of the second, each [N/2, D]."""
+        pass -> (pred1, key2) of the first half, (pred2, key1) of the second, each [N/2, D],
+        and the local objective's one (online dense, geometry, target dense, geometry) pair."""
         half = view1.shape[0] // 2
-        pred = self._predict(torch.cat([view1[:half], view2[half:]]))
-        key = self._target(torch.cat([view2[:half], view1[half:]]))
-        return pred[:half], key[:half], pred[half:], key[half:]
+        pred, dense_pred = self._predict(torch.cat([view1[:half], view2[half:]]))
+        key, dense_key = self._target(torch.cat([view2[:half], view1[half:]]))
+        pairs = []
+        if self.dense is not None:
+            assert geometry1 is not None and geometry2 is not None
+            online = ViewGeometry.cat([geometry1[:half], geometry2[half:]])
+            target = ViewGeometry.cat([geometry2[:half], geometry1[half:]])
+            pairs = [(dense_pred, online, dense_key, target)]
+        return pred[:half], key[:half], pred[half:], key[half:], pairs
 
     def _relic(
         self,

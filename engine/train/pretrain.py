@@ -313,15 +313,20 @@ class PretrainRun:
         batch = batch.to(self.device, non_blocking=True)
         self._seed_augmentation(self.step)
         with torch.no_grad():
-            view1, view2 = self.augment(batch.images, batch.sizes, self.generator)
+            (view1, geometry1), (view2, geometry2) = self.augment.with_geometry(
+                batch.images, batch.sizes, self.generator)
         if self.config.runtime.channels_last:
             view1 = view1.contiguous(memory_format=torch.channels_last)
             view2 = view2.contiguous(memory_format=torch.channels_last)
         lr = warmup_cosine(self.step, self.total_steps, self.peak_lr, self.warmup_steps)
         set_learning_rate(self.optimizer, lr)
 
+        geometry = {}
+        if self.method.needs_geometry:
+            geometry = {"geometry1": geometry1, "geometry2": geometry2,
+                        "generator": self.generator}
         with self._autocast():
-            output = self.model(view1, view2)
+            output = self.model(view1, view2, **geometry)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(output.loss).backward()
         if self.config.optim.clip_grad_norm is not None:

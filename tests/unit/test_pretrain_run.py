@@ -82,8 +82,12 @@ def test_transformer_backbones_train(neu_small, tmp_path, method, backbone):
         assert frozen_before
 
 
-def test_resume_continues_the_uninterrupted_loss_curve(neu_small, tmp_path):
-    straight = PretrainRun(tiny_config(neu_small, steps=6), tmp_path / "straight").run()
+@pytest.mark.parametrize("loss", [{}, {"dense_weight": 1.0}], ids=["global", "with-local"])
+def test_resume_continues_the_uninterrupted_loss_curve(neu_small, tmp_path, loss):
+    def config():
+        return tiny_config(neu_small, steps=6, loss=loss)
+
+    straight = PretrainRun(config(), tmp_path / "straight").run()
     assert straight.status == "completed"
 
     calls = {"n": 0}
@@ -92,11 +96,9 @@ def test_resume_continues_the_uninterrupted_loss_curve(neu_small, tmp_path):
         calls["n"] += 1
         return calls["n"] >= 3
 
-    first = PretrainRun(tiny_config(neu_small, steps=6), tmp_path / "resumed",
-                        should_cancel=cancel_after_three).run()
+    first = PretrainRun(config(), tmp_path / "resumed", should_cancel=cancel_after_three).run()
     assert first.status == "cancelled" and first.step == 3
-    second = PretrainRun(tiny_config(neu_small, steps=6), tmp_path / "resumed",
-                         resume=True).run()
+    second = PretrainRun(config(), tmp_path / "resumed", resume=True).run()
     assert second.status == "completed" and second.step == 6
     assert len(losses(tmp_path / "resumed")) == 6
     torch.testing.assert_close(losses(tmp_path / "resumed"), losses(tmp_path / "straight"))
