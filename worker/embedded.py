@@ -245,7 +245,7 @@ def main() -> None:
             connection.execute(update(User).where(User.email == DEMO_EMAIL)
                                .values(is_platform_admin=True))
         engine.dispose()
-        print(f"\nHatchery runs at {base}  (API docs: {base}/docs)\n"
+        print(f"\nHatchery runs at {base}  (open it in a browser; API docs: {base}/docs)\n"
               f"login: {DEMO_EMAIL} / {DEMO_PASSWORD}\n"
               f"one worker is listening (queues {queues.replace(',', ', ')}) and one "
               "prediction server; a process that dies is started again; Ctrl-C stops "

@@ -45,7 +45,7 @@ describe("labeling shortcuts", () => {
   it("writes the labels of an action", () => {
     const classes = parseClasses("good, scratch，dent, scratch");
     expect(classes).toEqual(["good", "scratch", "dent"]);
-    expect(applyAction(blank, { type: "class", index: 1 }, classes)).toMatchObject({ class_name: "scratch", is_defect: null });
+    expect(applyAction(blank, { type: "class", index: 1 }, classes)).toMatchObject({ class_name: "scratch", is_defect: true });
     expect(applyAction(blank, { type: "class", index: 0 }, classes)).toMatchObject({ class_name: "good", is_defect: false });
     expect(applyAction(blank, { type: "class", index: 5 }, classes)).toBeNull();
     expect(applyAction(blank, { type: "defect" }, classes)).toMatchObject({ is_defect: true });
@@ -116,5 +116,16 @@ describe("errors, routes and the curl example", () => {
     expect(curl).toContain("$HATCHERY_API_KEY");
     expect(curl).toContain("/api/v1/model-versions/v1/predict");
     expect(curl).toContain("X-Hatchery-Organization: org1");
+  });
+});
+
+describe("metric names", () => {
+  it("reads known metrics in words and keeps unknown ones", async () => {
+    const { metricLabel, MESSAGES } = await import("../src/i18n");
+    const { interpolate } = await import("../src/i18n");
+    const t = (key: keyof typeof MESSAGES.en) => interpolate(MESSAGES.en[key]);
+    expect(metricLabel(t, "balanced_accuracy")).toBe("Balanced accuracy");
+    expect(metricLabel(t, "knn.k=20.balanced_accuracy")).toBe("kNN k=20 Balanced accuracy");
+    expect(metricLabel(t, "something_new")).toBe("something_new");
   });
 });

@@ -24,6 +24,15 @@ export function storedLanguage(): Language {
   return typeof navigator !== "undefined" && navigator.language.startsWith("zh") ? "zh" : "en";
 }
 
+/** A metric's name in words where the messages have one (kNN ones read "kNN k=20 …"), else as is. */
+export function metricLabel(t: I18n["t"], name: string): string {
+  const key = `metric.${name}`;
+  if (key in en) return t(key as MessageKey);
+  const knn = /^knn\.k=(\d+)\.(.+)$/.exec(name);
+  if (knn && `metric.${knn[2]}` in en) return `kNN k=${knn[1]} ${t(`metric.${knn[2]}` as MessageKey)}`;
+  return name;
+}
+
 export interface I18n {
   language: Language;
   locale: string;

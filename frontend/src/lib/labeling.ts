@@ -48,14 +48,14 @@ export function parseClasses(text: string): string[] {
 
 /**
  * The labels after ``action`` (a labeling action; null for a move). A class named "good"
- * marks a good part; any other class keeps the defect flag as it was.
+ * marks a good part, any other class a defect of that kind.
  */
 export function applyAction(labels: ItemLabels, action: Action, classes: string[]): ItemLabels | null {
   switch (action.type) {
     case "class": {
       const name = classes[action.index];
       if (!name) return null;
-      return { ...labels, class_name: name, is_defect: name === "good" ? false : labels.is_defect };
+      return { ...labels, class_name: name, is_defect: name !== "good" };
     }
     case "good":
       return { ...labels, is_defect: false };

@@ -74,7 +74,7 @@ function Gallery({ datasetId, classes, version }: { datasetId: string; classes: 
       <div className="filters" role="group" aria-label={t("dataset.filters")}>
         <label className="inline-field">
           <span>{t("dataset.filterLabeled")}</span>
-          <select value={labeled} onChange={(e) => { setLabeled(e.target.value as Labeled); setOffset(0); }}>
+          <select data-testid="filter-labeled" value={labeled} onChange={(e) => { setLabeled(e.target.value as Labeled); setOffset(0); }}>
             <option value="all">{t("common.all")}</option>
             <option value="yes">{t("dataset.labeledYes")}</option>
             <option value="no">{t("dataset.labeledNo")}</option>

@@ -117,7 +117,9 @@ export function JobPage({ jobId }: { jobId: string }) {
       </PageTitle>
       <div className="panel">
         <p>
-          <StatusBadge status={job.status} /> <span data-testid="job-status">{job.status}</span>
+          <span data-testid="job-status" data-status={job.status}>
+            <StatusBadge status={job.status} />
+          </span>
           {progress.stage && progress.stages && (
             <span>
               {" · "}

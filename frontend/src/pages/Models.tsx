@@ -5,7 +5,7 @@ import { useState } from "react";
 import { api, postForm, type Schemas } from "../api/client";
 import { errorText, problemMessage, unwrap } from "../api/problems";
 import { Empty, ErrorMessage, Loading, PageTitle, ProgressBar } from "../components/common";
-import { useI18n } from "../i18n";
+import { metricLabel, useI18n } from "../i18n";
 import { predictCurl } from "../lib/curl";
 import { formatMetric, formatNumber, formatPercent } from "../lib/format";
 import { Link } from "../lib/router";
@@ -169,8 +169,8 @@ export function ModelsPage({ projectId }: { projectId: string }) {
                   <th scope="col">{t("models.model")}</th>
                   <th scope="col">{t("models.task")}</th>
                   {columns.map((metric) => (
-                    <th key={metric} scope="col">
-                      {metric}
+                    <th key={metric} scope="col" title={metric}>
+                      {metricLabel(t, metric)}
                     </th>
                   ))}
                   <th scope="col">{t("models.rank")}</th>

@@ -1,0 +1,217 @@
+"""The browser app end to end in headless Chromium against the embedded platform: sign up,
+create a project, upload a NEU-DET zip (and a bad file, refused with its reason), label by
+keyboard, train a tiny pipeline, watch it finish, compare models, set production, predict;
+every page again in Chinese with no missing message; another organization sees none of it."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import NEU_DET, SCREENSHOTS
+from tests.e2e.platform import REPO
+from worker.embedded import neu_sample
+
+EN_MESSAGES = REPO / "frontend" / "src" / "i18n" / "en.ts"
+PASSWORD = "browser-test-password"
+TEST_IMAGES = 2  # per class, kept for testing
+JOB_SECONDS = 300
+
+
+def message_keys() -> list[str]:
+    return re.findall(r'^\s+"([\w.]+)":', EN_MESSAGES.read_text(), flags=re.MULTILINE)
+
+
+def shoot(page: Page, language: str, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=SCREENSHOTS / f"{language}-{name}.png", full_page=True)
+
+
+def sample_zip(folder: Path) -> tuple[Path, list[Path]]:
+    """A zip of 5 crazing and 5 scratches images (no class folders: labeled in the app)."""
+    images = [path for path in neu_sample(NEU_DET, 5, offset=10)
+              if path.name.startswith(("crazing", "scratches"))]
+    archive = folder / "steel.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        for path in images:
+            out.write(path, path.name)
+    return archive, images
+
+
+def sign_up(page: Page, email: str, organization: str) -> None:
+    page.goto("/signup")
+    page.get_by_label("Your name").fill("Ana")
+    page.get_by_label("Organization").fill(organization)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Projects", level=1)).to_be_visible()
+
+
+def upload_and_check_verdicts(page: Page, tmp_path: Path) -> list[Path]:
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("this is not an image")
+    page.get_by_test_id("upload-input").set_input_files(str(bad))
+    rejected = page.locator("[data-testid=verdict].verdict-rejected")
+    expect(rejected).to_have_count(1)
+    expect(rejected).to_contain_text("notes.jpg")
+    assert rejected.locator(".verdict-detail").inner_text().strip(" —"), "no reason shown"
+
+    archive, images = sample_zip(tmp_path)
+    page.get_by_test_id("upload-input").set_input_files(str(archive))
+    expect(page.locator("[data-testid=verdict].verdict-added")).to_have_count(len(images))
+    expect(page.get_by_test_id("gallery").locator("img")).to_have_count(len(images))
+    return images
+
+
+def label_by_keyboard(page: Page, count: int) -> None:
+    """Classes typed once; then per image: T for the first few of a class, 1 or 2."""
+    page.get_by_test_id("classes").fill("crazing, scratches")
+    page.get_by_test_id("label-image").click()  # the shortcuts work outside text fields
+    kept = {"crazing": 0, "scratches": 0}
+    caption = page.locator(".label-image figcaption strong")
+    for step in range(count):
+        name = caption.inner_text()
+        kind = "crazing" if name.startswith("crazing") else "scratches"
+        if kept[kind] < TEST_IMAGES:
+            kept[kind] += 1
+            page.keyboard.press("t")
+            expect(page.get_by_test_id("current-labels")).to_contain_text("Test")
+        page.keyboard.press("1" if kind == "crazing" else "2")
+        if step < count - 1:
+            expect(caption).not_to_have_text(name)
+    expect(page.get_by_role("status").filter(has_text="labeled")).to_contain_text(
+        f"{count} labeled")
+
+
+def test_the_whole_path_in_english_then_chinese(page: Page, platform, tmp_path):
+    pages: dict[str, str] = {}
+
+    def visit(name: str) -> None:
+        pages[name] = page.url
+        shoot(page, "en", name)
+
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/signin$"))
+    visit("signin")
+    page.goto("/signup")
+    visit("signup")
+    sign_up(page, "ana@example.com", "Acme Steel")
+    platform.make_platform_admin("ana@example.com")
+    expect(page.get_by_text("No projects yet")).to_be_visible()
+    visit("projects-empty")
+
+    page.get_by_label("Project name").fill("Strip line 2")
+    page.get_by_role("button", name="Create project").click()
+    expect(page.get_by_role("heading", name="Strip line 2", level=1)).to_be_visible()
+    expect(page.get_by_text("No datasets yet")).to_be_visible()
+    page.get_by_label("Dataset name").fill("strip surfaces")
+    page.get_by_role("button", name="Create dataset").click()
+    expect(page.get_by_role("heading", name="strip surfaces", level=1)).to_be_visible()
+
+    images = upload_and_check_verdicts(page, tmp_path)
+    visit("dataset-uploaded")
+
+    page.get_by_role("link", name="Label images").click()
+    label_by_keyboard(page, len(images))
+    visit("label")
+
+    page.get_by_role("link", name="← Back to the dataset").click()
+    expect(page.get_by_test_id("stats")).to_contain_text(str(len(images)))
+    page.get_by_label("Note").fill("first labels")
+    page.get_by_role("button", name="Save a version").click()
+    expect(page.get_by_role("cell", name="v1", exact=True)).to_be_visible()
+    page.get_by_test_id("filter-labeled").select_option("yes")
+    expect(page.get_by_test_id("gallery").locator("img")).to_have_count(len(images))
+    visit("dataset")
+
+    page.get_by_role("link", name="Train a model").click()
+    expect(page.get_by_role("radio", name=re.compile("Sort parts into classes"))).to_be_checked()
+    page.get_by_text("Advanced settings").click()  # the pipeline's JSON schema as a form
+    expect(page.locator("#field-pretrain\\.steps")).to_be_visible()
+    visit("train")
+    page.get_by_text("Advanced settings").click()
+    page.get_by_role("button", name="Start training").click()
+
+    expect(page).to_have_url(re.compile(r"/jobs/"))
+    expect(page.get_by_role("progressbar")).to_be_visible()
+    visit("job-running")
+    status = page.get_by_test_id("job-status")
+    expect(status).to_have_attribute("data-status", re.compile("succeeded|failed|cancelled"),
+                                     timeout=JOB_SECONDS * 1000)
+    assert status.get_attribute("data-status") == "succeeded", \
+        page.locator(".error").all_inner_texts()
+    expect(page.locator(".chart")).to_be_visible()
+    expect(page.get_by_test_id("log")).to_contain_text("stage")
+    visit("job")
+
+    page.get_by_role("link", name="Compare models").first.click()
+    table = page.get_by_test_id("comparison")
+    expect(table.locator("tr.best")).to_have_count(1)
+    table.get_by_role("button", name="Use in production").first.click()
+    expect(table.get_by_text("In production")).to_be_visible()
+    page.get_by_test_id("predict-input").set_input_files(str(images[0]))
+    prediction = page.get_by_test_id("predictions").locator("li")
+    expect(prediction).to_have_count(1, timeout=60_000)
+    expect(prediction).to_contain_text(re.compile("crazing|scratches"))
+    expect(page.get_by_test_id("curl")).to_contain_text("$HATCHERY_API_KEY")
+    visit("models")
+
+    page.get_by_role("navigation").get_by_role("link", name="Organization").click()
+    page.get_by_label("Key name").fill("line camera")
+    page.get_by_role("button", name="Make a key").click()
+    expect(page.get_by_test_id("new-key")).to_contain_text("hk_")
+    visit("organization")
+    page.reload()  # the admin flag is read at sign-in
+    page.get_by_role("navigation").get_by_role("link", name="Admin").click()
+    expect(page.get_by_role("heading", name="Workers")).to_be_visible()
+    expect(page.get_by_text("online").first).to_be_visible()
+    visit("admin")
+    project_url = pages["projects-empty"]
+
+    # Chinese: every page again; no message key shows, the choice is remembered.
+    page.get_by_test_id("language").select_option("zh")
+    page.reload()
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    keys = message_keys()
+    for name, url in pages.items():
+        if name in ("signin", "signup"):
+            continue
+        page.goto(url)
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        page.wait_for_load_state("networkidle")
+        text = page.locator("body").inner_text()
+        assert re.search(r"[\u4e00-\u9fff]", text), f"{name}: no Chinese text"
+        shown = [key for key in keys if key in text]
+        assert not shown, f"{name}: message keys shown instead of text: {shown}"
+        shoot(page, "zh", name)
+    page.get_by_role("button", name="退出登录").click()
+    for name in ("signin", "signup"):
+        page.goto(f"/{name}")
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        shoot(page, "zh", name)
+    page.get_by_test_id("language").select_option("en")
+
+    # Another organization reaches none of it, even by address.
+    sign_up(page, "bo@example.com", "Other Works")
+    expect(page.get_by_text("No projects yet")).to_be_visible()
+    for name in ("dataset", "job", "models"):
+        page.goto(pages[name])
+        expect(page.get_by_role("alert")).to_be_visible()
+        assert "Strip line 2" not in page.locator("body").inner_text()
+    assert project_url  # (the first organization's pages were all visited above)
+    errors = [line for line in page.console_log if line.startswith("pageerror")]
+    assert not errors, errors
+
+
+def test_a_wrong_password_is_said_in_plain_words(page: Page, platform):
+    page.goto("/signin")
+    page.get_by_label("Email").fill("nobody@example.com")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    assert "HTTP" not in page.get_by_role("alert").inner_text()
