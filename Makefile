@@ -33,7 +33,7 @@ frontend/node_modules/.installed: frontend/package.json frontend/package-lock.js
 
 # Written only when it changed, so the client and the build follow real API changes only.
 frontend/openapi.json: $(API_SOURCES) | $(VENV)/.installed
-	$(PYTHON) -m api.kit.openapi_document $@
+	$(PYTHON) -m api.openapi_document $@
 
 frontend/src/api/schema.d.ts: frontend/openapi.json frontend/node_modules/.installed
 	cd frontend && npx openapi-typescript ./openapi.json -o ./src/api/schema.d.ts

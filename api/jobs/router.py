@@ -68,6 +68,15 @@ def get(job_id: uuid.UUID, tenant: TenantDep, session: SessionDep) -> Response:
     return json_response(JobOut.model_validate(Jobs(session, tenant).get(job_id)))
 
 
+@router.get("/jobs/{job_id}/stages", response_model=list[JobOut])
+def stages(job_id: uuid.UUID, tenant: TenantDep, session: SessionDep) -> list[Job]:
+    """A pipeline's stage jobs (pretrain, finetune, evaluate) in the order they started, for
+    its progress page; an empty list for a job of another kind."""
+    jobs = Jobs(session, tenant)
+    jobs.require(job_id)
+    return jobs.stages_of(job_id)
+
+
 @router.post("/jobs/{job_id}/cancel", response_model=JobOut)
 def cancel(job_id: uuid.UUID, tenant: WriterDep, session: SessionDep) -> Job:
     return service.cancel(session, tenant, job_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from api.kit.openapi_document import openapi_text
+from api.openapi_document import openapi_text
 
 COMMITTED = Path(__file__).resolve().parents[2] / "frontend" / "openapi.json"
 

@@ -26,8 +26,7 @@ async function loadLive(jobId: string): Promise<Live> {
   const job = unwrap(await api.GET("/api/v1/jobs/{job_id}", { params: { path: { job_id: jobId } } }));
   let stages: Job[] = [];
   if (job.kind === "pipeline") {
-    const page = unwrap(await api.GET("/api/v1/projects/{project_id}/jobs", { params: { path: { project_id: job.project_id }, query: { limit: 200 } } }));
-    stages = page.items.filter((row) => row.parent_id === job.id).reverse();
+    stages = unwrap(await api.GET("/api/v1/jobs/{job_id}/stages", { params: { path: { job_id: jobId } } }));
   }
   const withLoss = [job, ...stages.filter((stage) => stage.status !== "queued")];
   let loss: Live["loss"] = [];

@@ -46,6 +46,9 @@ function PredictionList({ predictions }: { predictions: Prediction[] }) {
               </span>
             )}
             {typeof prediction.score === "number" && <span> {t("models.score")}: {formatNumber(prediction.score, locale, 3)}</span>}
+            {typeof prediction.heatmap_url === "string" && (
+              <img className="heatmap" src={prediction.heatmap_url} alt={t("models.heatmapOf", { name })} width={128} height={128} />
+            )}
             {scores && (
               <small>
                 {" "}
@@ -63,7 +66,7 @@ function PredictionList({ predictions }: { predictions: Prediction[] }) {
   );
 }
 
-function TryIt({ versionId }: { versionId: string }) {
+function TryIt({ versionId, task }: { versionId: string; task: string }) {
   const { t } = useI18n();
   const { organizationId } = useSession();
   const [progress, setProgress] = useState<number | null>(null);
@@ -79,6 +82,7 @@ function TryIt({ versionId }: { versionId: string }) {
     setProgress(0);
     const form = new FormData();
     for (const file of files.slice(0, 16)) form.append("files", file, file.name);
+    if (task === "anomaly") form.append("heatmaps", "true");
     try {
       const answer = await postForm<{ predictions: Prediction[] }>(`/api/v1/model-versions/${versionId}/predict`, form, ({ loaded, total }) =>
         setProgress(total ? loaded / total : null),
@@ -149,6 +153,7 @@ export function ModelsPage({ projectId }: { projectId: string }) {
   const shown = rows.filter((row) => row.primary_metric).map((row) => row.primary_metric as string);
   const columns = [...new Set(shown)];
   const chosen = selected ?? rows.find((row) => row.rank === 1)?.model_version_id ?? rows[0]?.model_version_id ?? null;
+  const chosenTask = rows.find((row) => row.model_version_id === chosen)?.task ?? "";
 
   return (
     <section>
@@ -210,7 +215,7 @@ export function ModelsPage({ projectId }: { projectId: string }) {
             </table>
           </div>
           <ErrorMessage error={error} />
-          {chosen && <TryIt key={chosen} versionId={chosen} />}
+          {chosen && <TryIt key={chosen} versionId={chosen} task={chosenTask} />}
         </>
       )}
     </section>

@@ -10,6 +10,8 @@ import { useSession } from "../lib/session";
 import { useLoad } from "../lib/useLoad";
 
 type Scope = "read" | "write" | "admin";
+type Role = "owner" | "admin" | "member" | "viewer";
+const ROLES: Role[] = ["owner", "admin", "member", "viewer"];
 
 async function loadOrganization() {
   const [organization, members, keys] = await Promise.all([
@@ -22,12 +24,16 @@ async function loadOrganization() {
 
 export function OrganizationPage() {
   const { t, locale } = useI18n();
-  const { refreshMe } = useSession();
+  const { refreshMe, switchOrganization } = useSession();
   const loaded = useLoad(loadOrganization, []);
   const [keyName, setKeyName] = useState("");
   const [scope, setScope] = useState<Scope>("write");
   const [newKey, setNewKey] = useState<string | null>(null);
   const [orgName, setOrgName] = useState("");
+  const [inviteEmail, setInviteEmail] = useState("");
+  const [inviteRole, setInviteRole] = useState<Role>("member");
+  const [invitation, setInvitation] = useState<string | null>(null);
+  const [acceptToken, setAcceptToken] = useState("");
   const [error, setError] = useState<string | null>(null);
 
   const createKey = async (event: FormEvent) => {
@@ -49,6 +55,41 @@ export function OrganizationPage() {
     try {
       unwrap(await api.DELETE("/api/v1/api-keys/{key_id}", { params: { path: { key_id: keyId } } }));
       loaded.reload();
+    } catch (failure) {
+      setError(errorText(failure));
+    }
+  };
+
+  const changeRole = async (userId: string, role: Role) => {
+    setError(null);
+    try {
+      unwrap(await api.PATCH("/api/v1/members/{user_id}", { params: { path: { user_id: userId } }, body: { role } }));
+      loaded.reload();
+    } catch (failure) {
+      setError(errorText(failure));
+    }
+  };
+
+  const invite = async (event: FormEvent) => {
+    event.preventDefault();
+    setError(null);
+    try {
+      const created = unwrap(await api.POST("/api/v1/invitations", { body: { email: inviteEmail, role: inviteRole } }));
+      setInvitation(created.token);
+      setInviteEmail("");
+    } catch (failure) {
+      setError(errorText(failure));
+    }
+  };
+
+  const accept = async (event: FormEvent) => {
+    event.preventDefault();
+    setError(null);
+    try {
+      const joined = unwrap(await api.POST("/api/v1/invitations/accept", { body: { token: acceptToken.trim() } }));
+      setAcceptToken("");
+      await refreshMe();
+      switchOrganization(joined.id);
     } catch (failure) {
       setError(errorText(failure));
     }
@@ -80,12 +121,58 @@ export function OrganizationPage() {
             {members.map((member) => (
               <tr key={member.user_id}>
                 <th scope="row">{member.email}</th>
-                <td>{t(`role.${member.role}` as "role.owner")}</td>
+                <td>
+                  <select
+                    aria-label={t("org.roleOf", { email: member.email })}
+                    value={member.role}
+                    onChange={(e) => void changeRole(member.user_id, e.target.value as Role)}
+                  >
+                    {ROLES.map((role) => (
+                      <option key={role} value={role}>
+                        {t(`role.${role}` as "role.owner")}
+                      </option>
+                    ))}
+                  </select>
+                </td>
                 <td>{formatDate(member.joined_at, locale)}</td>
               </tr>
             ))}
           </tbody>
         </table>
+      </section>
+      <section className="panel" aria-labelledby="invite-heading">
+        <h2 id="invite-heading">{t("org.invite")}</h2>
+        <p className="hint">{t("org.inviteHint")}</p>
+        {invitation && (
+          <div className="success" role="status">
+            <p>{t("org.invitationShownOnce")}</p>
+            <pre className="code" tabIndex={0} data-testid="invitation">{invitation}</pre>
+          </div>
+        )}
+        <form onSubmit={invite} className="row-form">
+          <label>
+            {t("auth.email")}
+            <input type="email" required value={inviteEmail} onChange={(e) => setInviteEmail(e.target.value)} />
+          </label>
+          <label>
+            {t("org.role")}
+            <select value={inviteRole} onChange={(e) => setInviteRole(e.target.value as Role)}>
+              {ROLES.map((role) => (
+                <option key={role} value={role}>
+                  {t(`role.${role}` as "role.owner")}
+                </option>
+              ))}
+            </select>
+          </label>
+          <button type="submit">{t("org.sendInvite")}</button>
+        </form>
+        <form onSubmit={accept} className="row-form">
+          <label>
+            {t("org.acceptToken")}
+            <input required value={acceptToken} onChange={(e) => setAcceptToken(e.target.value)} />
+          </label>
+          <button type="submit" className="secondary">{t("org.accept")}</button>
+        </form>
       </section>
       <section className="panel" aria-labelledby="keys-heading">
         <h2 id="keys-heading">{t("org.keys")}</h2>

@@ -1,6 +1,6 @@
 """The API's OpenAPI document as the browser app's typed client is generated from it.
 
-    python -m api.kit.openapi_document frontend/openapi.json
+    python -m api.openapi_document frontend/openapi.json
 
 writes it (sorted keys, 2-space indent, a final newline) when it changed; ``make frontend``
 runs it before ``openapi-typescript``, and ``tests/unit/test_openapi_document.py`` checks
@@ -17,12 +17,11 @@ from pathlib import Path
 from api.kit.dispatch import RecordingDispatcher
 from api.kit.settings import Settings
 from api.kit.storage.local import LocalStore
+from api.main import create_app
 
 
 def openapi_text() -> str:
     """The document of an app built with test settings (no database or broker is touched)."""
-    from api.main import create_app  # the app module imports every router: only when asked
-
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(environment="test", database_url=f"sqlite:///{folder}/x.db",
                             storage_url=f"file://{folder}/objects")
@@ -33,7 +32,7 @@ def openapi_text() -> str:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m api.kit.openapi_document OUT.json", file=sys.stderr)
+        print("usage: python -m api.openapi_document OUT.json", file=sys.stderr)
         return 2
     out = Path(argv[0])
     text = openapi_text()
