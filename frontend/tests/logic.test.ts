@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { predictCurl } from "../src/lib/curl";
-import { mergeConfig, pipelineBody } from "../src/lib/goals";
+import { pipelineBody } from "../src/lib/goals";
 import { actionFor, applyAction, parseClasses, type ItemLabels } from "../src/lib/labeling";
 import { doneFraction, logTail, seriesPoints } from "../src/lib/progress";
 import { matchPath } from "../src/lib/router";
@@ -25,11 +25,6 @@ describe("the Train page's pipeline body", () => {
     expect(body.config.pretrain).toMatchObject({ steps: 2, data: { image_size: 64 } });
     expect(body.config.finetune).toMatchObject({ task: "classify", classify: { method: "linear" } });
     expect(pipelineBody("segment", "quick", "v", "s").config.finetune).toMatchObject({ detect: { steps: 2 } });
-  });
-
-  it("merges advanced settings over the preset", () => {
-    const merged = mergeConfig({ pretrain: { steps: 2, data: { image_size: 64 } } }, { pretrain: { data: { image_size: 96 } }, model_name: "m" });
-    expect(merged).toEqual({ pretrain: { steps: 2, data: { image_size: 96 } }, model_name: "m" });
   });
 });
 
@@ -127,5 +122,18 @@ describe("metric names", () => {
     expect(metricLabel(t, "balanced_accuracy")).toBe("Balanced accuracy");
     expect(metricLabel(t, "knn.k=20.balanced_accuracy")).toBe("kNN k=20 Balanced accuracy");
     expect(metricLabel(t, "something_new")).toBe("something_new");
+  });
+});
+
+describe("boxes", async () => {
+  const { boxBetween, toImagePoint } = await import("../src/lib/boxes");
+  it("maps the drawing surface to image pixels, clamped", () => {
+    const rect = { left: 10, top: 20, width: 100, height: 50 };
+    expect(toImagePoint(60, 45, rect, { width: 200, height: 100 })).toEqual({ x: 100, y: 50 });
+    expect(toImagePoint(0, 500, rect, { width: 200, height: 100 })).toEqual({ x: 0, y: 100 });
+  });
+  it("makes a box from any two corners and ignores clicks", () => {
+    expect(boxBetween({ x: 50.4, y: 40 }, { x: 10, y: 10.6 }, "scratch")).toEqual({ type: "box", class_name: "scratch", x: 10, y: 11, width: 40, height: 29 });
+    expect(boxBetween({ x: 5, y: 5 }, { x: 6, y: 30 }, "scratch")).toBeNull();
   });
 });

@@ -94,3 +94,22 @@ describe("form building from a JSON schema", () => {
     expect(getPath(target, "a.x.y")).toBeUndefined();
   });
 });
+
+describe("a preset under the form", () => {
+  const fields = buildFields(SCHEMA);
+  const steps = fields.find((field) => field.path === "pretrain.steps")!;
+  const base = { pretrain: { steps: 2, data: { image_size: 64 } }, finetune: { task: "classify" } };
+
+  it("shows the preset's values instead of the defaults", () => {
+    expect(initialText(steps, base)).toBe("2");
+    expect(initialText(steps)).toBe("100");
+  });
+
+  it("keeps the preset and writes only what was changed over it", () => {
+    const untouched = collectConfig(fields, { "pretrain.steps": "2" }, base);
+    expect(untouched.config).toEqual(base);
+    const changed = collectConfig(fields, { "pretrain.data.image_size": "96" }, base);
+    expect(changed.config).toEqual({ pretrain: { steps: 2, data: { image_size: 96 } }, finetune: { task: "classify" } });
+    expect(base.pretrain.data.image_size).toBe(64); // the preset itself is not changed
+  });
+});

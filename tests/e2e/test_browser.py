@@ -71,7 +71,7 @@ def upload_and_check_verdicts(page: Page, tmp_path: Path) -> list[Path]:
 def label_by_keyboard(page: Page, count: int) -> None:
     """Classes typed once; then per image: T for the first few of a class, 1 or 2."""
     page.get_by_test_id("classes").fill("crazing, scratches")
-    page.get_by_test_id("label-image").click()  # the shortcuts work outside text fields
+    page.get_by_role("heading", level=1).click()  # the shortcuts work outside text fields
     kept = {"crazing": 0, "scratches": 0}
     caption = page.locator(".label-image figcaption strong")
     for step in range(count):
@@ -86,6 +86,14 @@ def label_by_keyboard(page: Page, count: int) -> None:
             expect(caption).not_to_have_text(name)
     expect(page.get_by_role("status").filter(has_text="labeled")).to_contain_text(
         f"{count} labeled")
+    # A box drawn by dragging on the image is saved with the image's labels.
+    surface = page.get_by_test_id("box-surface").bounding_box()
+    page.mouse.move(surface["x"] + 10, surface["y"] + 10)
+    page.mouse.down()
+    page.mouse.move(surface["x"] + 80, surface["y"] + 60, steps=5)
+    page.mouse.up()
+    expect(page.get_by_test_id("current-labels")).to_contain_text("Boxes: 1")
+    expect(page.locator("[data-testid=box-surface] .box")).to_have_count(1)
 
 
 def test_the_whole_path_in_english_then_chinese(page: Page, platform, tmp_path):

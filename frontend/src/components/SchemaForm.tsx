@@ -52,7 +52,12 @@ function Input({ field, text, onChange }: { field: FormField; text: string; onCh
   );
 }
 
-export function SchemaForm({ schema, texts, onChange }: { schema: JsonSchema; texts: Record<string, string>; onChange: (texts: Record<string, string>) => void }) {
+export function SchemaForm({ schema, base, texts, onChange }: {
+  schema: JsonSchema;
+  base: Record<string, unknown>;
+  texts: Record<string, string>;
+  onChange: (texts: Record<string, string>) => void;
+}) {
   const fields = useMemo(() => buildFields(schema), [schema]);
   const groups = useMemo(() => {
     const byGroup = new Map<string, FormField[]>();
@@ -71,7 +76,7 @@ export function SchemaForm({ schema, texts, onChange }: { schema: JsonSchema; te
             <Input
               key={field.path}
               field={field}
-              text={texts[field.path] ?? initialText(field)}
+              text={texts[field.path] ?? initialText(field, base)}
               onChange={(text) => onChange({ ...texts, [field.path]: text })}
             />
           ))}

@@ -153,6 +153,11 @@ export const en = {
   "label.position": "Image {index} of {total} · {labeled} labeled",
   "label.shortcuts": "Shortcuts: 1–9 class, G good, D defect, T keep for testing, X clear, ← → move.",
   "label.testHint": "Images kept for testing are not learned from: they measure the model. Keep a few of each class.",
+  "label.boxes": "Boxes: {count}",
+  "label.boxClass": "Class of new boxes",
+  "label.boxHint": "Drag on the image to draw a box around a defect.",
+  "label.boxSurface": "Image with its boxes; drag to draw one",
+  "label.removeBoxes": "Remove this image's boxes",
   "label.all": "All images",
 
   "train.title": "Train a model",

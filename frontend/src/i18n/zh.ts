@@ -155,6 +155,11 @@ export const zh: Record<MessageKey, string> = {
   "label.position": "第 {index} 张，共 {total} 张 · 已标注 {labeled} 张",
   "label.shortcuts": "快捷键：1–9 类别，G 良品，D 缺陷，T 留作测试，X 清除，← → 切换。",
   "label.testHint": "留作测试的图像不参与学习，只用于评估模型。每个类别请留几张。",
+  "label.boxes": "方框：{count}",
+  "label.boxClass": "新方框的类别",
+  "label.boxHint": "在图像上拖动，框出缺陷。",
+  "label.boxSurface": "图像及其方框；拖动即可画框",
+  "label.removeBoxes": "删除这张图像的方框",
   "label.all": "全部图像",
 
   "train.title": "训练模型",

@@ -58,16 +58,3 @@ export function pipelineBody(goal: Goal, effort: Effort, versionId: string, name
     },
   };
 }
-
-/** Deep merge of plain objects (arrays and scalars of ``extra`` replace). */
-export function mergeConfig(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(extra)) {
-    const current = out[key];
-    const bothObjects = [current, value].every((v) => typeof v === "object" && v !== null && !Array.isArray(v));
-    out[key] = bothObjects
-      ? mergeConfig(current as Record<string, unknown>, value as Record<string, unknown>)
-      : value;
-  }
-  return out;
-}

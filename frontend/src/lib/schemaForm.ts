@@ -129,9 +129,11 @@ export function buildFields(schema: JsonSchema, root: JsonSchema = schema, prefi
   return fields;
 }
 
-/** The value a form input shows for a field (its default, "" when none). */
-export function initialText(field: FormField): string {
-  const value = field.defaultValue;
+/** The value a form input shows for a field: its value in ``base`` (a preset), else its
+ *  default, else "". */
+export function initialText(field: FormField, base: Record<string, unknown> = {}): string {
+  const preset = getPath(base, field.path);
+  const value = preset !== undefined && typeof preset !== "object" ? preset : field.defaultValue;
   if (value === undefined || value === null) return "";
   return String(value);
 }
@@ -181,8 +183,9 @@ export function getPath(source: unknown, path: string): unknown {
 }
 
 /**
- * The config from the form: only fields whose text differs from their default are written,
- * so the engine's own defaults stay in charge of the rest. Returns the errors by path.
+ * The config from the form: ``base`` (a preset) with the fields whose text differs from what
+ * they showed at first written over it, so the engine's own defaults stay in charge of the
+ * rest. Returns the errors by path.
  */
 export function collectConfig(fields: FormField[], texts: Record<string, string>, base: Record<string, unknown> = {}):
   { config: Record<string, unknown>; errors: FieldError[] } {
@@ -190,7 +193,7 @@ export function collectConfig(fields: FormField[], texts: Record<string, string>
   const errors: FieldError[] = [];
   for (const field of fields) {
     const text = texts[field.path];
-    if (text === undefined || text === initialText(field)) continue;
+    if (text === undefined || text === initialText(field, base)) continue;
     const parsed = parseField(field, text);
     if (parsed.error) errors.push({ path: field.path, message: parsed.error });
     else if (parsed.value !== undefined) setPath(config, field.path, parsed.value);

@@ -1,11 +1,12 @@
 /** Labeling: one image at a time, a class or good/defect by keyboard, saved as you go. */
 
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState, type PointerEvent } from "react";
 import { api, type Schemas } from "../api/client";
 import { errorText, unwrap } from "../api/problems";
 import { Empty, ErrorMessage, Loading, PageTitle } from "../components/common";
 import { useI18n } from "../i18n";
 import { formatNumber } from "../lib/format";
+import { boxBetween, isBox, toImagePoint, type Point } from "../lib/boxes";
 import { actionFor, applyAction, parseClasses, type Action, type ItemLabels } from "../lib/labeling";
 import { Link } from "../lib/router";
 import { useLoad } from "../lib/useLoad";
@@ -39,6 +40,9 @@ export function LabelPage({ datasetId }: { datasetId: string }) {
   const [classText, setClassText] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
+  const [boxClass, setBoxClass] = useState("");
+  const [draft, setDraft] = useState<{ start: Point; end: Point } | null>(null);
+  const surface = useRef<SVGSVGElement>(null);
 
   useEffect(() => {
     if (!loaded.data) return;
@@ -57,26 +61,61 @@ export function LabelPage({ datasetId }: { datasetId: string }) {
       if (action.type === "next") return setIndex((at) => Math.min(items.length - 1, at + 1));
       if (action.type === "previous") return setIndex((at) => Math.max(0, at - 1));
       const labels = applyAction(labelsOf(current), action, classes);
-      if (!labels) return;
-      setSaving(true);
-      setError(null);
-      try {
-        const saved = unwrap(
-          await api.PUT("/api/v1/datasets/{dataset_id}/items/{item_id}/labels", {
-            params: { path: { dataset_id: datasetId, item_id: current.id } },
-            body: labels as Schemas["Labels"],
-          }),
-        );
-        setItems((all) => all.map((item) => (item.id === saved.id ? saved : item)));
-        if (action.type !== "test") setIndex((at) => Math.min(items.length - 1, at + 1));
-      } catch (failure) {
-        setError(errorText(failure));
-      } finally {
-        setSaving(false);
-      }
+      if (labels) await save(current, labels, action.type !== "test");
     },
+    // eslint-disable-next-line react-hooks/exhaustive-deps
     [current, classes, datasetId, items.length],
   );
+
+  /** Saves the whole labels of ``item`` (the API clears what is left out). */
+  async function save(item: Item, labels: ItemLabels, advance: boolean) {
+    setSaving(true);
+    setError(null);
+    try {
+      const saved = unwrap(
+        await api.PUT("/api/v1/datasets/{dataset_id}/items/{item_id}/labels", {
+          params: { path: { dataset_id: datasetId, item_id: item.id } },
+          body: labels as Schemas["Labels"],
+        }),
+      );
+      setItems((all) => all.map((row) => (row.id === saved.id ? saved : row)));
+      if (advance) setIndex((at) => Math.min(items.length - 1, at + 1));
+    } catch (failure) {
+      setError(errorText(failure));
+    } finally {
+      setSaving(false);
+    }
+  }
+
+  const labelSize = current ? Math.max(current.width, current.height) / 32 : 8; // about 16 px on screen
+  const boxClassName = boxClass || classes.find((name) => name !== "good") || "";
+  const pointAt = (event: PointerEvent<SVGSVGElement>): Point | null => {
+    if (!current || !surface.current) return null;
+    return toImagePoint(event.clientX, event.clientY, surface.current.getBoundingClientRect(), current);
+  };
+  const startBox = (event: PointerEvent<SVGSVGElement>) => {
+    const point = pointAt(event);
+    if (!point || !boxClassName) return;
+    event.currentTarget.setPointerCapture(event.pointerId);
+    setDraft({ start: point, end: point });
+  };
+  const moveBox = (event: PointerEvent<SVGSVGElement>) => {
+    const point = pointAt(event);
+    if (draft && point) setDraft({ ...draft, end: point });
+  };
+  const endBox = async (event: PointerEvent<SVGSVGElement>) => {
+    const point = pointAt(event);
+    const box = draft && point ? boxBetween(draft.start, point, boxClassName) : null;
+    setDraft(null);
+    if (!box || !current) return;
+    const labels = labelsOf(current);
+    await save(current, { ...labels, is_defect: true, annotations: [...labels.annotations, { ...box }] }, false);
+  };
+  const removeBoxes = async () => {
+    if (!current) return;
+    const labels = labelsOf(current);
+    await save(current, { ...labels, annotations: labels.annotations.filter((annotation) => !isBox(annotation)) }, false);
+  };
 
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
@@ -107,13 +146,45 @@ export function LabelPage({ datasetId }: { datasetId: string }) {
           <div className="label-image">
             {current && (
               <figure>
-                <img src={current.thumbnail_url} alt={current.path} data-testid="label-image" />
+                <div className="box-surface">
+                  <img src={current.thumbnail_url} alt={current.path} data-testid="label-image" />
+                  <svg
+                    ref={surface}
+                    viewBox={`0 0 ${current.width} ${current.height}`}
+                    preserveAspectRatio="none"
+                    onPointerDown={startBox}
+                    onPointerMove={moveBox}
+                    onPointerUp={(event) => void endBox(event)}
+                    data-testid="box-surface"
+                    aria-label={t("label.boxSurface")}
+                    role="img"
+                  >
+                    {current.annotations.filter(isBox).map((box, at) => (
+                      <g key={at} className="box">
+                        <rect x={box.x} y={box.y} width={box.width} height={box.height} />
+                        <text x={box.x + 1} y={box.y + labelSize} fontSize={labelSize}>
+                          {box.class_name}
+                        </text>
+                      </g>
+                    ))}
+                    {draft && (
+                      <rect
+                        className="box-draft"
+                        x={Math.min(draft.start.x, draft.end.x)}
+                        y={Math.min(draft.start.y, draft.end.y)}
+                        width={Math.abs(draft.end.x - draft.start.x)}
+                        height={Math.abs(draft.end.y - draft.start.y)}
+                      />
+                    )}
+                  </svg>
+                </div>
                 <figcaption>
                   <strong>{current.path}</strong>
                   <span data-testid="current-labels">
                     {current.class_name ?? t("label.noClass")} ·{" "}
                     {current.is_defect === true ? t("dataset.defect") : current.is_defect === false ? t("dataset.good") : t("label.noCondition")} ·{" "}
-                    {current.split === "test" ? t("label.test") : t("label.train")}
+                    {current.split === "test" ? t("label.test") : t("label.train")} ·{" "}
+                    {t("label.boxes", { count: formatNumber(current.annotations.filter(isBox).length, locale) })}
                   </span>
                 </figcaption>
               </figure>
@@ -159,6 +230,20 @@ export function LabelPage({ datasetId }: { datasetId: string }) {
                 <kbd>→</kbd> {t("common.next")}
               </button>
             </div>
+            <label>
+              {t("label.boxClass")}
+              <select value={boxClassName} onChange={(e) => setBoxClass(e.target.value)} data-testid="box-class">
+                {classes.map((name) => (
+                  <option key={name} value={name}>
+                    {name}
+                  </option>
+                ))}
+              </select>
+              <small>{t("label.boxHint")}</small>
+            </label>
+            <button type="button" className="secondary" onClick={() => void removeBoxes()}>
+              {t("label.removeBoxes")}
+            </button>
             <p className="hint">{t("label.shortcuts")}</p>
             <p className="hint">{t("label.testHint")}</p>
           </aside>

@@ -7,7 +7,7 @@ import { Empty, ErrorMessage, Loading, PageTitle } from "../components/common";
 import { SchemaForm } from "../components/SchemaForm";
 import { useI18n } from "../i18n";
 import { formatDate, formatNumber } from "../lib/format";
-import { EFFORTS, GOALS, mergeConfig, pipelineBody, type Effort, type Goal } from "../lib/goals";
+import { EFFORTS, GOALS, pipelineBody, type Effort, type Goal } from "../lib/goals";
 import { Link, navigate } from "../lib/router";
 import { buildFields, collectConfig, type JsonSchema } from "../lib/schemaForm";
 import { useLoad } from "../lib/useLoad";
@@ -50,7 +50,7 @@ export function TrainPage({ projectId }: { projectId: string }) {
     const version = versionId || loaded.data?.versions[0]?.id;
     if (!version) return;
     const body = pipelineBody(goal, effort, version, name || t(`train.goal.${goal}` as "train.goal.classify"));
-    const advanced = collectConfig(fields, texts);
+    const advanced = collectConfig(fields, texts, body.config);
     if (advanced.errors.length > 0) {
       const first = advanced.errors[0]!;
       setError(t("advanced.invalid", { field: first.path, problem: t(`advanced.problem.${first.message}` as "advanced.problem.number") }));
@@ -61,7 +61,7 @@ export function TrainPage({ projectId }: { projectId: string }) {
       const job = unwrap(
         await api.POST("/api/v1/projects/{project_id}/jobs", {
           params: { path: { project_id: projectId } },
-          body: { ...body, config: mergeConfig(body.config, advanced.config) },
+          body: { ...body, config: advanced.config },
         }),
       );
       navigate(`/jobs/${job.id}`);
@@ -74,6 +74,7 @@ export function TrainPage({ projectId }: { projectId: string }) {
 
   if (!loaded.data) return loaded.error ? <ErrorMessage error={loaded.error} /> : <Loading />;
   const { versions, schema } = loaded.data;
+  const preset = pipelineBody(goal, effort, versionId || versions[0]?.id || "", name).config;
   return (
     <section>
       <p className="breadcrumb">
@@ -126,7 +127,7 @@ export function TrainPage({ projectId }: { projectId: string }) {
           <details>
             <summary>{t("advanced.title")}</summary>
             <p className="hint">{t("advanced.hint")}</p>
-            <SchemaForm schema={schema} texts={texts} onChange={setTexts} />
+            <SchemaForm schema={schema} base={preset} texts={texts} onChange={setTexts} />
           </details>
           <ErrorMessage error={error} />
           <button type="submit" disabled={busy}>
