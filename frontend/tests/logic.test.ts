@@ -137,3 +137,14 @@ describe("boxes", async () => {
     expect(boxBetween({ x: 5, y: 5 }, { x: 6, y: 30 }, "scratch")).toBeNull();
   });
 });
+
+describe("job titles", async () => {
+  const { jobTitle } = await import("../src/lib/jobTitle");
+  const t = (key: string) => `<${key}>`;
+  it("prefers the name, then the task, then the kind", () => {
+    expect(jobTitle({ name: "mine", kind: "pipeline", config: {} }, t)).toBe("mine");
+    expect(jobTitle({ name: "", kind: "pipeline", config: { finetune: { task: "anomaly" } } }, t)).toBe("<task.anomaly>");
+    expect(jobTitle({ name: "", kind: "finetune", config: { task: "detect" } }, t)).toBe("<task.detect>");
+    expect(jobTitle({ name: "", kind: "pretrain", config: {} }, t)).toBe("<kind.pretrain>");
+  });
+});

@@ -9,6 +9,7 @@ import { LossChart } from "../components/LossChart";
 import { useI18n } from "../i18n";
 import { formatDate, formatDuration, formatNumber } from "../lib/format";
 import { ACTIVE_STATUSES, doneFraction, logTail, seriesPoints, type JobProgress } from "../lib/progress";
+import { jobTitle } from "../lib/jobTitle";
 import { Link } from "../lib/router";
 
 type Job = Schemas["JobOut"];
@@ -112,7 +113,7 @@ export function JobPage({ jobId }: { jobId: string }) {
           </>
         }
       >
-        {job.name || t(`kind.${job.kind}` as "kind.pipeline")}
+        {jobTitle(job, t)}
       </PageTitle>
       <div className="panel">
         <p>

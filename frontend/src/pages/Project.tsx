@@ -6,6 +6,7 @@ import { errorText, unwrap } from "../api/problems";
 import { Empty, ErrorMessage, Loading, PageTitle, StatusBadge } from "../components/common";
 import { useI18n } from "../i18n";
 import { formatDate } from "../lib/format";
+import { jobTitle } from "../lib/jobTitle";
 import { Link, navigate } from "../lib/router";
 import { useLoad } from "../lib/useLoad";
 
@@ -92,7 +93,7 @@ export function ProjectPage({ projectId }: { projectId: string }) {
             <ul className="list">
               {jobs.map((job) => (
                 <li key={job.id}>
-                  <Link href={`/jobs/${job.id}`}>{job.name || t(`kind.${job.kind}` as "kind.pipeline")}</Link>
+                  <Link href={`/jobs/${job.id}`}>{jobTitle(job, t)}</Link>
                   <StatusBadge status={job.status} />
                   <small>{formatDate(job.created_at, locale)}</small>
                 </li>

@@ -49,7 +49,7 @@ export function TrainPage({ projectId }: { projectId: string }) {
     setError(null);
     const version = versionId || loaded.data?.versions[0]?.id;
     if (!version) return;
-    const body = pipelineBody(goal, effort, version, name || t(`train.goal.${goal}` as "train.goal.classify"));
+    const body = pipelineBody(goal, effort, version, name.trim());
     const advanced = collectConfig(fields, texts, body.config);
     if (advanced.errors.length > 0) {
       const first = advanced.errors[0]!;
