@@ -148,3 +148,16 @@ describe("job titles", async () => {
     expect(jobTitle({ name: "", kind: "pretrain", config: {} }, t)).toBe("<kind.pretrain>");
   });
 });
+
+describe("the job stream's events", async () => {
+  const { parseSse } = await import("../src/lib/sse");
+  it("parses complete events and keeps the rest", () => {
+    const { events, rest } = parseSse('event: status\ndata: {"status": "running"}\n\nevent: progress\r\ndata: {"step": 1}\r\n\r\nevent: pro');
+    expect(events).toEqual([
+      { event: "status", data: '{"status": "running"}' },
+      { event: "progress", data: '{"step": 1}' },
+    ]);
+    expect(rest).toBe("event: pro");
+    expect(parseSse(": comment\n\nevent: end\ndata: {}\n\n").events).toEqual([{ event: "end", data: "{}" }]);
+  });
+});

@@ -25,9 +25,12 @@ def message_keys() -> list[str]:
     return re.findall(r'^\s+"([\w.]+)":', EN_MESSAGES.read_text(), flags=re.MULTILINE)
 
 
-def shoot(page: Page, language: str, name: str) -> None:
+def shoot(page: Page, language: str, name: str, idle: bool = True) -> None:
+    """A full-page screenshot; ``idle``: once the network is quiet (a running job's page
+    keeps its event stream open)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.wait_for_load_state("networkidle")
+    if idle:
+        page.wait_for_load_state("networkidle")
     page.screenshot(path=SCREENSHOTS / f"{language}-{name}.png", full_page=True)
 
 
@@ -99,9 +102,9 @@ def label_by_keyboard(page: Page, count: int) -> None:
 def test_the_whole_path_in_english_then_chinese(page: Page, platform, tmp_path):
     pages: dict[str, str] = {}
 
-    def visit(name: str) -> None:
+    def visit(name: str, idle: bool = True) -> None:
         pages[name] = page.url
-        shoot(page, "en", name)
+        shoot(page, "en", name, idle)
 
     page.goto("/")
     expect(page).to_have_url(re.compile(r"/signin$"))
@@ -143,16 +146,19 @@ def test_the_whole_path_in_english_then_chinese(page: Page, platform, tmp_path):
     expect(page.locator("#field-pretrain\\.steps")).to_be_visible()
     visit("train")
     page.get_by_text("Advanced settings").click()
+    streams: list[str] = []
+    page.on("request", lambda request: "/stream" in request.url and streams.append(request.url))
     page.get_by_role("button", name="Start training").click()
 
     expect(page).to_have_url(re.compile(r"/jobs/"))
     expect(page.get_by_role("progressbar")).to_be_visible()
-    visit("job-running")
+    visit("job-running", idle=False)
     status = page.get_by_test_id("job-status")
     expect(status).to_have_attribute("data-status", re.compile("succeeded|failed|cancelled"),
                                      timeout=JOB_SECONDS * 1000)
     assert status.get_attribute("data-status") == "succeeded", \
         page.locator(".error").all_inner_texts()
+    assert streams, "the job page did not read the job's event stream"
     expect(page.locator(".chart")).to_be_visible()
     expect(page.get_by_test_id("log")).to_contain_text("stage")
     visit("job")

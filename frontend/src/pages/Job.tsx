@@ -11,9 +11,13 @@ import { formatDate, formatDuration, formatNumber } from "../lib/format";
 import { ACTIVE_STATUSES, doneFraction, logTail, seriesPoints, type JobProgress } from "../lib/progress";
 import { jobTitle } from "../lib/jobTitle";
 import { Link } from "../lib/router";
+import { readEventStream, type SseEvent } from "../lib/sse";
 
 type Job = Schemas["JobOut"];
-const POLL_MS = 1500;
+// The stream brings status and progress at once; the loss curve, the log and the stages are
+// polled (faster when the stream cannot be read).
+const POLL_MS = 3000;
+const POLL_WITHOUT_STREAM_MS = 1500;
 
 interface Live {
   job: Job;
@@ -51,6 +55,9 @@ export function JobPage({ jobId }: { jobId: string }) {
   const [error, setError] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
 
+  const [streaming, setStreaming] = useState(false);
+  const active = live ? ACTIVE_STATUSES.has(live.job.status) : false;
+
   useEffect(() => {
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -60,7 +67,7 @@ export function JobPage({ jobId }: { jobId: string }) {
         if (stopped) return;
         setLive(next);
         setError(null);
-        if (ACTIVE_STATUSES.has(next.job.status)) timer = setTimeout(poll, POLL_MS);
+        if (ACTIVE_STATUSES.has(next.job.status)) timer = setTimeout(poll, streaming ? POLL_MS : POLL_WITHOUT_STREAM_MS);
       } catch (failure) {
         if (stopped) return;
         setError(errorText(failure));
@@ -72,7 +79,32 @@ export function JobPage({ jobId }: { jobId: string }) {
       stopped = true;
       clearTimeout(timer);
     };
-  }, [jobId, tick]);
+  }, [jobId, tick, streaming]);
+
+  // The live stream (GET /jobs/{id}/stream): status and progress as they change.
+  useEffect(() => {
+    if (!active) return;
+    const abort = new AbortController();
+    const onEvent = ({ event, data }: SseEvent) => {
+      if (event === "end") {
+        setTick((value) => value + 1);
+        return;
+      }
+      const parsed = JSON.parse(data) as Record<string, unknown>;
+      setLive((current) => {
+        if (!current) return current;
+        const job = event === "status"
+          ? { ...current.job, status: parsed.status as Job["status"] }
+          : { ...current.job, progress: parsed };
+        return { ...current, job };
+      });
+    };
+    setStreaming(true);
+    readEventStream(`/api/v1/jobs/${jobId}/stream`, authHeaders(), abort.signal, onEvent)
+      .catch(() => undefined)
+      .finally(() => !abort.signal.aborted && setStreaming(false));
+    return () => abort.abort();
+  }, [jobId, active]);
 
   const act = async (action: "cancel" | "retry") => {
     setError(null);
@@ -89,7 +121,6 @@ export function JobPage({ jobId }: { jobId: string }) {
   const { job, stages, loss, lossOf, log } = live;
   const progress = job.progress as JobProgress;
   const fraction = doneFraction(progress, job.status);
-  const active = ACTIVE_STATUSES.has(job.status);
   const modelVersionId = (job.result as { model_version_id?: string }).model_version_id;
 
   return (
