@@ -1,6 +1,6 @@
 /** Labeling: one image at a time, a class or good/defect by keyboard, saved as you go. */
 
-import { useCallback, useEffect, useRef, useState, type PointerEvent } from "react";
+import { useEffect, useRef, useState, type PointerEvent } from "react";
 import { api, type Schemas } from "../api/client";
 import { errorText, unwrap } from "../api/problems";
 import { Empty, ErrorMessage, Loading, PageTitle } from "../components/common";
@@ -55,17 +55,14 @@ export function LabelPage({ datasetId }: { datasetId: string }) {
   const classes = parseClasses(classText);
   const current = items[index];
 
-  const perform = useCallback(
-    async (action: Action) => {
-      if (!current) return;
-      if (action.type === "next") return setIndex((at) => Math.min(items.length - 1, at + 1));
-      if (action.type === "previous") return setIndex((at) => Math.max(0, at - 1));
-      const labels = applyAction(labelsOf(current), action, classes);
-      if (labels) await save(current, labels, action.type !== "test");
-    },
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-    [current, classes, datasetId, items.length],
-  );
+  /** One labeling action or move (from a key or a button); labels are saved at once. */
+  async function perform(action: Action) {
+    if (!current) return;
+    if (action.type === "next") return setIndex((at) => Math.min(items.length - 1, at + 1));
+    if (action.type === "previous") return setIndex((at) => Math.max(0, at - 1));
+    const labels = applyAction(labelsOf(current), action, classes);
+    if (labels) await save(current, labels, action.type !== "test");
+  }
 
   /** Saves the whole labels of ``item`` (the API clears what is left out). */
   async function save(item: Item, labels: ItemLabels, advance: boolean) {
