@@ -23,7 +23,7 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 # The browser app (frontend/): npm dependencies from the lockfile, the typed client from the
 # API's OpenAPI document, then the Vite build the API serves at /. Each step runs only when
 # its inputs changed.
-FRONTEND_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/index.html \
+FRONTEND_SOURCES := $(shell find frontend/src frontend/public -type f 2>/dev/null) frontend/index.html \
 	frontend/vite.config.ts frontend/tsconfig.json
 API_SOURCES := $(shell find api engine/schemas -name '*.py' 2>/dev/null)
 
