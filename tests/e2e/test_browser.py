@@ -185,6 +185,18 @@ def test_the_whole_path_in_english_then_chinese(page: Page, platform, tmp_path):
     expect(page.get_by_role("heading", name="Workers")).to_be_visible()
     expect(page.get_by_text("online").first).to_be_visible()
     visit("admin")
+
+    # A second organization of the same user: switched to in the header, empty, and back.
+    page.get_by_role("navigation").get_by_role("link", name="Organization").click()
+    page.get_by_role("region", name="Another organization").get_by_label("Organization").fill(
+        "Acme Lab")
+    page.get_by_role("button", name="Create organization").click()
+    switcher = page.get_by_test_id("organization")
+    expect(switcher.locator("option")).to_have_count(2)
+    switcher.select_option(label="Acme Lab")
+    expect(page.get_by_text("No projects yet")).to_be_visible()
+    switcher.select_option(label="Acme Steel")
+    expect(page.get_by_role("link", name="Strip line 2")).to_be_visible()
     project_url = pages["projects-empty"]
 
     # Chinese: every page again; no message key shows, the choice is remembered.

@@ -190,7 +190,7 @@ export function OrganizationPage() {
               {keys.map((key) => (
                 <tr key={key.id}>
                   <th scope="row">{key.name} <code>{key.prefix}</code></th>
-                  <td>{key.scopes.join(", ")}</td>
+                  <td>{key.scopes.map((scope) => t(`scope.${scope}` as "scope.read")).join(", ")}</td>
                   <td>{formatDate(key.created_at, locale)}</td>
                   <td>{formatDate(key.last_used_at, locale)}</td>
                   <td>{key.revoked_at ? t("org.revoked") : <button type="button" className="danger" onClick={() => void revoke(key.id)}>{t("org.revoke")}</button>}</td>
