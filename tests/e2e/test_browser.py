@@ -1,7 +1,8 @@
 """The browser app end to end in headless Chromium against the embedded platform: sign up,
 create a project, upload a NEU-DET zip (and a bad file, refused with its reason), label by
 keyboard, train a tiny pipeline, watch it finish, compare models, set production, predict;
-every page again in Chinese with no missing message; another organization sees none of it."""
+every page checked by axe-core and again in Chinese with no missing message; another
+organization sees none of it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from tests.e2e.accessibility import accessibility_problems
 from tests.e2e.conftest import NEU_DET, SCREENSHOTS
 from tests.e2e.platform import REPO
 from worker.embedded import neu_sample
@@ -105,6 +107,8 @@ def test_the_whole_path_in_english_then_chinese(page: Page, platform, tmp_path):
     def visit(name: str, idle: bool = True) -> None:
         pages[name] = page.url
         shoot(page, "en", name, idle)
+        problems = accessibility_problems(page)
+        assert not problems, f"{name}: accessibility problems (axe): {problems}"
 
     page.goto("/")
     expect(page).to_have_url(re.compile(r"/signin$"))
