@@ -150,6 +150,11 @@ def test_the_whole_path_in_english_then_chinese(page: Page, platform, tmp_path):
     expect(page.locator("#field-pretrain\\.steps")).to_be_visible()
     visit("train")
     page.get_by_text("Advanced settings").click()
+    # The standard recipe's batch is larger than ten images: refused in the API's words.
+    page.get_by_role("radio", name=re.compile("Standard")).check()
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_role("alert")).to_contain_text("batch")
+    page.get_by_role("radio", name=re.compile("Quick check")).check()
     streams: list[str] = []
     page.on("request", lambda request: "/stream" in request.url and streams.append(request.url))
     page.get_by_role("button", name="Start training").click()
