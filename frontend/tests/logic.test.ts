@@ -161,3 +161,17 @@ describe("the job stream's events", async () => {
     expect(parseSse(": comment\n\nevent: end\ndata: {}\n\n").events).toEqual([{ event: "end", data: "{}" }]);
   });
 });
+
+describe("token renewal", async () => {
+  const { needsRefresh, renewalTime } = await import("../src/api/session");
+  it("renews a minute before a 15-minute token runs out, at 3/4 of a short one's life", () => {
+    expect(renewalTime(900, 0)).toBe(840_000);
+    expect(renewalTime(60, 0)).toBe(45_000);
+    const session = { accessToken: "a", refreshToken: "r", organizationId: null, renewAt: 840_000 };
+    expect(needsRefresh(session, 839_999)).toBe(false);
+    expect(needsRefresh(session, 840_000)).toBe(true);
+    expect(needsRefresh({ ...session, renewAt: undefined }, 10 ** 12)).toBe(false);
+    expect(needsRefresh(null, 0)).toBe(false);
+    expect(needsRefresh({ ...session, renewAt: 0 }, 1)).toBe(true);
+  });
+});

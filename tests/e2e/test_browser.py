@@ -47,6 +47,13 @@ def sample_zip(folder: Path) -> tuple[Path, list[Path]]:
     return archive, images
 
 
+def edit_session(page: Page, change: str) -> None:
+    """Change the stored session (``session.<field> = ...``) as time would."""
+    key = "'hatchery.session'"
+    page.evaluate(f"() => {{ const session = JSON.parse(localStorage.getItem({key})); {change};"
+                  f" localStorage.setItem({key}, JSON.stringify(session)); }}")
+
+
 def sign_up(page: Page, email: str, organization: str) -> None:
     page.goto("/signup")
     page.get_by_label("Your name").fill("Ana")
@@ -110,6 +117,9 @@ def test_the_whole_path_in_english_then_chinese(page: Page, platform, tmp_path):
         problems = accessibility_problems(page)
         assert not problems, f"{name}: accessibility problems (axe): {problems}"
 
+    refreshes: list[str] = []
+    page.on("request", lambda request: request.url.endswith("/api/v1/auth/refresh")
+            and refreshes.append(request.url))
     page.goto("/")
     expect(page).to_have_url(re.compile(r"/signin$"))
     visit("signin")
@@ -174,6 +184,8 @@ def test_the_whole_path_in_english_then_chinese(page: Page, platform, tmp_path):
     expect(page.get_by_test_id("log")).to_contain_text("stage")
     visit("job")
 
+    # An access token about to run out is renewed before the next request.
+    edit_session(page, "session.renewAt = 0")
     page.get_by_role("link", name="Compare models").first.click()
     table = page.get_by_test_id("comparison")
     expect(table.locator("tr.best")).to_have_count(1)
@@ -186,7 +198,12 @@ def test_the_whole_path_in_english_then_chinese(page: Page, platform, tmp_path):
     expect(page.get_by_test_id("curl")).to_contain_text("$HATCHERY_API_KEY")
     visit("models")
 
+    assert len(refreshes) == 1, refreshes
+    # A token the API no longer takes (401) is renewed and the reading sent again.
+    edit_session(page, "session.accessToken = 'no-longer-valid'; session.renewAt = 4e12")
     page.get_by_role("navigation").get_by_role("link", name="Organization").click()
+    expect(page.get_by_role("heading", name="Members")).to_be_visible()
+    assert len(refreshes) >= 2, refreshes  # (requests sent together share one renewal)
     page.get_by_label("Key name").fill("line camera")
     page.get_by_role("button", name="Make a key").click()
     expect(page.get_by_test_id("new-key")).to_contain_text("hk_")

@@ -2,7 +2,7 @@
 
 import createClient, { type Middleware } from "openapi-fetch";
 import type { components, paths } from "./schema";
-import { authHeaders, loadSession, saveSession } from "./session";
+import { authHeaders, renewalTime, loadSession, needsRefresh, saveSession } from "./session";
 
 export type Schemas = components["schemas"];
 
@@ -23,7 +23,7 @@ async function refreshTokens(): Promise<boolean> {
       return false;
     }
     const pair = (await response.json()) as Schemas["TokenPair"];
-    saveSession({ ...session, accessToken: pair.access_token, refreshToken: pair.refresh_token });
+    saveSession({ ...session, accessToken: pair.access_token, refreshToken: pair.refresh_token, renewAt: renewalTime(pair.expires_in) });
     return true;
   })().finally(() => {
     refreshing = null;
@@ -31,15 +31,23 @@ async function refreshTokens(): Promise<boolean> {
   return refreshing;
 }
 
+/** Renews the access token first when it is about to run out (requests carry a fresh one). */
+export async function ensureFreshToken(): Promise<void> {
+  if (needsRefresh(loadSession(), Date.now())) await refreshTokens();
+}
+
 const auth: Middleware = {
-  onRequest({ request }) {
+  async onRequest({ request }) {
+    if (!request.url.includes("/api/v1/auth/")) await ensureFreshToken();
     for (const [name, value] of Object.entries(authHeaders())) {
       if (!request.headers.has(name)) request.headers.set(name, value);
     }
     return request;
   },
   async onResponse({ request, response }) {
-    if (response.status !== 401 || request.url.includes("/api/v1/auth/")) return response;
+    // A request with a body cannot be sent twice; those rely on ensureFreshToken.
+    const repeatable = request.method === "GET" || request.method === "HEAD";
+    if (response.status !== 401 || !repeatable || request.url.includes("/api/v1/auth/")) return response;
     if (!(await refreshTokens())) return response;
     const retry = new Request(request, { headers: new Headers(request.headers) });
     for (const [name, value] of Object.entries(authHeaders())) retry.headers.set(name, value);
@@ -59,7 +67,8 @@ export interface UploadProgress {
  * POST a multipart form with upload progress (fetch reports none): the uploads and the
  * predictions. Resolves with the parsed JSON body; rejects with the problem's detail.
  */
-export function postForm<T>(url: string, form: FormData, onProgress?: (progress: UploadProgress) => void): Promise<T> {
+export async function postForm<T>(url: string, form: FormData, onProgress?: (progress: UploadProgress) => void): Promise<T> {
+  await ensureFreshToken();
   return new Promise((resolve, reject) => {
     const request = new XMLHttpRequest();
     request.open("POST", url);

@@ -4,6 +4,20 @@ export interface StoredSession {
   accessToken: string;
   refreshToken: string;
   organizationId: string | null;
+  /** When to renew the access token (ms since the epoch); unknown for older sessions. */
+  renewAt?: number;
+}
+
+/** Renew a minute before the access token runs out, or after three quarters of its life
+ *  when it lives less than four minutes. */
+export function renewalTime(expiresInSeconds: number, now: number = Date.now()): number {
+  const lifetime = expiresInSeconds * 1000;
+  return now + Math.max(lifetime * 0.75, lifetime - 60_000);
+}
+
+/** Whether the access token should be renewed before the next request. */
+export function needsRefresh(session: StoredSession | null, now: number): boolean {
+  return typeof session?.renewAt === "number" && now >= session.renewAt;
 }
 
 const KEY = "hatchery.session";

@@ -3,7 +3,7 @@
 import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from "react";
 import { api, type Schemas } from "../api/client";
 import { unwrap } from "../api/problems";
-import { loadSession, saveSession, type StoredSession } from "../api/session";
+import { renewalTime, loadSession, saveSession, type StoredSession } from "../api/session";
 
 export type Me = Schemas["UserOut"];
 
@@ -65,7 +65,12 @@ export function SessionProvider({ children }: { children: ReactNode }) {
 
   const signIn = useCallback(
     async (pair: Schemas["TokenPair"]) => {
-      saveSession({ accessToken: pair.access_token, refreshToken: pair.refresh_token, organizationId: null });
+      saveSession({
+        accessToken: pair.access_token,
+        refreshToken: pair.refresh_token,
+        organizationId: null,
+        renewAt: renewalTime(pair.expires_in),
+      });
       await refreshMe();
     },
     [refreshMe],

@@ -1,7 +1,7 @@
 /** A job: live progress bar, ETA, loss curve and log tail (polled), cancel and retry. */
 
 import { useEffect, useState } from "react";
-import { api, type Schemas } from "../api/client";
+import { api, ensureFreshToken, type Schemas } from "../api/client";
 import { errorText, unwrap } from "../api/problems";
 import { authHeaders } from "../api/session";
 import { ErrorMessage, Loading, PageTitle, ProgressBar, StatusBadge } from "../components/common";
@@ -44,6 +44,7 @@ async function loadLive(jobId: string): Promise<Live> {
       lossOf = candidate.kind;
     }
   }
+  await ensureFreshToken();
   const response = await fetch(`/api/v1/jobs/${jobId}/logs`, { headers: authHeaders() });
   const log = response.ok ? await response.text() : "";
   return { job, stages, loss, lossOf, log };
@@ -100,7 +101,8 @@ export function JobPage({ jobId }: { jobId: string }) {
       });
     };
     setStreaming(true);
-    readEventStream(`/api/v1/jobs/${jobId}/stream`, authHeaders(), abort.signal, onEvent)
+    ensureFreshToken()
+      .then(() => readEventStream(`/api/v1/jobs/${jobId}/stream`, authHeaders(), abort.signal, onEvent))
       .catch(() => undefined)
       .finally(() => !abort.signal.aborted && setStreaming(false));
     return () => abort.abort();
