@@ -4,11 +4,15 @@
     python -m bench.downstream anomaly --dataset generated --pretrain-minutes 10
     python -m bench.downstream classify --labels-per-class 5 10 20 --pretrain-minutes 20
 
-anomaly (PatchCore, trained on good parts only): contenders ``raw_pixels``, ``random``
-(a random-init ResNet-18) and ``pretrained`` (Hatchery's pretraining on the data set's
-unlabeled images for ``--pretrain-minutes``, or ``--checkpoint``); with ``--dense-weight W``
-also ``pretrained_local``: the same recipe and minutes plus the local objective at weight W
-(engine/ssl/dense.py). Splits keep the shots of
+Pretraining recipes (``--recipes``), each for ``--pretrain-minutes`` on the data set's
+unlabeled images (the step count from a throughput probe, so every recipe gets the same
+time): ``default`` (what ``hatchery pretrain --data`` runs without other flags), ``planned``
+(what ``hatchery plan`` chooses for the data and the task, local objective included when it
+says so) and ``fixed`` (the bench's earlier hand-set recipe: standard stem, ``--crop-pixels``
+crops for anomaly, 20-100% crops for classify); or one ``--checkpoint``.
+
+anomaly (PatchCore, trained on good parts only): contenders ``raw_pixels``, ``random`` (a
+random-init ResNet-18) and one per recipe. Splits keep the shots of
 one physical part together:
 - kolektorsdd: its train/val split (images 0-319 / 320-398) is by commutator (the data set's
   50 commutators were shot 8 times each, numbered in order: 320 = 40 commutators); the
@@ -16,10 +20,10 @@ one physical part together:
 - generated (bench/parts.py): 48 parts x 3 lightings; 70% of the good parts train, the
   other good parts and every defective part are measured.
 
-classify (NEU-DET, six texture classes; no shots of one part): per class, ``n`` labeled images
-of a fixed train pool, the rest of the pool unlabeled, a fixed test set of 30%. Contenders:
-``supervised`` (random init, labels only), ``linear`` and ``fixmatch`` on the pretrained
-backbone, and linear probes on a random-init backbone and on raw pixels.
+classify (NEU-DET, six texture classes): per class, ``n`` labeled images of a fixed train
+pool, the rest of the pool unlabeled, a fixed test set of 30%. Contenders: ``supervised``
+(random init, labels only), ``linear_<recipe>`` and ``fixmatch_<recipe>`` on each
+pretrained backbone, and linear probes on a random-init backbone and on raw pixels.
 
 Prints one JSON line per contender; the wall-clock minutes of each are in its line.
 """
@@ -32,14 +36,17 @@ import json
 import random
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench.budget import steps_for
 from bench.neu_split import make_splits
 from bench.parts import PartsSpec, generate
+from engine.analysis.report import analyze_folder
 from engine.downstream.anomaly import train_anomaly
 from engine.downstream.classify import train_classifier
+from engine.planning.plan import PRETRAIN_SHARE, make_plan
 from engine.schemas.finetune import AnomalyConfig, ClassifyConfig
 from engine.schemas.pretrain import PretrainConfig
 from engine.train.pretrain import PretrainRun
@@ -95,27 +102,60 @@ def generated(out: Path, seed: int = 0) -> dict[str, Path]:
 
 
 # ------------------------------------------------------------------------------ pretraining
-def pretrain(images: Path, out: Path, minutes: float, crop: dict[str, Any],
-             image_size: int, dense_weight: float = 0.0) -> Path:
-    """Hatchery's default method on ``images`` for about ``minutes`` (with the local
-    objective at ``dense_weight`` when > 0); the checkpoint."""
-    def config_for(steps: int) -> PretrainConfig:
-        # the standard stem: the small-input one (3x3, no max-pool) would give the patch
-        # models 16 times as many patches per image, at 4 times the detail the crops taught
-        return PretrainConfig.model_validate({
-            "data": {"path": str(images), "image_size": image_size},
-            "backbone": {"name": "resnet18", "small_input": False},
-            "augment": {"crop": crop}, "batch_size": 64, "steps": steps,
-            "loss": {"dense_weight": dense_weight},
-            "runtime": {"log_every": 10, "checkpoint_every": 100_000}})
+Recipe = Callable[[int], PretrainConfig]  # steps -> the config of that many steps
+RUNTIME = {"log_every": 10, "checkpoint_every": 100_000}
 
-    steps = steps_for(minutes, config_for)
+
+def fixed_recipe(images: Path, image_size: int, crop: dict[str, Any]) -> Recipe:
+    """The bench's hand-set recipe: Hatchery's default method with the standard stem (the
+    small-input one would give the patch models 16 times as many patches per image, at 4
+    times the detail the crops taught) on ``crop``."""
+    return lambda steps: PretrainConfig.model_validate({
+        "data": {"path": str(images), "image_size": image_size},
+        "backbone": {"name": "resnet18", "small_input": False},
+        "augment": {"crop": crop}, "batch_size": 64, "steps": steps, "runtime": RUNTIME})
+
+
+def default_recipe(images: Path) -> Recipe:
+    """What ``hatchery pretrain --data IMAGES --steps N`` runs: no other flag."""
+    return lambda steps: PretrainConfig.model_validate({
+        "data": {"path": str(images)}, "steps": steps, "runtime": RUNTIME})
+
+
+def planned_recipe(images: Path, task: str, minutes: float, masks: Path | None = None
+                   ) -> Recipe:
+    """What ``hatchery plan --data IMAGES --task TASK`` chooses for ``minutes`` of
+    pretraining (defect sizes from ``masks`` when given); the step count is the bench's."""
+    analysis = analyze_folder(images, masks=masks).as_dict()
+    plan = make_plan(analysis, task, minutes / PRETRAIN_SHARE[task], "cpu",
+                     data_path=str(images))
+    emit({"bench": "downstream", "plan": [f"{r.choice} = {r.value}" for r in plan.reasons]})
+    tree = plan.pretrain.model_dump(mode="json")
+    return lambda steps: PretrainConfig.model_validate(
+        {**tree, "steps": steps, "runtime": {**tree["runtime"], **RUNTIME}})
+
+
+def pretrain(recipe: Recipe, name: str, out: Path, minutes: float) -> Path:
+    """``recipe`` for about ``minutes`` (steps from a throughput probe); the checkpoint."""
+    steps = steps_for(minutes, recipe)
     started = time.perf_counter()
-    result = PretrainRun(config_for(steps), out).run()
-    emit({"bench": "downstream", "pretrain": str(images), "steps": result.step,
-          "minutes": round((time.perf_counter() - started) / 60, 2), "crop": crop,
-          "image_size": image_size, "dense_weight": dense_weight})
+    config = recipe(steps)
+    result = PretrainRun(config, out).run()
+    emit({"bench": "downstream", "pretrain": name, "data": config.data.path,
+          "steps": result.step, "minutes": round((time.perf_counter() - started) / 60, 2),
+          "image_size": config.data.image_size, "crop": config.augment.crop.model_dump(),
+          "dense_weight": config.loss.dense_weight, "batch_size": config.batch_size})
     return out / "checkpoint.pt"
+
+
+def recipes_for(names: list[str], images: Path, task: str, minutes: float,
+                fixed_crop: dict[str, Any], image_size: int, masks: Path | None = None
+                ) -> dict[str, Recipe]:
+    builders: dict[str, Callable[[], Recipe]] = {
+        "fixed": lambda: fixed_recipe(images, image_size, fixed_crop),
+        "default": lambda: default_recipe(images),
+        "planned": lambda: planned_recipe(images, task, minutes, masks)}
+    return {name: builders[name]() for name in names}
 
 
 # ---------------------------------------------------------------------------------- anomaly
@@ -127,14 +167,11 @@ def run_anomaly(args: argparse.Namespace) -> None:
         checkpoints["pretrained"] = args.checkpoint
     elif args.pretrain_minutes > 0:
         crop = {"unit": "pixels", "scale": list(args.crop_pixels)}
-        recipes = {"pretrained": 0.0}
-        if args.dense_weight > 0:
-            recipes["pretrained_local"] = args.dense_weight
-        for name, dense_weight in recipes.items():
-            if not args.only or name in args.only:
-                checkpoints[name] = pretrain(folders["unlabeled"], args.out / name,
-                                             args.pretrain_minutes, crop, args.image_size,
-                                             dense_weight)
+        recipes = recipes_for([r for r in args.recipes if not args.only or r in args.only],
+                              folders["unlabeled"], "anomaly", args.pretrain_minutes, crop,
+                              args.image_size)
+        for name, recipe in recipes.items():
+            checkpoints[name] = pretrain(recipe, name, args.out / name, args.pretrain_minutes)
     contenders: dict[str, dict[str, Any]] = {
         "raw_pixels": {"architecture": "raw_pixels"},
         "random": {"architecture": "resnet18"},
@@ -177,10 +214,14 @@ def run_classify(args: argparse.Namespace) -> None:
     unlabeled = splits / "train_unlabeled"
     for image in (splits / "train").rglob("*.jpg"):
         _link(image, unlabeled / image.name)
-    checkpoint = args.checkpoint
-    if checkpoint is None and args.pretrain_minutes > 0:
-        checkpoint = pretrain(splits / "all", args.out / "pretrain", args.pretrain_minutes,
+    checkpoints: dict[str, Path] = {}
+    if args.checkpoint is not None:
+        checkpoints["fixed"] = args.checkpoint
+    elif args.pretrain_minutes > 0:
+        recipes = recipes_for(args.recipes, splits / "all", "classify", args.pretrain_minutes,
                               {"unit": "fraction", "scale": [0.2, 1.0]}, args.image_size)
+        for name, recipe in recipes.items():
+            checkpoints[name] = pretrain(recipe, name, args.out / name, args.pretrain_minutes)
     for per_class in args.labels_per_class:
         labeled = neu_few_labels(splits, args.out / f"labeled_{per_class}", per_class,
                                  args.seed)
@@ -188,9 +229,9 @@ def run_classify(args: argparse.Namespace) -> None:
             "supervised": ("supervised", {"architecture": "resnet18"}),
             "linear_raw_pixels": ("linear", {"architecture": "raw_pixels"}),
             "linear_random": ("linear", {"architecture": "resnet18"})}
-        if checkpoint is not None:
-            contenders["linear"] = ("linear", {"checkpoint": str(checkpoint)})
-            contenders["fixmatch"] = ("fixmatch", {"checkpoint": str(checkpoint)})
+        for recipe, checkpoint in checkpoints.items():
+            contenders[f"linear_{recipe}"] = ("linear", {"checkpoint": str(checkpoint)})
+            contenders[f"fixmatch_{recipe}"] = ("fixmatch", {"checkpoint": str(checkpoint)})
         for name, (method, backbone) in contenders.items():
             if args.only and name not in args.only:
                 continue
@@ -222,14 +263,16 @@ def main() -> None:
         task.add_argument("--device", default="cpu")
         task.add_argument("--seed", type=int, default=0)
         task.add_argument("--only", nargs="+", help="contenders to run")
+        task.add_argument("--recipes", nargs="+", choices=("fixed", "default", "planned"),
+                          default=["default", "planned"],
+                          help="pretraining recipes, each a contender: the bench's fixed "
+                               "one, hatchery pretrain's defaults, hatchery plan's choice")
     anomaly = tasks.choices["anomaly"]
     anomaly.add_argument("--dataset", choices=("kolektorsdd", "generated"), required=True)
     anomaly.add_argument("--crop-pixels", type=float, nargs=2, default=(48.0, 128.0),
                          help="pretraining crop sides in native pixels")
     anomaly.add_argument("--input-scale", type=float, default=1.0,
                          help="the baselines' input scale (the pretrained one's: its own)")
-    anomaly.add_argument("--dense-weight", type=float, default=0.0,
-                         help="also pretrain with the local objective at this weight")
     anomaly.add_argument("--bank-size", type=int, default=8192)
     anomaly.add_argument("--patches-per-image", type=int, default=512)
     classify = tasks.choices["classify"]

@@ -21,6 +21,8 @@ from engine.analysis.command import add_analyze_command, run_analyze
 from engine.downstream.commands import add_commands as add_downstream_commands
 from engine.downstream.commands import run_export, run_finetune, run_predict
 from engine.errors import HatcheryInputError
+from engine.labeling.command import add_suggest_command, run_suggest
+from engine.planning.command import add_planning_commands, run_plan, run_run
 from engine.schemas.backbones import BACKBONES
 from engine.schemas.errors import describe
 from engine.schemas.eval import EmbedConfig, KnnEvalConfig
@@ -109,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_downstream_commands(commands, OneLineArgumentParser)
     add_analyze_command(commands)
+    add_planning_commands(commands)
+    add_suggest_command(commands)
     return parser
 
 
@@ -204,7 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"pretrain": run_pretrain, "embed": run_embed, "eval": run_knn,
                 "finetune": run_finetune, "predict": run_predict, "export": run_export,
-                "analyze": run_analyze}
+                "analyze": run_analyze, "plan": run_plan, "run": run_run,
+                "suggest": run_suggest}
     try:
         return handlers[args.command](args)
     except HatcheryInputError as error:

@@ -73,9 +73,33 @@ def what_is_due(stages: list[str], children: dict[str, StageState], cancel_reque
     return Due("register")
 
 
+def _plan_config(pipeline: Job) -> dict[str, Any]:
+    """The plan stage's config (``plan: auto``): the pretrain's data, the finetune's task
+    (anomaly without a finetune stage), the pipeline's budget, a GPU when it asked for one."""
+    finetune = pipeline.config.get("finetune")
+    return {"data": pipeline.config["pretrain"]["data"]["path"],
+            "task": finetune["task"] if finetune else "anomaly",
+            "budget_minutes": pipeline.config.get("budget_minutes", 20.0),
+            "device": "cuda" if pipeline.gpus else "cpu"}
+
+
+def _planned(children: dict[str, Job]) -> dict[str, Any] | None:
+    """The plan the pipeline's plan stage made, if it has one."""
+    plan = children.get("plan")
+    return (plan.result or {}).get("plan") if plan is not None else None
+
+
 def _stage_config(pipeline: Job, stage: str, children: dict[str, Job]) -> dict[str, Any]:
-    """The child job's config of ``stage``: its section of the pipeline's config, with the
-    references the pipeline fills (the checkpoint of the stage that pretrains the backbone)."""
+    """The child job's config of ``stage``: its section of the pipeline's config (the plan's
+    pretrain config once a plan stage made one), with the references the pipeline fills (the
+    checkpoint of the stage that pretrains the backbone)."""
+    if stage == "plan":
+        return _plan_config(pipeline)
+    planned = _planned(children)
+    if stage == "pretrain" and planned is not None:
+        config = copy.deepcopy(planned["pretrain"])
+        config["data"]["path"] = pipeline.config["pretrain"]["data"]["path"]
+        return config
     config = copy.deepcopy(pipeline.config[stage])
     backbone = _backbone_stage(pipeline, children)
     for reference in KINDS[pipeline.kind].references:
@@ -159,7 +183,17 @@ def _register(session: Session, pipeline: Job, children: dict[str, Job]) -> dict
     version = register_version(session, pipeline.organization_id, model, trained)
     return {"model_id": str(model.id), "model_version_id": str(version.id),
             "version": version.version, "metrics": version.metrics,
-            "stages": {stage: str(child.id) for stage, child in children.items()}}
+            "stages": {stage: str(child.id) for stage, child in children.items()},
+            **_plan_summary(children)}
+
+
+def _plan_summary(children: dict[str, Job]) -> dict[str, Any]:
+    """{"plan": its reasons and estimate} when a plan stage made one, else nothing."""
+    planned = _planned(children)
+    if planned is None:
+        return {}
+    return {"plan": {key: planned[key] for key in ("task", "budget_minutes", "reasons",
+                                                   "estimate")}}
 
 
 def advance(factory: sessionmaker[Session], dispatcher: Dispatcher, pipeline_id: uuid.UUID,
@@ -183,6 +217,8 @@ def advance(factory: sessionmaker[Session], dispatcher: Dispatcher, pipeline_id:
         if due.action == "start":
             to_announce.append(_start_stage(session, pipeline, due.stage,
                                             _stage_config(pipeline, due.stage, children)))
+            if _planned(children) is not None:  # the plan's reasons, visible while it runs
+                pipeline.result = {**(pipeline.result or {}), **_plan_summary(children)}
         elif due.action == "requeue":
             _requeue_stage(session, pipeline, children[due.stage])
             to_announce.append(children[due.stage])

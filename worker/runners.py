@@ -248,6 +248,42 @@ def run_pretrain(context: JobContext) -> Outcome:
     return Outcome("interrupted", summary, context.channel.stop_reason or "stopped")
 
 
+# ------------------------------------------------------------------------------------- plan
+def run_plan(context: JobContext) -> Outcome:
+    """Analyze a dataset version and plan the recipe (``engine.planning.plan``); the plan's
+    pretrain config reads the same version (``data.path`` stays its reference), so a
+    pipeline runs it as it is. Annotations, when the version has some, give the defect sizes.
+    Artifacts: analysis.json, groups.csv, plan.yaml."""
+    import yaml
+
+    from engine.analysis.report import analyze_folder, write_groups
+    from engine.planning.plan import make_plan
+    from engine.schemas.planning import PlanJobConfig
+
+    config = PlanJobConfig.model_validate(context.config)
+    version = parse_reference(config.data, VERSION_SCHEME)
+    images = Path(context.dataset_folder(version, "files"))
+    annotations = Path(context.dataset_folder(version, "coco")) / COCO_FILE
+    labeled = bool(json.loads(annotations.read_text()).get("annotations"))
+    context.channel.event("log", {"message": "analyzing the images"})
+    report = analyze_folder(images, labels=annotations if labeled else None)
+    analysis = report.as_dict()
+    analysis["data"] = config.data
+    plan = make_plan(analysis, config.task, config.budget_minutes, config.device,
+                     data_path=config.data)
+    out = context.work_dir / "plan"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "analysis.json").write_text(json.dumps(analysis, indent=2))
+    write_groups(report, out / "groups.csv")
+    (out / "plan.yaml").write_text(yaml.safe_dump(plan.as_dict(), sort_keys=False))
+    for name, content_type in (("analysis.json", "application/json"),
+                               ("groups.csv", "text/csv"), ("plan.yaml", "application/yaml")):
+        context.set_artifact(name.split(".")[0], upload(
+            context.store, out / name, context.key(name), content_type))
+    summary = {key: analysis[key] for key in ("images", "duplicates", "groups", "orientation")}
+    return Outcome("succeeded", {"plan": plan.as_dict(), "analysis": summary})
+
+
 # --------------------------------------------------------------------------------- evaluate
 def run_evaluate(context: JobContext) -> Outcome:
     """Weighted kNN of a pretrained backbone on labeled train/test versions (by class)."""
@@ -427,6 +463,7 @@ def run_probe(context: JobContext) -> Outcome:
 
 
 RUNNERS: dict[str, Callable[[JobContext], Outcome]] = {
+    "plan": run_plan,
     "pretrain": run_pretrain,
     "evaluate": run_evaluate,
     "finetune": run_finetune,

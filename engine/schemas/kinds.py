@@ -35,6 +35,7 @@ from engine.schemas.downstream_jobs import (
 from engine.schemas.errors import field_problems
 from engine.schemas.eval import KnnEvalConfig
 from engine.schemas.pipeline import PipelineConfig, ProbeConfig
+from engine.schemas.planning import PlanJobConfig
 from engine.schemas.pretrain import PretrainConfig
 
 VERSION_SCHEME, JOB_SCHEME = "dataset-version", "job"
@@ -186,11 +187,16 @@ KINDS: dict[str, JobKind] = {kind.name: kind for kind in (
     JobKind("export", ExportJobConfig,
             "a finetuned model as ONNX or TorchScript, preprocessing baked in, checked "
             "against the model itself", (_MODEL,), queue="cpu"),
+    JobKind("plan", PlanJobConfig,
+            "analyze a dataset version and plan the pretraining and the defect model for a "
+            "task and a time budget; the plan, its reasons and an estimate as the result",
+            (Reference(("data",), VERSION_SCHEME, input="dataset_version_id"),), queue="cpu"),
     JobKind("pipeline", PipelineConfig,
-            "pretrain -> finetune (a defect model on the pretrained backbone) -> evaluate "
-            "(kNN of the backbone) -> register the finetuned model (or the backbone) as a "
-            "model version; each stage a child job",
-            _pipeline_references(), queue="cpu", stages=("pretrain", "finetune", "evaluate")),
+            "(plan: auto: analyze and plan ->) pretrain -> finetune (a defect model on the "
+            "pretrained backbone) -> evaluate (kNN of the backbone) -> register the "
+            "finetuned model (or the backbone) as a model version; each stage a child job",
+            _pipeline_references(), queue="cpu",
+            stages=("plan", "pretrain", "finetune", "evaluate")),
     JobKind("probe", ProbeConfig, "checks a worker: reports its host and devices",
             queue="cpu"),
 )}

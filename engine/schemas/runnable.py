@@ -119,7 +119,9 @@ def check_job(job: ValidatedJob, facts: dict[uuid.UUID, DataFacts], gpus: int) -
         (stage, f"{stage}.") for stage in job.kind.stages if job.config.get(stage) is not None]
     for kind, section in stages:
         config = job.config[section.rstrip(".")] if section else job.config
-        if kind == "pretrain":
+        if kind == "pretrain" and job.config.get("plan") == "auto":
+            _check_planned_data(versions[f"{section}data.path"], f"config.{section}data.path")
+        elif kind == "pretrain":
             _check_pretrain_submitted(PretrainConfig.model_validate(config), versions, where,
                                       section, gpus, distributed=KINDS[kind].distributed)
         elif kind == "evaluate":
@@ -184,6 +186,18 @@ def _check_finetune_submitted(config: FinetuneJobConfig, versions: dict[str, Dat
                 raise JobConfigError(where_given, f"{facts.name} has no image with boxes or "
                                      f"outlines: a {config.task} model learns and is measured "
                                      "on them")
+
+
+# the fewest images a plan can pretrain on (its smallest batch)
+PLANNED_MIN_IMAGES = 4
+
+
+def _check_planned_data(data: DataFacts, field: str) -> None:
+    """A planned pretraining chooses its batch and memory from the data; it needs a few
+    images all the same."""
+    if data.images < PLANNED_MIN_IMAGES:
+        raise JobConfigError(field, f"{data.name} has {data.images} images: planning a "
+                             f"pretraining needs {PLANNED_MIN_IMAGES} or more")
 
 
 def _check_pretrain_submitted(config: PretrainConfig, versions: dict[str, DataFacts],

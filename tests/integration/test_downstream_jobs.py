@@ -204,6 +204,38 @@ def test_a_pipeline_pretrains_finetunes_on_its_backbone_and_registers_the_defect
     assert model["name"] == "anomaly model"
 
 
+def test_a_pipeline_with_plan_auto_pretrains_on_the_engines_plan_and_keeps_its_reasons(
+        embedded):
+    member = embedded.api.signup()
+    project, commutators = kolektor_version(member)
+    embedded.workers.start("w1")
+    version_ref = f"dataset-version://{commutators['id']}"
+    pipeline = submit(member, project, {
+        "kind": "pipeline", "gpus": 0, "inputs": {"dataset_version_id": commutators["id"]},
+        "config": {"plan": "auto", "budget_minutes": 0.02, "pretrain": {},
+                   "finetune": {"task": "anomaly", "train": version_ref,
+                                "anomaly": SMALL_ANOMALY}}})
+    done = succeeded(embedded, member, pipeline)
+    stages = done["result"]["stages"]
+    assert set(stages) == {"plan", "pretrain", "finetune"}
+    plan_job = member.ok("GET", f"/api/v1/jobs/{stages['plan']}")
+    assert plan_job["config"] == {"data": version_ref, "task": "anomaly",
+                                  "budget_minutes": 0.02, "device": "cpu"}
+    planned = plan_job["result"]["plan"]
+    assert {"analysis", "groups", "plan"} <= set(plan_job["artifacts"])
+    # the pretrain stage ran the plan's recipe on the pipeline's data
+    pretrain = member.ok("GET", f"/api/v1/jobs/{stages['pretrain']}")
+    assert pretrain["config"]["data"]["path"] == version_ref
+    assert pretrain["config"]["batch_size"] == planned["pretrain"]["batch_size"] == 8
+    assert pretrain["config"]["loss"]["dense_weight"] > 0  # defect sizes unknown: local
+    # the pipeline keeps the plan's reasons and estimate
+    reasons = done["result"]["plan"]["reasons"]
+    assert any(reason["choice"] == "loss.dense_weight" for reason in reasons)
+    assert done["result"]["plan"]["estimate"]["total_minutes"] > 0
+    version = member.ok("GET", f"/api/v1/model-versions/{done['result']['model_version_id']}")
+    assert version["job_id"] == stages["finetune"] and "image_auroc" in version["metrics"]
+
+
 def test_a_detector_learns_from_the_versions_boxes_and_predicts_them(embedded):
     member = embedded.api.signup()
     project, dataset = setup_dataset(member, "boxes")

@@ -1,0 +1,1 @@
+"""Helping people label: which images to label next, which labels to check."""

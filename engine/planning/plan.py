@@ -1,0 +1,322 @@
+"""``hatchery plan``: from what the data is like and what the user wants to a complete recipe,
+each choice with its reason in plain words.
+
+    analysis = analyze_folder("parts/", masks="parts/masks").as_dict()
+    plan = make_plan(analysis, task="anomaly", budget_minutes=20, device="cpu")
+    plan.pretrain          # a PretrainConfig: the self-supervised subtasks and their settings
+    plan.finetune          # the downstream model's settings (AnomalySettings, ...)
+    plan.reasons           # [Reason(choice, value, why), ...]
+    plan.estimate          # minutes (and GPU-hours) before anything runs
+
+A pure function of its inputs (the analysis, the task, the budget, the device and the
+throughput the device measured or its nominal one): the same inputs give the same plan.
+Torch-free.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.schemas.detect import DetectSettings
+from engine.schemas.finetune import AnomalySettings, ClassifySettings
+from engine.schemas.planning import PlanDevice
+from engine.schemas.planning import PlanTask as Task
+from engine.schemas.pretrain import PretrainConfig, ViewAugmentConfig
+from engine.schemas.recipes import byol_views, resolve_pretrain_config
+
+# Images per second of Hatchery's default pretraining (ResNet-18, standard stem, 64 px views,
+# batch 64 on the CPU / 256 on the GPU), measured: docs/benchmarks.md sections 1, 3 and 8.
+NOMINAL_THROUGHPUT: dict[str, float] = {"cpu": 150.0, "cuda": 970.0}
+REFERENCE_SIZE = 64
+# The local objective's extra cost per image (its heads and the second map), measured with
+# bench/budget.py's probe at 64 px on the CPU: docs/benchmarks.md section 8.
+DENSE_COST = 1.15
+# The network input side: what the device affords per image.
+BASE_IMAGE_SIZE: dict[str, int] = {"cpu": 64, "cuda": 128}
+BATCH_SIZE: dict[str, int] = {"cpu": 64, "cuda": 256}
+# A defect must stay this many network pixels across after resizing, or the features
+# cannot see it (PatchCore's middle stages look at 8-16 px cells).
+MIN_DEFECT_NETWORK_PX = 4.0
+# Without labeled defects the plan assumes they are this small (native pixels): the common
+# case in inspection, and the safe one (a plan for small defects still sees large ones).
+ASSUMED_DEFECT_PX = 8.0
+# Defects whose shorter side is under this fraction of the image's shorter side are local:
+# the plan adds the local objective.
+LOCAL_DEFECT_FRACTION = 0.15
+# The share of the budget pretraining gets; the downstream model and its evaluation the rest.
+PRETRAIN_SHARE: dict[str, float] = {"classify": 0.75, "anomaly": 0.8, "detect": 0.5,
+                                    "segment": 0.5}
+# A small data set is seen at most this many times: past it, more steps memorize images.
+MAX_EPOCHS = 400
+MEMORY_SIZE = 4096
+# Detector images per second (Faster R-CNN, ResNet-18 FPN, ~512 px), for its step count.
+DETECTOR_THROUGHPUT: dict[str, float] = {"cpu": 1.5, "cuda": 40.0}
+
+
+@dataclass(frozen=True)
+class Reason:
+    choice: str
+    value: Any
+    why: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"choice": self.choice, "value": self.value, "why": self.why}
+
+
+@dataclass
+class Plan:
+    task: Task
+    device: PlanDevice
+    budget_minutes: float
+    pretrain: PretrainConfig
+    finetune: dict[str, Any]
+    estimate: dict[str, float]
+    reasons: list[Reason] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """plan.yaml's content: valid configs for pretrain and the downstream command."""
+        return {"task": self.task, "device": self.device,
+                "budget_minutes": self.budget_minutes,
+                "pretrain": self.pretrain.model_dump(mode="json"),
+                "finetune": self.finetune, "estimate": self.estimate,
+                "reasons": [reason.as_dict() for reason in self.reasons]}
+
+    def text(self) -> str:
+        lines = [f"plan for {self.task} on {self.device}, {self.budget_minutes:g} minutes:"]
+        lines += [f"- {r.choice} = {r.value}: {r.why}" for r in self.reasons]
+        estimate = self.estimate
+        lines.append(f"estimated: pretraining {estimate['pretrain_minutes']:.1f} min, then "
+                     f"{estimate['finetune_minutes']:.1f} min for the {self.task} model "
+                     f"({estimate['total_minutes']:.1f} min in all"
+                     + (f", {estimate['gpu_hours']:.2f} GPU-hours)" if self.device == "cuda"
+                        else ")"))
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What the plan reads off the analysis."""
+
+    images: int
+    short_side: int  # median shorter side of the images, native pixels
+    gray: bool
+    rotation_invariant: bool
+    axis_aligned: bool
+    defect_px: float | None  # 10th percentile of the defects' shorter sides, if labeled
+    defect_fraction: float | None  # median shorter side / image shorter side, if labeled
+    lighting_spread: float
+
+    @staticmethod
+    def of(analysis: dict[str, Any]) -> _Facts:
+        resolution = analysis["resolution"]
+        short_side = int(min(resolution["width"]["median"], resolution["height"]["median"]))
+        sizes = (analysis.get("labels") or {}).get("defect_sizes")
+        orientation = analysis.get("orientation") or {}
+        return _Facts(
+            images=int(analysis["images"]), short_side=short_side,
+            gray=bool(analysis["color"]["gray_content"]),
+            rotation_invariant=bool(orientation.get("rotation_invariant", False)),
+            axis_aligned=bool(orientation.get("axis_aligned", True)),
+            defect_px=None if not sizes else float(sizes["short_side_px"]["p10"]),
+            defect_fraction=None if not sizes else
+            float(sizes["short_side_px"]["median"]) / max(1, short_side),
+            lighting_spread=float(analysis["intensity"]["spread_of_image_means"]))
+
+
+def make_plan(analysis: dict[str, Any], task: Task, budget_minutes: float = 20.0,
+              device: PlanDevice = "cpu", throughput: float | None = None,
+              data_path: str = ".") -> Plan:
+    """The recipe for ``task`` on the data ``analysis`` describes (``DataReport.as_dict()``),
+    within ``budget_minutes`` on ``device``. ``throughput``: pretraining images per second
+    measured on this device at 64 px (None: the nominal figure of ``NOMINAL_THROUGHPUT``)."""
+    facts = _Facts.of(analysis)
+    reasons: list[Reason] = []
+    say = reasons.append
+
+    image_size = min(BASE_IMAGE_SIZE[device], _multiple_of_16(facts.short_side))
+    say(Reason("data.image_size", image_size,
+               f"{'a CPU' if device == 'cpu' else 'a GPU'} affords {BASE_IMAGE_SIZE[device]} "
+               "px views within the budget" + (
+                   f"; the images are only {facts.short_side} px"
+                   if image_size < BASE_IMAGE_SIZE[device] else "")))
+    say(Reason("backbone", "resnet18, standard stem",
+               "the 3x3 small-input stem costs about 8 times the compute per image for the "
+               "same views; ResNet-18 is what PatchCore, the probes and the detectors read"))
+
+    defect_px = facts.defect_px if facts.defect_px is not None else ASSUMED_DEFECT_PX
+    local = facts.defect_fraction is None or facts.defect_fraction < LOCAL_DEFECT_FRACTION
+    crop = _crop(facts, image_size, defect_px, say)
+    dense_weight = 1.0 if local else 0.0
+    dense_stage = _dense_stage(image_size)
+    if local:
+        where = ("no defect sizes are known, so the plan assumes small ones" if
+                 facts.defect_fraction is None else
+                 f"defects are small: {facts.defect_fraction:.0%} of the image's shorter side")
+        say(Reason("loss.dense_weight", dense_weight,
+                   f"{where}; a global objective on whole-part crops learns the lighting and "
+                   "the outline, so a local objective (pixel-level contrast between "
+                   f"overlapping views) trains stage {dense_stage}, whose map is "
+                   f"{image_size // (4 * 2 ** (dense_stage - 1))} cells across"))
+    else:
+        say(Reason("loss.dense_weight", 0.0,
+                   f"defects are large ({facts.defect_fraction:.0%} of the image's shorter "
+                   "side): the global objective sees them; a local one would cost time"))
+
+    views = _views(facts, image_size, say)
+    augment = {"crop": crop, **_geometry(facts, say), "view1": views[0], "view2": views[1]}
+
+    batch = _batch(facts.images, device)
+    say(Reason("batch_size", batch, f"{BATCH_SIZE[device]} fits {device} memory"
+               + (f", capped by the {facts.images} images" if batch < BATCH_SIZE[device]
+                  else "")))
+    memory = max(batch, min(MEMORY_SIZE, facts.images - facts.images % batch))
+    say(Reason("memory.size", memory,
+               "negatives never outnumber the images (a key would meet itself)"
+               if memory < MEMORY_SIZE else f"{MEMORY_SIZE} negatives, the MoBY recipe"))
+
+    measured = throughput is not None
+    speed = (throughput if measured else NOMINAL_THROUGHPUT[device]) \
+        * (REFERENCE_SIZE / image_size) ** 2 / (DENSE_COST if local else 1.0)
+    pretrain_minutes = budget_minutes * PRETRAIN_SHARE[task]
+    steps = max(1, int(pretrain_minutes * 60 * speed / batch))
+    epochs_cap = max(1, MAX_EPOCHS * facts.images // batch)
+    if steps > epochs_cap:
+        say(Reason("steps", epochs_cap,
+                   f"{facts.images} images: {MAX_EPOCHS} passes over them are enough; more "
+                   "steps would memorize the images, so the run ends early"))
+        steps = epochs_cap
+    else:
+        say(Reason("steps", steps,
+                   f"{PRETRAIN_SHARE[task]:.0%} of the budget at "
+                   f"{'the measured' if measured else 'the nominal'} {speed:.0f} images/s "
+                   f"for this recipe on the {'CPU' if device == 'cpu' else 'GPU'}"))
+
+    pretrain = resolve_pretrain_config(PretrainConfig.model_validate({
+        "method": "hatchery",
+        "data": {"path": data_path, "image_size": image_size, "channels": 1 if facts.gray
+                 else 3},
+        "backbone": {"name": "resnet18", "small_input": False},
+        "loss": {"dense_weight": dense_weight, "dense_stage": dense_stage},
+        "memory": {"size": memory}, "augment": augment, "batch_size": batch, "steps": steps,
+        "runtime": {"device": device},
+    }), dataset_size=facts.images, device_type=device)
+    say(Reason("method", "hatchery",
+               "MoBY with a ReLIC invariance term, a priority memory of hard negatives and an "
+               "EMA target: the engine's default, measured in docs/benchmarks.md"))
+
+    finetune, finetune_minutes = _finetune(task, facts, device,
+                                           budget_minutes - pretrain_minutes, say)
+    pretrain_real = steps * batch / speed / 60
+    total = pretrain_real + finetune_minutes
+    estimate = {"pretrain_minutes": round(pretrain_real, 2),
+                "finetune_minutes": round(finetune_minutes, 2),
+                "total_minutes": round(total, 2),
+                "images_per_second": round(speed, 1),
+                "gpu_hours": round(total / 60, 3) if device == "cuda" else 0.0}
+    return Plan(task, device, budget_minutes, pretrain, finetune, estimate, reasons)
+
+
+def _multiple_of_16(side: int) -> int:
+    return max(32, side // 16 * 16)
+
+
+def _crop(facts: _Facts, image_size: int, defect_px: float, say) -> dict[str, Any]:
+    """Crop sides in native pixels so the smallest defects stay ``MIN_DEFECT_NETWORK_PX``
+    across in the view; fractions of the image when even the whole image keeps them so."""
+    largest = image_size * defect_px / MIN_DEFECT_NETWORK_PX
+    known = "labeled" if facts.defect_px is not None else "assumed"
+    if largest >= facts.short_side:
+        say(Reason("augment.crop", "20-100% of the image",
+                   f"even the whole image resized to {image_size} px keeps the {known} "
+                   f"smallest defects ({defect_px:g} px) {MIN_DEFECT_NETWORK_PX:g} px across"))
+        return {"unit": "fraction", "scale": [0.2, 1.0]}
+    high = max(float(image_size), largest)
+    low = max(image_size * 0.75, high / 2)
+    if largest < image_size:
+        why = (f"the {known} smallest defects are {defect_px:g} px, under "
+               f"{MIN_DEFECT_NETWORK_PX:g} px even at native resolution: views are cut at "
+               "about native resolution, never shrunk (enlarging them would only slow "
+               "every later model down)")
+    else:
+        why = (f"the {known} smallest defects are {defect_px:g} px: a crop wider than "
+               f"{largest:.0f} px would shrink them under {MIN_DEFECT_NETWORK_PX:g} px in a "
+               f"{image_size} px view; crops are cut at native resolution")
+    say(Reason("augment.crop", f"{low:.0f}-{high:.0f} native px", why))
+    return {"unit": "pixels", "scale": [round(low, 1), round(high, 1)]}
+
+
+def _dense_stage(image_size: int) -> int:
+    """The deepest ResNet stage (at most 3) whose map is >= 8 cells across (standard stem:
+    stage k has stride 4 * 2^(k-1))."""
+    stage = 1
+    while stage < 3 and image_size // (4 * 2 ** stage) >= 8:
+        stage += 1
+    return stage
+
+
+def _views(facts: _Facts, image_size: int, say) -> tuple[dict, dict]:
+    views = byol_views(image_size)
+    if not facts.gray:
+        say(Reason("augment.color", "BYOL's color jitter",
+                   "color images: hue and saturation jitter teach that color casts are no "
+                   "defect"))
+        return tuple(view.model_dump() for view in views)  # type: ignore[return-value]
+    say(Reason("augment.color", "brightness and contrast only",
+               "gray images: no hue, saturation or grayscale conversion (they would change "
+               "nothing but the cost)"))
+    gray = {"saturation": 0.0, "hue": 0.0, "grayscale_prob": 0.0}
+    return tuple(ViewAugmentConfig(**{**view.model_dump(), **gray}).model_dump()
+                 for view in views)  # type: ignore[return-value]
+
+
+def _geometry(facts: _Facts, say) -> dict[str, Any]:
+    if facts.rotation_invariant:
+        say(Reason("augment.rotations", "flips and quarter turns",
+                   "the texture has no preferred direction (or every direction occurs): a "
+                   "turned part is still a part of this line"))
+        return {"hflip_prob": 0.5, "vflip_prob": 0.5, "rotate90": True}
+    if facts.axis_aligned:
+        say(Reason("augment.rotations", "flips only",
+                   "the texture runs along an image axis: flips keep its direction, quarter "
+                   "turns would show parts this line never makes"))
+        return {"hflip_prob": 0.5, "vflip_prob": 0.5, "rotate90": False}
+    say(Reason("augment.rotations", "none",
+               "the texture runs at a slant: a flip or a turn would change its direction"))
+    return {"hflip_prob": 0.0, "vflip_prob": 0.0, "rotate90": False}
+
+
+def _batch(images: int, device: str) -> int:
+    """The device's batch, or the largest power of two the data set fills (>= 4)."""
+    largest = 2 ** int(math.log2(max(4, images)))
+    return min(BATCH_SIZE[device], largest)
+
+
+def _finetune(task: Task, facts: _Facts, device: str, minutes: float, say
+              ) -> tuple[dict[str, Any], float]:
+    """The downstream settings and their estimated minutes."""
+    if task == "anomaly":
+        even = facts.lighting_spread > 0.03
+        settings = AnomalySettings(even_lighting=even, device=device)
+        say(Reason("finetune.even_lighting", even,
+                   f"image brightness varies by {facts.lighting_spread:.2f}: "
+                   + ("each image is standardized by its own gray levels, so a darker "
+                      "lighting is no anomaly" if even else "lighting is steady")))
+        return settings.model_dump(mode="json"), min(minutes, 2.0)
+    if task == "classify":
+        method = "fixmatch" if minutes >= 3 else "linear"
+        settings = ClassifySettings(method=method, device=device)
+        say(Reason("finetune.method", method,
+                   "FixMatch learns from the unlabeled images too, starting from a linear "
+                   "probe's head (LP-FT)" if method == "fixmatch" else
+                   "too little time left for FixMatch: a linear probe on frozen features "
+                   "takes seconds"))
+        return settings.model_dump(mode="json"), minutes
+    image_side = min(facts.short_side, 512 if device == "cpu" else 1024)
+    steps = max(50, int(minutes * 60 * DETECTOR_THROUGHPUT[device] / 4))
+    settings = DetectSettings(image_size=max(32, image_side), steps=steps, device=device)
+    say(Reason("finetune.steps", steps,
+               f"the rest of the budget at about {DETECTOR_THROUGHPUT[device]:g} images/s "
+               f"for a detector at {image_side} px"))
+    return settings.model_dump(mode="json"), minutes

@@ -1,0 +1,122 @@
+"""hatchery plan: generated sets with known properties yield the expected choices, with
+their reasons; the same inputs give the same plan."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from bench.parts import PartsSpec, generate
+from engine.analysis.report import analyze_folder
+from engine.cli import main
+from engine.planning.plan import make_plan
+from engine.schemas.pretrain import PretrainConfig
+
+
+@pytest.fixture(scope="module")
+def tiny_defects(tmp_path_factory) -> dict:
+    """30 images (10 parts x 3 lightings) of 128 px with 2-4 px defects, gray."""
+    root = generate(PartsSpec(parts=10, size=128, defect_size=(2, 4), defect_rate=0.5),
+                    tmp_path_factory.mktemp("tiny"))
+    return analyze_folder(root, masks=root / "masks").as_dict()
+
+
+@pytest.fixture(scope="module")
+def large_defects(tmp_path_factory) -> dict:
+    root = generate(PartsSpec(parts=10, size=256, defect_size=(40, 60), defect_rate=0.5),
+                    tmp_path_factory.mktemp("large"))
+    return analyze_folder(root, masks=root / "masks").as_dict()
+
+
+def reason(plan, choice: str):
+    return next(r for r in plan.reasons if r.choice == choice)
+
+
+def test_tiny_defects_get_the_local_objective_and_native_resolution_crops(tiny_defects):
+    plan = make_plan(tiny_defects, "anomaly", budget_minutes=10, device="cpu")
+    assert plan.pretrain.loss.dense_weight > 0
+    assert "small" in reason(plan, "loss.dense_weight").why
+    crop = plan.pretrain.augment.crop
+    assert crop.unit == "pixels" and crop.scale[1] <= 128
+    # the smallest defects keep 4 network pixels in a view, or their native size if smaller
+    smallest = tiny_defects["labels"]["defect_sizes"]["short_side_px"]["p10"]
+    assert smallest * plan.pretrain.data.image_size / crop.scale[1] >= min(4, smallest) - 1e-6
+    assert "native resolution" in reason(plan, "augment.crop").why
+
+
+def test_large_defects_keep_the_global_objective_and_whole_image_crops(large_defects):
+    plan = make_plan(large_defects, "anomaly", budget_minutes=10, device="cpu")
+    assert plan.pretrain.loss.dense_weight == 0
+    assert "large" in reason(plan, "loss.dense_weight").why
+    assert plan.pretrain.augment.crop.unit == "fraction"
+
+
+def test_gray_images_get_no_hue_or_saturation_and_color_ones_do(tiny_defects, tmp_path):
+    gray = make_plan(tiny_defects, "anomaly").pretrain.augment
+    assert gray.view1.hue == gray.view1.saturation == gray.view1.grayscale_prob == 0
+    rng = np.random.default_rng(0)
+    for index in range(6):
+        Image.fromarray((rng.random((64, 64, 3)) * 255).astype(np.uint8)).save(
+            tmp_path / f"{index}.png")
+    color = make_plan(analyze_folder(tmp_path).as_dict(), "anomaly")
+    assert color.pretrain.augment.view1.hue > 0 and color.pretrain.augment.view1.saturation > 0
+    assert "color" in reason(color, "augment.color").why
+
+
+def test_rotations_follow_the_texture(tiny_defects):
+    isotropic = copy.deepcopy(tiny_defects)
+    isotropic["orientation"].update(rotation_invariant=True)
+    assert make_plan(isotropic, "anomaly").pretrain.augment.rotate90
+    along_axis = copy.deepcopy(tiny_defects)
+    along_axis["orientation"].update(rotation_invariant=False, axis_aligned=True)
+    augment = make_plan(along_axis, "anomaly").pretrain.augment
+    assert not augment.rotate90 and augment.vflip_prob > 0
+    slanted = copy.deepcopy(tiny_defects)
+    slanted["orientation"].update(rotation_invariant=False, axis_aligned=False)
+    augment = make_plan(slanted, "anomaly").pretrain.augment
+    assert not augment.rotate90 and augment.vflip_prob == augment.hflip_prob == 0
+    assert "slant" in reason(make_plan(slanted, "anomaly"), "augment.rotations").why
+
+
+def test_thirty_images_against_thirty_thousand(tiny_defects):
+    few = make_plan(tiny_defects, "anomaly", budget_minutes=20, device="cpu")
+    assert tiny_defects["images"] == 30
+    assert few.pretrain.batch_size == 16 and few.pretrain.memory.size <= 30
+    assert "passes over them are enough" in reason(few, "steps").why
+    many_analysis = copy.deepcopy(tiny_defects)
+    many_analysis["images"] = 30_000
+    many = make_plan(many_analysis, "anomaly", budget_minutes=20, device="cpu")
+    assert many.pretrain.batch_size == 64 and many.pretrain.memory.size == 4096
+    assert "of the budget" in reason(many, "steps").why
+    assert many.pretrain.steps > few.pretrain.steps
+    # the budget is kept: the estimate fits in it
+    assert many.estimate["total_minutes"] <= 20 + 1e-6
+
+
+def test_the_gpu_plan_is_larger_and_says_gpu_hours(tiny_defects):
+    plan = make_plan(tiny_defects, "detect", budget_minutes=60, device="cuda")
+    assert plan.pretrain.data.image_size == 128 and plan.estimate["gpu_hours"] > 0
+    assert plan.finetune["steps"] >= 50
+
+
+def test_same_inputs_same_plan_and_the_plan_file_is_valid(tiny_defects, tmp_path):
+    first = make_plan(tiny_defects, "classify", 15, "cpu").as_dict()
+    assert first == make_plan(copy.deepcopy(tiny_defects), "classify", 15, "cpu").as_dict()
+    PretrainConfig.model_validate(first["pretrain"])  # a valid pretrain config as it is
+
+
+def test_cli_plan_writes_plan_yaml_with_its_reasons(tmp_path, capsys):
+    root = generate(PartsSpec(parts=4, size=96), tmp_path / "parts")
+    out = tmp_path / "plan.yaml"
+    assert main(["plan", "--data", str(root / "good"), "--task", "anomaly",
+                 "--budget-minutes", "5", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "plan for anomaly on cpu, 5 minutes" in printed
+    plan = yaml.safe_load(out.read_text())
+    assert {"pretrain", "finetune", "estimate", "reasons"} <= set(plan)
+    assert any(r["choice"] == "loss.dense_weight" for r in plan["reasons"])
+    PretrainConfig.model_validate(plan["pretrain"])
