@@ -3,7 +3,7 @@
 import { useEffect, type ReactNode } from "react";
 import { Loading } from "./components/common";
 import { LANGUAGES, useI18n, type Language } from "./i18n";
-import { Link, matchPath, navigate, usePath } from "./lib/router";
+import { Link, matchPath, navigate, rememberForAfterSignIn, takeAfterSignIn, usePath } from "./lib/router";
 import { useSession } from "./lib/session";
 import { AdminPage } from "./pages/Admin";
 import { SignInPage, SignUpPage } from "./pages/Auth";
@@ -95,7 +95,7 @@ function Header() {
         )}
         <LanguagePicker />
         {me && (
-          <button type="button" className="secondary" onClick={() => void signOut().then(() => navigate("/signin"))}>
+          <button type="button" className="secondary" onClick={() => void signOut()}>
             {t("nav.signOut")}
           </button>
         )}
@@ -109,9 +109,12 @@ export function App() {
   const { me, ready, organizationId } = useSession();
   const publicPage = path === "/signin" || path === "/signup";
   useEffect(() => {
-    if (ready && !me && !publicPage) navigate("/signin", true);
-    if (ready && me && publicPage) navigate("/", true);
-  }, [ready, me, publicPage]);
+    if (ready && !me && !publicPage) {
+      rememberForAfterSignIn(path);
+      navigate("/signin", true);
+    }
+    if (ready && me && publicPage) navigate(takeAfterSignIn(), true);
+  }, [ready, me, publicPage, path]);
 
   let page: ReactNode;
   if (!ready) page = <Loading />;

@@ -250,6 +250,17 @@ def test_the_whole_path_in_english_then_chinese(page: Page, platform, tmp_path):
         shoot(page, "zh", name)
     page.get_by_test_id("language").select_option("en")
 
+    # A page opened signed out is the page shown after signing in.
+    page.goto(pages["models"])
+    expect(page).to_have_url(re.compile(r"/signin$"))
+    page.get_by_label("Email").fill("ana@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(pages["models"])
+    expect(page.get_by_test_id("comparison")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/signin$"))
+
     # Another organization reaches none of it, even by address.
     sign_up(page, "bo@example.com", "Other Works")
     expect(page.get_by_text("No projects yet")).to_be_visible()

@@ -3,6 +3,19 @@
 import { useEffect, useState, type AnchorHTMLAttributes, type MouseEvent } from "react";
 
 const EVENT = "hatchery-navigate";
+const AFTER_SIGN_IN = "hatchery.afterSignIn";
+
+/** Remembers the page asked for before signing in, to open it afterwards. */
+export function rememberForAfterSignIn(path: string): void {
+  if (path !== "/signin" && path !== "/signup") sessionStorage.setItem(AFTER_SIGN_IN, path);
+}
+
+/** The page to open after signing in (once), "/" when none was asked for. */
+export function takeAfterSignIn(): string {
+  const path = sessionStorage.getItem(AFTER_SIGN_IN);
+  sessionStorage.removeItem(AFTER_SIGN_IN);
+  return path && path.startsWith("/") && !path.startsWith("//") ? path : "/";
+}
 
 export function navigate(path: string, replace = false): void {
   if (replace) history.replaceState(null, "", path);

@@ -3,7 +3,8 @@
 import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from "react";
 import { api, type Schemas } from "../api/client";
 import { unwrap } from "../api/problems";
-import { renewalTime, loadSession, saveSession, type StoredSession } from "../api/session";
+import { loadSession, renewalTime, saveSession, type StoredSession } from "../api/session";
+import { navigate } from "./router";
 
 export type Me = Schemas["UserOut"];
 
@@ -23,10 +24,16 @@ async function fetchMe(): Promise<Me> {
   return unwrap(await api.GET("/api/v1/auth/me"));
 }
 
-/** The organization to act in: the stored one if still a membership, else the first. */
+const LAST_ORGANIZATION = "hatchery.lastOrganization";
+
+/** The organization to act in: this session's, else the one last used on this browser (kept
+ *  across sign-outs), if still a membership; else the first. */
 function chosenOrganization(me: Me, stored: StoredSession | null): string | null {
   const ids = me.memberships.map((membership) => membership.organization_id);
-  if (stored?.organizationId && ids.includes(stored.organizationId)) return stored.organizationId;
+  const last = localStorage.getItem(LAST_ORGANIZATION);
+  for (const candidate of [stored?.organizationId, last]) {
+    if (candidate && ids.includes(candidate)) return candidate;
+  }
   return ids[0] ?? null;
 }
 
@@ -47,6 +54,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       const current = loadSession();
       if (current && current.organizationId !== organization) saveSession({ ...current, organizationId: organization });
       setOrganizationId(organization);
+      if (organization) localStorage.setItem(LAST_ORGANIZATION, organization);
       setMe(user);
     } catch {
       saveSession(null);
@@ -81,6 +89,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     try {
       if (stored) await api.POST("/api/v1/auth/logout", { body: { refresh_token: stored.refreshToken } });
     } finally {
+      // In one render: the sign-in page and no user (so no page is kept for after sign-in).
+      navigate("/signin", true);
       saveSession(null);
       setMe(null);
     }
@@ -89,6 +99,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const switchOrganization = useCallback((id: string) => {
     const stored = loadSession();
     if (stored) saveSession({ ...stored, organizationId: id });
+    localStorage.setItem(LAST_ORGANIZATION, id);
     setOrganizationId(id);
   }, []);
 

@@ -5,7 +5,7 @@ import { api } from "../api/client";
 import { errorText, unwrap } from "../api/problems";
 import { ErrorMessage, PageTitle } from "../components/common";
 import { useI18n } from "../i18n";
-import { Link, navigate } from "../lib/router";
+import { Link } from "../lib/router";
 import { useSession } from "../lib/session";
 
 export function SignInPage() {
@@ -21,8 +21,8 @@ export function SignInPage() {
     setBusy(true);
     setError(null);
     try {
+      // signed in, the app opens the page asked for before (App.tsx)
       await signIn(unwrap(await api.POST("/api/v1/auth/login", { body: { email, password } })));
-      navigate("/");
     } catch (failure) {
       setError(errorText(failure));
     } finally {
@@ -71,7 +71,6 @@ export function SignUpPage() {
     setError(null);
     try {
       await signIn(unwrap(await api.POST("/api/v1/auth/signup", { body: form })));
-      navigate("/");
     } catch (failure) {
       setError(errorText(failure));
     } finally {
