@@ -9,19 +9,25 @@ import { problemMessage } from "../src/api/problems";
 
 describe("the Train page's pipeline body", () => {
   it("names the version by id and asks for the chosen task", () => {
-    const body = pipelineBody("anomaly", "standard", "v1", "first");
+    const body = pipelineBody("anomaly", "planned", "v1", "first", 45);
     expect(body).toEqual({
       kind: "pipeline",
       name: "first",
       priority: 0,
       inputs: { dataset_version_id: "v1" },
-      config: { pretrain: {}, finetune: { task: "anomaly", train: "dataset-version://v1" } },
+      config: {
+        plan: "auto",
+        budget_minutes: 45,
+        pretrain: {},
+        finetune: { task: "anomaly", train: "dataset-version://v1" },
+      },
     });
   });
 
   it("keeps a quick check small and on the CPU", () => {
     const body = pipelineBody("classify", "quick", "v1", "q");
     expect(body.gpus).toBe(0);
+    expect(body.config.plan).toBeUndefined();
     expect(body.config.pretrain).toMatchObject({ steps: 2, data: { image_size: 64 } });
     expect(body.config.finetune).toMatchObject({ task: "classify", classify: { method: "linear" } });
     expect(pipelineBody("segment", "quick", "v", "s").config.finetune).toMatchObject({ detect: { steps: 2 } });

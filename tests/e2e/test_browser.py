@@ -198,6 +198,20 @@ def test_the_whole_path_in_english_then_chinese(page: Page, platform, tmp_path):
     expect(page.get_by_test_id("curl")).to_contain_text("$HATCHERY_API_KEY")
     visit("models")
 
+    # A planned pipeline (the engine plans within a time budget): cancelled, retried, cancelled.
+    page.goto(pages["train"])
+    page.get_by_role("radio", name=re.compile("Planned for your data")).check()
+    page.get_by_test_id("budget").fill("5")
+    page.get_by_role("button", name="Start training").click()
+    expect(page).to_have_url(re.compile(r"/jobs/"))
+    status = page.get_by_test_id("job-status")
+    page.get_by_role("button", name="Cancel").click()
+    expect(status).to_have_attribute("data-status", "cancelled", timeout=30_000)
+    page.get_by_role("button", name="Try again").click()
+    expect(status).to_have_attribute("data-status", re.compile("queued|running"))
+    page.get_by_role("button", name="Cancel").click()
+    expect(status).to_have_attribute("data-status", "cancelled", timeout=30_000)
+
     assert len(refreshes) == 1, refreshes
     # A token the API no longer takes (401) is renewed and the reading sent again.
     edit_session(page, "session.accessToken = 'no-longer-valid'; session.renewAt = 4e12")

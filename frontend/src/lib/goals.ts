@@ -3,7 +3,7 @@
 export const GOALS = ["classify", "anomaly", "detect", "segment"] as const;
 export type Goal = (typeof GOALS)[number];
 
-export const EFFORTS = ["quick", "standard"] as const;
+export const EFFORTS = ["quick", "planned"] as const;
 export type Effort = (typeof EFFORTS)[number];
 
 /** A pipeline job body as POST /projects/{id}/jobs takes it. */
@@ -17,12 +17,17 @@ export interface PipelineBody {
   config: Record<string, unknown>;
 }
 
+/** The time a planned pipeline may take when the user does not say (the engine's default). */
+export const DEFAULT_BUDGET_MINUTES = 20;
+export const MAX_BUDGET_MINUTES = 7 * 24 * 60;
+
 /**
  * "quick" checks the whole path on a CPU in about a minute (a few pretrain steps on small
- * images; the model it gives is poor); "standard" leaves every setting to the engine's recipe.
+ * images; the model it gives is poor); "planned" lets the engine plan the recipe from the
+ * data and the task within a time budget (the pipeline's ``plan: auto``).
  */
 function pretrainFor(effort: Effort): Record<string, unknown> {
-  if (effort === "standard") return {};
+  if (effort === "planned") return {};
   return {
     backbone: { name: "resnet18" },
     data: { image_size: 64 },
@@ -34,7 +39,7 @@ function pretrainFor(effort: Effort): Record<string, unknown> {
 }
 
 function settingsFor(goal: Goal, effort: Effort): Record<string, unknown> {
-  if (effort === "standard") return {};
+  if (effort === "planned") return {};
   switch (goal) {
     case "classify":
       return { classify: { method: "linear", image_size: 64, device: "cpu" } };
@@ -45,7 +50,8 @@ function settingsFor(goal: Goal, effort: Effort): Record<string, unknown> {
   }
 }
 
-export function pipelineBody(goal: Goal, effort: Effort, versionId: string, name: string): PipelineBody {
+export function pipelineBody(goal: Goal, effort: Effort, versionId: string, name: string,
+  budgetMinutes: number = DEFAULT_BUDGET_MINUTES): PipelineBody {
   return {
     kind: "pipeline",
     name,
@@ -53,6 +59,7 @@ export function pipelineBody(goal: Goal, effort: Effort, versionId: string, name
     ...(effort === "quick" && { gpus: 0 }),
     inputs: { dataset_version_id: versionId },
     config: {
+      ...(effort === "planned" && { plan: "auto", budget_minutes: budgetMinutes }),
       pretrain: pretrainFor(effort),
       finetune: { task: goal, train: `dataset-version://${versionId}`, ...settingsFor(goal, effort) },
     },

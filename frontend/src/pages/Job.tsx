@@ -14,6 +14,12 @@ import { Link } from "../lib/router";
 import { readEventStream, type SseEvent } from "../lib/sse";
 
 type Job = Schemas["JobOut"];
+
+/** What a pipeline's plan stage chose and why (``result.plan``, engine/planning). */
+interface PlanSummary {
+  budget_minutes?: number;
+  reasons?: { choice: string; value: unknown; why: string }[];
+}
 // The stream brings status and progress at once; the loss curve, the log and the stages are
 // polled (faster when the stream cannot be read).
 const POLL_MS = 3000;
@@ -124,6 +130,7 @@ export function JobPage({ jobId }: { jobId: string }) {
   const progress = job.progress as JobProgress;
   const fraction = doneFraction(progress, job.status);
   const modelVersionId = (job.result as { model_version_id?: string }).model_version_id;
+  const plan = (job.result as { plan?: PlanSummary }).plan;
 
   return (
     <section>
@@ -209,6 +216,22 @@ export function JobPage({ jobId }: { jobId: string }) {
           </p>
         )}
       </div>
+      {plan && (
+        <section className="panel" aria-labelledby="plan-heading">
+          <h2 id="plan-heading">{t("job.plan")}</h2>
+          <p className="hint">{t("job.planHint", { minutes: formatNumber(plan.budget_minutes ?? 0, locale) })}</p>
+          <dl className="reasons" data-testid="plan-reasons">
+            {(plan.reasons ?? []).map((reason, at) => (
+              <div key={at}>
+                <dt>
+                  <code>{reason.choice}</code> = {String(reason.value)}
+                </dt>
+                <dd>{reason.why}</dd>
+              </div>
+            ))}
+          </dl>
+        </section>
+      )}
       {stages.length > 0 && (
         <section className="panel" aria-labelledby="stages-heading">
           <h2 id="stages-heading">{t("job.stages")}</h2>

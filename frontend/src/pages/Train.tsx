@@ -7,7 +7,7 @@ import { Empty, ErrorMessage, Loading, PageTitle } from "../components/common";
 import { SchemaForm } from "../components/SchemaForm";
 import { useI18n } from "../i18n";
 import { formatDate, formatNumber } from "../lib/format";
-import { EFFORTS, GOALS, pipelineBody, type Effort, type Goal } from "../lib/goals";
+import { DEFAULT_BUDGET_MINUTES, EFFORTS, GOALS, MAX_BUDGET_MINUTES, pipelineBody, type Effort, type Goal } from "../lib/goals";
 import { Link, navigate } from "../lib/router";
 import { buildFields, collectConfig, type JsonSchema } from "../lib/schemaForm";
 import { useLoad } from "../lib/useLoad";
@@ -39,6 +39,7 @@ export function TrainPage({ projectId }: { projectId: string }) {
   const [effort, setEffort] = useState<Effort>("quick");
   const [versionId, setVersionId] = useState("");
   const [name, setName] = useState("");
+  const [budget, setBudget] = useState(String(DEFAULT_BUDGET_MINUTES));
   const [texts, setTexts] = useState<Record<string, string>>({});
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -49,7 +50,7 @@ export function TrainPage({ projectId }: { projectId: string }) {
     setError(null);
     const version = versionId || loaded.data?.versions[0]?.id;
     if (!version) return;
-    const body = pipelineBody(goal, effort, version, name.trim());
+    const body = pipelineBody(goal, effort, version, name.trim(), Number(budget));
     const advanced = collectConfig(fields, texts, body.config);
     if (advanced.errors.length > 0) {
       const first = advanced.errors[0]!;
@@ -74,7 +75,7 @@ export function TrainPage({ projectId }: { projectId: string }) {
 
   if (!loaded.data) return loaded.error ? <ErrorMessage error={loaded.error} /> : <Loading />;
   const { versions, schema } = loaded.data;
-  const preset = pipelineBody(goal, effort, versionId || versions[0]?.id || "", name).config;
+  const preset = pipelineBody(goal, effort, versionId || versions[0]?.id || "", name, Number(budget)).config;
   return (
     <section>
       <p className="breadcrumb">
@@ -120,6 +121,22 @@ export function TrainPage({ projectId }: { projectId: string }) {
               </label>
             ))}
           </fieldset>
+          {effort === "planned" && (
+            <label>
+              {t("train.budget")}
+              <input
+                type="number"
+                min={1}
+                max={MAX_BUDGET_MINUTES}
+                step={1}
+                required
+                value={budget}
+                onChange={(e) => setBudget(e.target.value)}
+                data-testid="budget"
+              />
+              <small>{t("train.budgetHint")}</small>
+            </label>
+          )}
           <label>
             {t("train.name")}
             <input value={name} onChange={(e) => setName(e.target.value)} placeholder={t(`train.goal.${goal}` as "train.goal.classify")} />
