@@ -204,6 +204,9 @@ def test_the_whole_path_in_english_then_chinese(page: Page, platform, tmp_path):
     page.get_by_test_id("budget").fill("5")
     page.get_by_role("button", name="Start training").click()
     expect(page).to_have_url(re.compile(r"/jobs/"))
+    reasons = page.get_by_test_id("plan-reasons").locator("div")
+    expect(reasons.first).to_be_visible(timeout=JOB_SECONDS * 1000)  # the plan says why
+    visit("job-planned", idle=False)
     status = page.get_by_test_id("job-status")
     page.get_by_role("button", name="Cancel").click()
     expect(status).to_have_attribute("data-status", "cancelled", timeout=30_000)
