@@ -181,3 +181,15 @@ describe("token renewal", async () => {
     expect(needsRefresh({ ...session, renewAt: 0 }, 1)).toBe(true);
   });
 });
+
+describe("a project's next step", async () => {
+  const { nextStep } = await import("../src/lib/nextStep");
+  const empty = { datasets: 0, activeJobs: 0, jobs: 0, models: 0, inProduction: 0 };
+  it("walks from data to a model in production", () => {
+    expect(nextStep(empty)).toBe("createDataset");
+    expect(nextStep({ ...empty, datasets: 1 })).toBe("prepareData");
+    expect(nextStep({ ...empty, datasets: 1, jobs: 1, activeJobs: 1 })).toBe("followTraining");
+    expect(nextStep({ ...empty, datasets: 1, jobs: 1, models: 1 })).toBe("pickModel");
+    expect(nextStep({ ...empty, datasets: 1, jobs: 1, models: 1, inProduction: 1 })).toBe("useModel");
+  });
+});

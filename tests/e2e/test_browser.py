@@ -134,6 +134,8 @@ def test_the_whole_path_in_english_then_chinese(page: Page, platform, tmp_path):
     page.get_by_role("button", name="Create project").click()
     expect(page.get_by_role("heading", name="Strip line 2", level=1)).to_be_visible()
     expect(page.get_by_text("No datasets yet")).to_be_visible()
+    expect(page.get_by_test_id("next-step")).to_have_attribute("data-step", "createDataset")
+    visit("project-new")
     page.get_by_label("Dataset name").fill("strip surfaces")
     page.get_by_role("button", name="Create dataset").click()
     expect(page.get_by_role("heading", name="strip surfaces", level=1)).to_be_visible()
@@ -197,6 +199,13 @@ def test_the_whole_path_in_english_then_chinese(page: Page, platform, tmp_path):
     expect(prediction).to_contain_text(re.compile("crazing|scratches"))
     expect(page.get_by_test_id("curl")).to_contain_text("$HATCHERY_API_KEY")
     visit("models")
+
+    page.get_by_role("link", name="← Back to the project").click()
+    expect(page.get_by_test_id("next-step")).to_have_attribute("data-step", "useModel")
+    visit("project")
+    page.get_by_role("navigation").get_by_role("link", name="Projects").click()
+    expect(page.get_by_role("link", name="Strip line 2")).to_be_visible()
+    visit("projects")
 
     # A planned pipeline (the engine plans within a time budget): cancelled, retried, cancelled.
     page.goto(pages["train"])

@@ -7,8 +7,39 @@ import { Empty, ErrorMessage, Loading, PageTitle, StatusBadge } from "../compone
 import { useI18n } from "../i18n";
 import { formatDate } from "../lib/format";
 import { jobTitle } from "../lib/jobTitle";
+import { nextStep, type NextStep } from "../lib/nextStep";
 import { Link, navigate } from "../lib/router";
 import { useLoad } from "../lib/useLoad";
+
+type Loaded = Awaited<ReturnType<typeof loadProject>>;
+
+/** What to do next, in plain words, with the link that does it. */
+function NextStepPanel({ projectId, datasets, jobs, models }: Pick<Loaded, "datasets" | "jobs" | "models"> & { projectId: string }) {
+  const { t } = useI18n();
+  const active = jobs.filter((job) => job.status === "queued" || job.status === "running");
+  const step = nextStep({
+    datasets: datasets.length,
+    activeJobs: active.length,
+    jobs: jobs.length,
+    models: models.length,
+    inProduction: models.filter((model) => "production" in (model.aliases ?? {})).length,
+  });
+  const links: Record<NextStep, string | null> = {
+    createDataset: null,
+    prepareData: datasets[0] ? `/datasets/${datasets[0].id}` : null,
+    followTraining: active[0] ? `/jobs/${active[0].id}` : null,
+    pickModel: `/projects/${projectId}/models`,
+    useModel: `/projects/${projectId}/models`,
+  };
+  const link = links[step];
+  return (
+    <section className="panel next-step" aria-labelledby="next-heading" data-testid="next-step" data-step={step}>
+      <h2 id="next-heading">{t("next.title")}</h2>
+      <p>{t(`next.${step}` as "next.createDataset")}</p>
+      {link && <Link href={link}>{t(`next.${step}Action` as "next.prepareDataAction")}</Link>}
+    </section>
+  );
+}
 
 async function loadProject(projectId: string) {
   const path = { project_id: projectId };
@@ -61,6 +92,7 @@ export function ProjectPage({ projectId }: { projectId: string }) {
       >
         {project.name}
       </PageTitle>
+      <NextStepPanel projectId={projectId} datasets={datasets} jobs={jobs} models={models} />
       <div className="grid-3">
         <section aria-labelledby="datasets-heading" className="panel">
           <h2 id="datasets-heading">{t("project.datasets")}</h2>
