@@ -8,8 +8,6 @@ import argparse
 import json
 from pathlib import Path
 
-from engine.analysis.report import analyze_folder, write_groups
-
 
 def add_analyze_command(commands: argparse._SubParsersAction) -> None:
     analyze = commands.add_parser("analyze", help="what a folder of images is like")
@@ -23,6 +21,8 @@ def add_analyze_command(commands: argparse._SubParsersAction) -> None:
 
 
 def run_analyze(args: argparse.Namespace) -> int:
+    from engine.analysis.report import analyze_folder, write_groups
+
     report = analyze_folder(args.data, labels=args.labels, masks=args.masks)
     print(report.text())
     groups = args.groups

@@ -111,7 +111,8 @@ class DataConfig(StrictModel):
 class BackboneConfig(StrictModel):
     name: BackboneName = "resnet18"
     stem: Stem = "patchify"
-    # Small-input variant (3x3 stem, no max-pool; patch 8 for ViTs): "auto" = image_size <= 96.
+    # Small-input variant (3x3 stem, no max-pool; patch 8 for ViTs). "auto": ResNets below
+    # 64 px (from 64 px up the published stem, 8x cheaper), transformers up to 96 px.
     small_input: Literal["auto"] | Bool = "auto"
     patch_size: Int | None = Field(None, ge=2, le=32)
     drop_path: Float | None = Field(None, ge=0, lt=1)

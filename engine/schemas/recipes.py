@@ -13,6 +13,12 @@ from engine.schemas.backbones import BACKBONE_SPECS, TRANSFORMER_BACKBONES
 from engine.schemas.pretrain import PretrainConfig, ViewAugmentConfig
 
 SMALL_INPUT_MAX_SIZE = 96
+# A ResNet keeps its published stem from this input size up: at 64 px the small-input stem
+# (3x3 stride 1, no max-pool) costs about 8 times the compute per image (21 against 165
+# images/s on a 2-core CPU) and a 20-minute CPU budget then buys too few epochs to learn,
+# while the standard stem learned NEU-DET to 0.98 kNN in the same budget (docs/benchmarks.md
+# section 4). Below it the maps would shrink to nothing (a 32 px image: 1x1 after layer4).
+RESNET_STANDARD_STEM_MIN_SIZE = 64
 
 
 REFERENCE_IMAGE_SIZE = 224
@@ -104,7 +110,10 @@ def _is_transformer(cfg: PretrainConfig) -> bool:
 def _resolve_backbone(cfg: PretrainConfig) -> None:
     backbone = cfg.backbone
     if backbone.small_input == "auto":
-        backbone.small_input = cfg.data.image_size <= SMALL_INPUT_MAX_SIZE
+        if _is_transformer(cfg):
+            backbone.small_input = cfg.data.image_size <= SMALL_INPUT_MAX_SIZE
+        else:
+            backbone.small_input = cfg.data.image_size < RESNET_STANDARD_STEM_MIN_SIZE
     if backbone.patch_size is None:
         if backbone.name == "swin_tiny":
             backbone.patch_size = 2 if backbone.small_input else 4

@@ -15,7 +15,7 @@ from engine.planning.run import RunRequest, run_end_to_end
 
 def test_run_classifies_a_neu_subset_and_resumes_without_redoing(neu_small, tmp_path, capsys):
     out = tmp_path / "run"
-    argv = ["run", "--data", str(neu_small), "--task", "classify", "--budget-minutes", "0.4",
+    argv = ["run", "--data", str(neu_small), "--task", "classify", "--budget-minutes", "0.2",
             "--out", str(out), "--quiet"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
@@ -47,7 +47,7 @@ def test_run_classifies_a_neu_subset_and_resumes_without_redoing(neu_small, tmp_
 def test_run_anomaly_keeps_each_part_on_one_side(tmp_path):
     parts = generate(PartsSpec(parts=8, size=96, defect_rate=0.4), tmp_path / "parts")
     result = run_end_to_end(RunRequest(data=str(parts), task="anomaly", out=str(tmp_path / "r"),
-                                       masks=str(parts / "masks"), budget_minutes=0.3,
+                                       masks=str(parts / "masks"), budget_minutes=0.15,
                                        progress_bar=False), say=lambda _: None)
     assert 0 <= result["metrics"]["image_auroc"] <= 1
     data = tmp_path / "r" / "data"
