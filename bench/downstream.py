@@ -122,15 +122,19 @@ def default_recipe(images: Path) -> Recipe:
         "data": {"path": str(images)}, "steps": steps, "runtime": RUNTIME})
 
 
-def planned_recipe(images: Path, task: str, minutes: float, masks: Path | None = None
-                   ) -> Recipe:
+def planned_recipe(images: Path, task: str, minutes: float, masks: Path | None = None,
+                   override: dict[str, Any] | None = None) -> Recipe:
     """What ``hatchery plan --data IMAGES --task TASK`` chooses for ``minutes`` of
-    pretraining (defect sizes from ``masks`` when given); the step count is the bench's."""
+    pretraining (defect sizes from ``masks`` when given), with ``override`` (an ablation:
+    sections merged into the plan's config); the step count is the bench's."""
     analysis = analyze_folder(images, masks=masks).as_dict()
     plan = make_plan(analysis, task, minutes / PRETRAIN_SHARE[task], "cpu",
                      data_path=str(images))
-    emit({"bench": "downstream", "plan": [f"{r.choice} = {r.value}" for r in plan.reasons]})
+    emit({"bench": "downstream", "plan": [f"{r.choice} = {r.value}" for r in plan.reasons],
+          "override": override or {}})
     tree = plan.pretrain.model_dump(mode="json")
+    for section, values in (override or {}).items():
+        tree[section] = {**tree[section], **values} if isinstance(values, dict) else values
     return lambda steps: PretrainConfig.model_validate(
         {**tree, "steps": steps, "runtime": {**tree["runtime"], **RUNTIME}})
 
@@ -149,12 +153,12 @@ def pretrain(recipe: Recipe, name: str, out: Path, minutes: float) -> Path:
 
 
 def recipes_for(names: list[str], images: Path, task: str, minutes: float,
-                fixed_crop: dict[str, Any], image_size: int, masks: Path | None = None
-                ) -> dict[str, Recipe]:
+                fixed_crop: dict[str, Any], image_size: int, masks: Path | None = None,
+                planned_override: dict[str, Any] | None = None) -> dict[str, Recipe]:
     builders: dict[str, Callable[[], Recipe]] = {
         "fixed": lambda: fixed_recipe(images, image_size, fixed_crop),
         "default": lambda: default_recipe(images),
-        "planned": lambda: planned_recipe(images, task, minutes, masks)}
+        "planned": lambda: planned_recipe(images, task, minutes, masks, planned_override)}
     return {name: builders[name]() for name in names}
 
 
@@ -169,7 +173,7 @@ def run_anomaly(args: argparse.Namespace) -> None:
         crop = {"unit": "pixels", "scale": list(args.crop_pixels)}
         recipes = recipes_for([r for r in args.recipes if not args.only or r in args.only],
                               folders["unlabeled"], "anomaly", args.pretrain_minutes, crop,
-                              args.image_size)
+                              args.image_size, planned_override=args.planned_override)
         for name, recipe in recipes.items():
             checkpoints[name] = pretrain(recipe, name, args.out / name, args.pretrain_minutes)
     contenders: dict[str, dict[str, Any]] = {
@@ -219,7 +223,8 @@ def run_classify(args: argparse.Namespace) -> None:
         checkpoints["fixed"] = args.checkpoint
     elif args.pretrain_minutes > 0:
         recipes = recipes_for(args.recipes, splits / "all", "classify", args.pretrain_minutes,
-                              {"unit": "fraction", "scale": [0.2, 1.0]}, args.image_size)
+                              {"unit": "fraction", "scale": [0.2, 1.0]}, args.image_size,
+                              planned_override=args.planned_override)
         for name, recipe in recipes.items():
             checkpoints[name] = pretrain(recipe, name, args.out / name, args.pretrain_minutes)
     for per_class in args.labels_per_class:
@@ -267,6 +272,9 @@ def main() -> None:
                           default=["default", "planned"],
                           help="pretraining recipes, each a contender: the bench's fixed "
                                "one, hatchery pretrain's defaults, hatchery plan's choice")
+        task.add_argument("--planned-override", type=json.loads,
+                          help="an ablation of the planned recipe: JSON sections merged into "
+                               "its config, e.g. '{\"loss\": {\"dense_weight\": 0}}'")
     anomaly = tasks.choices["anomaly"]
     anomaly.add_argument("--dataset", choices=("kolektorsdd", "generated"), required=True)
     anomaly.add_argument("--crop-pixels", type=float, nargs=2, default=(48.0, 128.0),

@@ -58,6 +58,13 @@ def _safe_relative(path: str) -> PurePosixPath:
     return PurePosixPath(*parts) if parts else PurePosixPath("image")
 
 
+def view_path(path: str, image_format: str) -> PurePosixPath:
+    """Where an item uploaded as ``path`` lies in a ``files`` view (a suffix added from its
+    format when it has none)."""
+    relative = _safe_relative(path)
+    return relative if relative.suffix else relative.with_suffix(f".{image_format.lower()}")
+
+
 LAYOUTS = ("files", *(f"{selection}{split}"
                       for selection in ("classes", "good", "defect", "coco")
                       for split in ("", "-train", "-test")))
@@ -148,11 +155,9 @@ class DatasetCache:
         building = view.with_name(f"{view.name}.{uuid.uuid4().hex}.building")
         fetched, described = [], []
         for row in rows:
-            relative = _safe_relative(row.path)
+            relative = view_path(row.path, row.format)
             if layout.startswith("classes"):
                 relative = _safe_relative(row.class_name) / relative.name
-            if not relative.suffix:
-                relative = relative.with_suffix(f".{row.format.lower()}")
             target = building / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             fetched.append(self.fetch_blob(row.sha256, row.storage_key))

@@ -27,10 +27,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.kit.db import session_scope
 from api.kit.storage import ObjectStore
+from api.models.datasets import Blob, VersionItem
 from api.models.jobs import Job
 from engine.errors import HatcheryInputError
+from engine.schemas.finetune import part_condition
 from engine.schemas.kinds import KINDS, VERSION_SCHEME, parse_reference, references_in
-from worker.cache import COCO_FILE, DatasetCache, Materialized, VersionNotFound
+from worker.cache import COCO_FILE, DatasetCache, Materialized, VersionNotFound, view_path
 from worker.channel import JobChannel, JobStopped
 from worker.devices import describe_devices
 
@@ -284,6 +286,31 @@ def run_plan(context: JobContext) -> Outcome:
     return Outcome("succeeded", {"plan": plan.as_dict(), "analysis": summary})
 
 
+# ---------------------------------------------------------------------------------- suggest
+def run_suggest(context: JobContext) -> Outcome:
+    """Rank a dataset version's unlabeled images (``engine.labeling.suggest``): its items
+    with a class (or only a good/defect mark) are the labels."""
+    from engine.labeling.suggest import suggest_for_folder
+    from engine.schemas.labeling import SuggestJobConfig
+
+    config = SuggestJobConfig.model_validate(context.resolved_config())
+    version = parse_reference(context.config["data"], VERSION_SCHEME)
+    with session_scope(context.factory) as session:
+        rows = session.execute(
+            select(VersionItem.path, VersionItem.class_name, VersionItem.is_defect,
+                   Blob.format).join(Blob, Blob.id == VersionItem.blob_id)
+            .where(VersionItem.version_id == version,
+                   VersionItem.organization_id == context.organization_id)).all()
+    labels = {}
+    for row in rows:
+        condition = part_condition(None, row.is_defect)
+        if row.class_name or condition:
+            labels[view_path(row.path, row.format).as_posix()] = row.class_name or condition
+    result = suggest_for_folder(config.checkpoint, config.data, labels, config.k,
+                                config.device)
+    return Outcome("succeeded", result)
+
+
 # --------------------------------------------------------------------------------- evaluate
 def run_evaluate(context: JobContext) -> Outcome:
     """Weighted kNN of a pretrained backbone on labeled train/test versions (by class)."""
@@ -464,6 +491,7 @@ def run_probe(context: JobContext) -> Outcome:
 
 RUNNERS: dict[str, Callable[[JobContext], Outcome]] = {
     "plan": run_plan,
+    "suggest": run_suggest,
     "pretrain": run_pretrain,
     "evaluate": run_evaluate,
     "finetune": run_finetune,

@@ -46,38 +46,17 @@ def _labels_of(paths: list[str], data: Path, annotations: str | None) -> dict[st
 
 
 def run_suggest(args: argparse.Namespace) -> int:
-    import torch
-
-    from engine.data.decode import UnreadableImageError, decode_image
-    from engine.data.folder import DataFolderError, scan_image_folder
-    from engine.distributed import resolve_device
+    from engine.data.folder import scan_image_folder
     from engine.errors import HatcheryInputError
-    from engine.eval.features import embed_images
-    from engine.eval.load import load_pretrained_backbone
-    from engine.labeling.suggest import UNLABELED, suggest
+    from engine.labeling.suggest import suggest_for_folder
 
     if args.k < 1:
         raise HatcheryInputError(f"--k must be at least 1, not {args.k}")
-    device = resolve_device(args.device)
-    pretrained = load_pretrained_backbone(args.checkpoint, device)
     scan = scan_image_folder(args.data)
-    images, paths = [], []
-    for path in scan.paths:
-        try:
-            images.append(decode_image(path, pretrained.image_format.channels,
-                                       pretrained.image_format.bit_depth))
-        except UnreadableImageError:
-            continue
-        paths.append(scan.relative(path))
-    if not paths:
-        raise DataFolderError(f"no readable image in {args.data}")
-    features = embed_images(pretrained.backbone, images, pretrained.setup, device).cpu()
-    labels_by_path = _labels_of(paths, Path(args.data), args.labels)
-    class_names = sorted(set(labels_by_path.values()))
-    labels = torch.tensor([class_names.index(labels_by_path[p]) if p in labels_by_path
-                           else UNLABELED for p in paths])
-    result = suggest(features, labels, paths, class_names, args.k).as_dict()
-    print(f"{len(paths)} images, {len(labels_by_path)} labeled; label these next:")
+    labels = _labels_of([scan.relative(path) for path in scan.paths], Path(args.data),
+                        args.labels)
+    result = suggest_for_folder(args.checkpoint, args.data, labels, args.k, args.device)
+    print(f"{result['images']} images, {result['labeled']} labeled; label these next:")
     for rank, row in enumerate(result["ranked"], 1):
         print(f"{rank:3d}. {row['path']}: {'; '.join(row['reasons'])}")
     for row in result["suspect_labels"]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -160,3 +161,35 @@ def suggest(features: torch.Tensor, labels: torch.Tensor, paths: list[str],
         result.untouched_clusters.append({"cluster": cluster, "images": int(members.numel()),
                                           "example": paths[int(members[0])]})
     return result
+
+
+def suggest_for_folder(checkpoint: str | Path, data: str | Path, labels: dict[str, str],
+                       count: int = 20, device: str = "auto") -> dict:
+    """Embed every image under ``data`` with the checkpoint's backbone and rank them;
+    ``labels``: path relative to ``data`` -> class name, for the labeled ones. -> the
+    ``Suggestions`` as a dict, with ``images`` and ``labeled`` counts."""
+    from engine.data.decode import UnreadableImageError, decode_image
+    from engine.data.folder import DataFolderError, scan_image_folder
+    from engine.distributed import resolve_device
+    from engine.eval.features import embed_images
+    from engine.eval.load import load_pretrained_backbone
+
+    torch_device = resolve_device(device)
+    pretrained = load_pretrained_backbone(checkpoint, torch_device)
+    scan = scan_image_folder(data)
+    images, paths = [], []
+    for path in scan.paths:
+        try:
+            images.append(decode_image(path, pretrained.image_format.channels,
+                                       pretrained.image_format.bit_depth))
+        except UnreadableImageError:
+            continue
+        paths.append(scan.relative(path))
+    if not paths:
+        raise DataFolderError(f"no readable image in {data}")
+    features = embed_images(pretrained.backbone, images, pretrained.setup, torch_device).cpu()
+    class_names = sorted({labels[path] for path in paths if path in labels})
+    label_index = torch.tensor([class_names.index(labels[path]) if path in labels
+                                else UNLABELED for path in paths])
+    result = suggest(features, label_index, paths, class_names, count).as_dict()
+    return {"images": len(paths), "labeled": int((label_index != UNLABELED).sum()), **result}

@@ -34,6 +34,7 @@ from engine.schemas.downstream_jobs import (
 )
 from engine.schemas.errors import field_problems
 from engine.schemas.eval import KnnEvalConfig
+from engine.schemas.labeling import SuggestJobConfig
 from engine.schemas.pipeline import PipelineConfig, ProbeConfig
 from engine.schemas.planning import PlanJobConfig
 from engine.schemas.pretrain import PretrainConfig
@@ -191,6 +192,11 @@ KINDS: dict[str, JobKind] = {kind.name: kind for kind in (
             "analyze a dataset version and plan the pretraining and the defect model for a "
             "task and a time budget; the plan, its reasons and an estimate as the result",
             (Reference(("data",), VERSION_SCHEME, input="dataset_version_id"),), queue="cpu"),
+    JobKind("suggest", SuggestJobConfig,
+            "which images of a dataset version to label next (coverage and uncertainty in a "
+            "backbone's embedding space), labels to check, near duplicates",
+            (Reference(("data",), VERSION_SCHEME, input="dataset_version_id"),
+             Reference(("checkpoint",), JOB_SCHEME, input="checkpoint_job_id")), queue="cpu"),
     JobKind("pipeline", PipelineConfig,
             "(plan: auto: analyze and plan ->) pretrain -> finetune (a defect model on the "
             "pretrained backbone) -> evaluate (kNN of the backbone) -> register the "

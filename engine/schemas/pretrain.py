@@ -159,6 +159,8 @@ class LossConfig(StrictModel):
     # per image, and the backbone stage whose map it trains (1-based, shallow to deep;
     # unset: the middle stage that PatchCore and the detectors read).
     dense_weight: Float | None = Field(None, ge=0, le=100)
+    # consistency: BYOL's loss at each point; contrast: InfoNCE against the other points
+    dense_kind: Literal["consistency", "contrast"] = "consistency"
     dense_points: Int = Field(32, ge=1, le=1024)
     dense_stage: Int | None = Field(None, ge=1, le=4)
 

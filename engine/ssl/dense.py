@@ -2,17 +2,23 @@
 
 A global objective compares whole crops, so on inspection images it learns the lighting and
 the part's outline, and a pit a few pixels wide changes almost nothing it sees. This term
-works on a middle stage's feature map instead (the one PatchCore and the detectors read): for
-points that both views show, the online prediction at the point in view 1 must pick out the
-target feature at the same image point in view 2 among the features of every other sampled
-point of the batch (pixel-level contrast between overlapping views, as in PixContrast /
-DenseCL / VICRegL; the correspondence comes from the crop geometry, not from matching).
+works on a middle stage's feature map instead (the one PatchCore and the detectors read): at
+points that both views show (the correspondence comes from the crop geometry, not from
+matching), the online prediction in view 1 is trained toward the target feature at the same
+image point in view 2.
 
     dense_q = dense_predictor(dense_projector(stage_map(view1)))     [B, D, h, w]
     dense_k = target_dense_projector(target_stage_map(view2))        [B, D, h, w]
-    points shared by both views -> q [B·P, D], k [B·P, D]
-    loss = CE(q·kᵀ / T, diagonal), negatives closer than ``exclusion`` to the positive in
-           the same image masked (they are the same place, not a different one)
+    points shared by both views -> q [B, P, D], k [B, P, D]
+    consistency (default, PixPro's pixel-to-pixel term without its propagation module):
+        loss = mean 2 - 2 cos(q, k)
+    contrast (PixContrast / DenseCL-style InfoNCE):
+        loss = CE(q·kᵀ / T, diagonal) over every sampled point of the batch, negatives
+               closer than ``exclusion`` to the positive in the same image masked
+
+Measured on generated parts (docs/benchmarks.md section 8): the contrast, which pushes apart
+neighbouring patches of one texture, made PatchCore's features worse than a random network's;
+hence consistency by default.
 """
 
 from __future__ import annotations
@@ -73,14 +79,27 @@ def dense_contrastive_loss(queries: torch.Tensor, keys: torch.Tensor, points: to
     return (per_row * weights).sum() / weights.sum().clamp(min=1.0)
 
 
+def dense_consistency_loss(queries: torch.Tensor, keys: torch.Tensor, valid: torch.Tensor
+                           ) -> torch.Tensor:
+    """BYOL's loss at every sampled point (PixPro's consistency without its propagation):
+    mean over valid images of 2 - 2 cos(query, key). queries, keys: [B, P, D] normalized;
+    valid bool [B]. No negatives: neighbouring patches of one texture are not pushed apart,
+    so the features learn what stays the same under another lighting, not the grain."""
+    per_image = (2 - 2 * (queries * keys).sum(dim=-1)).mean(dim=1)  # [B]
+    weights = valid.to(per_image.dtype)
+    return (per_image * weights).sum() / weights.sum().clamp(min=1.0)
+
+
 @dataclass(frozen=True)
 class DenseObjective:
-    """The local term's settings. weight: its factor in the total loss; points: locations
-    sampled per image; temperature: of its softmax; exclusion: radius, as a fraction of the
-    shorter side of the two views' shared area, within which a same-image key is no
-    negative."""
+    """The local term's settings. weight: its factor in the total loss; kind:
+    ``consistency`` (BYOL at each point, no negatives) or ``contrast`` (InfoNCE against
+    every other sampled point); points: locations sampled per image; temperature: of the
+    contrast's softmax; exclusion: radius, as a fraction of the shorter side of the two
+    views' shared area, within which a same-image key is no negative."""
 
     weight: float
+    kind: str = "consistency"
     points: int = 32
     temperature: float = 0.2
     exclusion: float = 0.1
@@ -93,6 +112,8 @@ class DenseObjective:
         points, valid = shared_points(online_geometry, target_geometry, self.points, generator)
         queries = sample_at(online, image_to_view(points, online_geometry))
         keys = sample_at(target, image_to_view(points, target_geometry)).detach()
+        if self.kind == "consistency":
+            return dense_consistency_loss(queries, keys, valid)
         shared = (torch.minimum(online_geometry.boxes[:, 2:], target_geometry.boxes[:, 2:])
                   - torch.maximum(online_geometry.boxes[:, :2], target_geometry.boxes[:, :2]))
         # one radius per image, applied by scaling that image's points

@@ -120,8 +120,8 @@ def build_method(
                       shuffle_keys=shuffle_keys, bn_splits=bn_splits)
     dense, dense_predictor = None, None
     if _uses_dense(config):
-        dense = DenseObjective(config.loss.dense_weight, points=config.loss.dense_points,
-                               temperature=temperature)
+        dense = DenseObjective(config.loss.dense_weight, kind=config.loss.dense_kind,
+                               points=config.loss.dense_points, temperature=temperature)
         dense_predictor = dense_head(DENSE_OUT_DIM, DENSE_HIDDEN_DIM, DENSE_OUT_DIM)
     return MoBY(
         online, target, _predictor(config),

@@ -235,6 +235,23 @@ def test_a_pipeline_with_plan_auto_pretrains_on_the_engines_plan_and_keeps_its_r
     version = member.ok("GET", f"/api/v1/model-versions/{done['result']['model_version_id']}")
     assert version["job_id"] == stages["finetune"] and "image_auroc" in version["metrics"]
 
+    # what to label next in a version with three labeled and three unlabeled images, on the
+    # backbone the pipeline pretrained
+    dataset = member.ok("POST", f"/api/v1/projects/{project['id']}/datasets", 201,
+                        json={"name": "to label"})
+    names = ("000", "001", "002", "004", "008", "012")
+    partly = labeled_upload(member, dataset, [KOLEKTOR / "images" / "train" / f"{name}.jpg"
+                                              for name in names],
+                            [f"{name}.jpg,,false," for name in names[:3]])
+    suggestions = succeeded(embedded, member, submit(member, project, {
+        "kind": "suggest", "gpus": 0, "inputs": {"dataset_version_id": partly["id"],
+                                      "checkpoint_job_id": stages["pretrain"]},
+        "config": {"k": 2, "device": "cpu"}}))["result"]
+    assert (suggestions["images"], suggestions["labeled"]) == (6, 3)
+    assert [row["path"] in {"004.jpg", "008.jpg", "012.jpg"} for row in suggestions["ranked"]
+            ] == [True, True]
+    assert all(row["reasons"] for row in suggestions["ranked"])
+
 
 def test_a_detector_learns_from_the_versions_boxes_and_predicts_them(embedded):
     member = embedded.api.signup()

@@ -11,7 +11,12 @@ from engine.data.geometry import ViewGeometry, image_to_view, shared_points
 from engine.errors import JobConfigError
 from engine.schemas.pretrain import AugmentConfig, CropConfig, PretrainConfig, ViewAugmentConfig
 from engine.schemas.recipes import resolve_pretrain_config
-from engine.ssl.dense import DenseObjective, dense_contrastive_loss, sample_at
+from engine.ssl.dense import (
+    DenseObjective,
+    dense_consistency_loss,
+    dense_contrastive_loss,
+    sample_at,
+)
 from engine.ssl.factory import build_method
 
 
@@ -87,12 +92,26 @@ def test_dense_loss_masks_nearby_same_image_keys_and_invalid_images():
     assert unmasked.item() == pytest.approx(torch.log(torch.tensor(2.0)).item(), abs=1e-4)
 
 
-def test_dense_objective_gradient_reaches_the_online_side_only():
+def test_consistency_is_zero_for_equal_features_and_skips_invalid_images():
+    generator = torch.Generator().manual_seed(0)
+    queries = F.normalize(torch.randn(3, 8, 16, generator=generator), dim=-1)
+    valid = torch.tensor([True, True, False])
+    assert dense_consistency_loss(queries, queries, valid).item() == pytest.approx(0, abs=1e-6)
+    opposite = queries.clone()
+    opposite[:2] = -queries[:2]  # the valid images disagree completely: 2 - 2 cos = 4
+    assert dense_consistency_loss(queries, opposite, valid).item() == pytest.approx(4.0)
+    scrambled = queries.clone()
+    scrambled[2] = -queries[2]  # only the invalid image disagrees: it weighs nothing
+    assert dense_consistency_loss(queries, scrambled, valid).item() == pytest.approx(0, abs=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["consistency", "contrast"])
+def test_dense_objective_gradient_reaches_the_online_side_only(kind):
     geometry = ViewGeometry.unflipped(torch.tensor([[0.0, 0.0, 32.0, 32.0]] * 2))
     online = torch.randn(2, 8, 4, 4, requires_grad=True)
     target = torch.randn(2, 8, 4, 4, requires_grad=True)
-    loss = DenseObjective(weight=1.0, points=8).loss(online, geometry, target, geometry,
-                                                     torch.Generator().manual_seed(0))
+    loss = DenseObjective(weight=1.0, kind=kind, points=8).loss(
+        online, geometry, target, geometry, torch.Generator().manual_seed(0))
     loss.backward()
     assert online.grad is not None and online.grad.abs().sum() > 0
     assert target.grad is None
