@@ -18,6 +18,7 @@ the command runs again, and an interrupted pretraining continues from its last c
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +76,8 @@ def run_end_to_end(request: RunRequest, say: Say = print) -> dict[str, Any]:
         write_groups(report, out / "groups.csv")
         analysis_file.write_text(json.dumps(report.as_dict(), indent=2))
     analysis = json.loads(analysis_file.read_text())
-    paths = [path for path in read_groups(out / "groups.csv")]
+    groups = read_groups(out / "groups.csv")
+    paths = list(groups)
 
     plan_file = out / "plan.yaml"
     _stage(say, 2, "plan", plan_file.exists())
@@ -88,7 +90,8 @@ def run_end_to_end(request: RunRequest, say: Say = print) -> dict[str, Any]:
     plan_tree = yaml.safe_load(plan_file.read_text())
 
     if not (data / DONE).exists():
-        _prepare_data(request, paths, read_groups(out / "groups.csv"), data)
+        shutil.rmtree(data, ignore_errors=True)  # a split a kill left half made
+        _prepare_data(request, paths, groups, data)
         (data / DONE).write_text("")
 
     pretrain_dir = out / "pretrain"
@@ -105,7 +108,7 @@ def run_end_to_end(request: RunRequest, say: Say = print) -> dict[str, Any]:
 
         config = _finetune_config(request, plan_tree["finetune"],
                                   pretrain_dir / "checkpoint.pt", data)
-        result = finetune(config, model_dir, baselines=True)
+        result = finetune(config, model_dir, progress=_stage_printer(say), baselines=True)
         (model_dir / "report.json").write_text(json.dumps(result, indent=2, default=str))
         (model_dir / DONE).write_text("")
     result = json.loads((model_dir / "report.json").read_text())
@@ -117,6 +120,19 @@ def run_end_to_end(request: RunRequest, say: Say = print) -> dict[str, Any]:
         say(f"warning: {warning}")
     say(f"model: {model_dir}  report: {out / 'report.md'}")
     return result
+
+
+def _stage_printer(say: Say) -> Callable[[str, int, int], None]:
+    """A ``StageProgress`` that says how far each phase got, once per tenth of it."""
+    said: dict[str, int] = {}
+
+    def progress(phase: str, done: int, total: int) -> None:
+        tenth = 10 * done // max(1, total)
+        if said.get(phase) != tenth:
+            said[phase] = tenth
+            say(f"    {phase}: {done}/{total}")
+
+    return progress
 
 
 def _pretrain(config: PretrainConfig, out: Path, progress_bar: bool) -> None:

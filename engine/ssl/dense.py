@@ -16,9 +16,10 @@ image point in view 2.
         loss = CE(q·kᵀ / T, diagonal) over every sampled point of the batch, negatives
                closer than ``exclusion`` to the positive in the same image masked
 
-Measured on generated parts (docs/benchmarks.md section 8): the contrast, which pushes apart
-neighbouring patches of one texture, made PatchCore's features worse than a random network's;
-hence consistency by default.
+Measured on generated parts (docs/benchmarks.md section 8; PatchCore image AUROC, same crops
+and minutes): global objective alone 0.532, with the contrast 0.534 (it pushes apart
+neighbouring patches of one texture), with the consistency 0.610; hence consistency by
+default. A random-init network scored 0.716 there: neither makes pretraining pay yet.
 """
 
 from __future__ import annotations

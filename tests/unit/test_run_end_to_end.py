@@ -45,7 +45,8 @@ def test_run_classifies_a_neu_subset_and_resumes_without_redoing(neu_small, tmp_
 
 
 def test_run_anomaly_keeps_each_part_on_one_side(tmp_path):
-    parts = generate(PartsSpec(parts=8, size=96, defect_rate=0.4), tmp_path / "parts")
+    parts = generate(PartsSpec(parts=6, size=64, defect_size=(2, 4), defect_rate=0.5),
+                     tmp_path / "parts")
     result = run_end_to_end(RunRequest(data=str(parts), task="anomaly", out=str(tmp_path / "r"),
                                        masks=str(parts / "masks"), budget_minutes=0.15,
                                        progress_bar=False), say=lambda _: None)
