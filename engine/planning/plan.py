@@ -26,15 +26,14 @@ from engine.schemas.planning import PlanTask as Task
 from engine.schemas.pretrain import PretrainConfig, ViewAugmentConfig
 from engine.schemas.recipes import byol_views, resolve_pretrain_config
 
-# Images per second of Hatchery's default pretraining at 64 px (ResNet-18, standard stem):
-# 150 on 2 CPU cores (151 logged by the generated-parts run of docs/benchmarks.md section 8,
-# batch 64), 970 on one H200 (issue 15's figure; no GPU was lent to measure it again).
-NOMINAL_THROUGHPUT: dict[str, float] = {"cpu": 150.0, "cuda": 970.0}
+# Images per second of Hatchery's default pretraining at 64 px (ResNet-18, standard stem,
+# batch 64): 164 on 2 CPU cores (bench/dense_cost.py, docs/benchmarks.md section 8), 970 on
+# one H200 (issue 15's figure; no GPU was lent to measure it again).
+NOMINAL_THROUGHPUT: dict[str, float] = {"cpu": 164.0, "cuda": 970.0}
 REFERENCE_SIZE = 64
-# The local objective's extra cost per image (its heads and the sampled points): the probes of
-# section 8's two planned runs gave 423 steps with it and 398 without in the same 4 minutes,
-# no cost the probe can resolve at 64 px; 5% keeps a margin.
-DENSE_COST = 1.05
+# The local objective's extra cost per step (its heads and the sampled points), measured by
+# bench/dense_cost.py at 64 px on the CPU: 0.443 against 0.390 s per step.
+DENSE_COST = 1.14
 # The network input side: what the device affords per image.
 BASE_IMAGE_SIZE: dict[str, int] = {"cpu": 64, "cuda": 128}
 BATCH_SIZE: dict[str, int] = {"cpu": 64, "cuda": 256}
