@@ -192,6 +192,15 @@ def upload(store: ObjectStore, path: Path, key: str, content_type: str) -> dict[
     return {"key": key, "bytes": size}
 
 
+def keep_files(context: JobContext, folder: Path, content_types: dict[str, str]) -> None:
+    """Upload each file of ``folder`` named in ``content_types`` (those that exist) as the
+    job's artifact of its stem (``plan.yaml`` -> ``plan``)."""
+    for name, content_type in content_types.items():
+        if (folder / name).exists():
+            context.set_artifact(name.split(".")[0], upload(
+                context.store, folder / name, context.key(name), content_type))
+
+
 # --------------------------------------------------------------------------------- pretrain
 def run_pretrain(context: JobContext) -> Outcome:
     """Self-supervised pretraining; resumes from the checkpoint an earlier attempt uploaded."""
@@ -232,12 +241,9 @@ def run_pretrain(context: JobContext) -> Outcome:
     except TrainingDiverged:
         context.drop_artifact("checkpoint")  # nothing of a diverged run is kept
         raise
-    for name, content_type in (("config.yaml", "application/yaml"),
-                               ("metrics.jsonl", "application/x-ndjson"),
-                               ("data.json", "application/json")):
-        if (out / name).exists():
-            context.set_artifact(name.split(".")[0], upload(
-                context.store, out / name, context.key(name), content_type))
+    keep_files(context, out, {"config.yaml": "application/yaml",
+                              "metrics.jsonl": "application/x-ndjson",
+                              "data.json": "application/json"})
     summary = {"steps": result.step, "total_steps": result.total_steps,
                "metrics": {key: value for key, value in result.last_metrics.items()
                            if key in ("loss", "knn")}}
@@ -278,10 +284,8 @@ def run_plan(context: JobContext) -> Outcome:
     (out / "analysis.json").write_text(json.dumps(analysis, indent=2))
     write_groups(report, out / "groups.csv")
     (out / "plan.yaml").write_text(yaml.safe_dump(plan.as_dict(), sort_keys=False))
-    for name, content_type in (("analysis.json", "application/json"),
-                               ("groups.csv", "text/csv"), ("plan.yaml", "application/yaml")):
-        context.set_artifact(name.split(".")[0], upload(
-            context.store, out / name, context.key(name), content_type))
+    keep_files(context, out, {"analysis.json": "application/json", "groups.csv": "text/csv",
+                              "plan.yaml": "application/yaml"})
     summary = {key: analysis[key] for key in ("images", "duplicates", "groups", "orientation")}
     return Outcome("succeeded", {"plan": plan.as_dict(), "analysis": summary})
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from engine.data import augment
+
 # Descriptor correlation above which two images are taken as shots of one part; far above
 # what unrelated images reach (<= 0.22 for 99.99% of NEU-DET's pairs), far below what one
 # part under another lighting keeps (>= 0.97 on the generated parts).
@@ -36,15 +38,10 @@ BLOCK = 1024
 
 
 def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
-    """[N, H, W] -> [N, H, W], separable Gaussian, reflected borders."""
-    radius = max(1, int(3 * sigma))
-    offsets = torch.arange(-radius, radius + 1, dtype=images.dtype)
-    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
-    kernel = kernel / kernel.sum()
-    x = images[:, None]
-    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="reflect"), kernel.view(1, 1, 1, -1))
-    x = F.conv2d(F.pad(x, (0, 0, radius, radius), mode="reflect"), kernel.view(1, 1, -1, 1))
-    return x[:, 0]
+    """[N, H, W] -> [N, H, W], one Gaussian of ``sigma`` px for all (the augmentation's
+    separable blur, reflected borders, radius 3 sigma)."""
+    sigmas = images.new_full((images.shape[0],), sigma)
+    return augment.gaussian_blur(images[:, None], sigmas, max(1, int(3 * sigma)))[:, 0]
 
 
 def texture_descriptors(thumbnails: torch.Tensor, sigma: float = TEXTURE_SIGMA

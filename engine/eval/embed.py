@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from engine.data.decode import UnreadableImageError, decode_image
 from engine.data.folder import DataFolderError, scan_image_folder
@@ -13,20 +14,17 @@ from engine.distributed import resolve_device
 from engine.downstream.baselines import baseline_backbones, beside_baselines
 from engine.errors import HatcheryInputError
 from engine.eval.features import embed_images
-from engine.eval.load import load_pretrained_backbone
+from engine.eval.load import PretrainedBackbone, load_pretrained_backbone
 from engine.eval.monitor import KnnMonitor
 from engine.schemas.eval import EmbedConfig, KnnEvalConfig
 
 
-def embed_folder(config: EmbedConfig, out: str | Path) -> dict[str, Any]:
-    """Write ``out`` (.npz): ``features`` float32 [N, D] L2-normalized, ``paths`` [N] relative
-    to ``config.data``, ``skipped`` [M] unreadable files. Returns a short summary."""
-    out = Path(out)
-    if out.suffix != ".npz":
-        raise HatcheryInputError(f"--out {out} must end in .npz")
-    torch_device = resolve_device(config.device)
-    pretrained = load_pretrained_backbone(config.checkpoint, torch_device, config.max_tiles)
-    data = config.data
+def embed_folder_images(pretrained: PretrainedBackbone, data: str | Path,
+                        device: torch.device, batch_tiles: int = 256
+                        ) -> tuple[torch.Tensor, list[str], list[str]]:
+    """Every readable image under ``data`` through the checkpoint's backbone -> (features
+    [N, D] L2-normalized on ``device``, their paths relative to ``data``, the files that
+    could not be read). Raises DataFolderError when none can."""
     scan = scan_image_folder(data)
     if not scan.paths:
         raise DataFolderError(f"data folder {data} holds no readable image")
@@ -44,10 +42,23 @@ def embed_folder(config: EmbedConfig, out: str | Path) -> dict[str, Any]:
             embedded.append(scan.relative(path))
             yield image
 
-    features = embed_images(pretrained.backbone, readable_images(), pretrained.setup,
-                            torch_device, batch_tiles=config.batch_size)
+    features = embed_images(pretrained.backbone, readable_images(), pretrained.setup, device,
+                            batch_tiles=batch_tiles)
     if not embedded:
         raise DataFolderError(f"no image under {data} could be decoded")
+    return features, embedded, skipped
+
+
+def embed_folder(config: EmbedConfig, out: str | Path) -> dict[str, Any]:
+    """Write ``out`` (.npz): ``features`` float32 [N, D] L2-normalized, ``paths`` [N] relative
+    to ``config.data``, ``skipped`` [M] unreadable files. Returns a short summary."""
+    out = Path(out)
+    if out.suffix != ".npz":
+        raise HatcheryInputError(f"--out {out} must end in .npz")
+    torch_device = resolve_device(config.device)
+    pretrained = load_pretrained_backbone(config.checkpoint, torch_device, config.max_tiles)
+    features, embedded, skipped = embed_folder_images(pretrained, config.data, torch_device,
+                                                      config.batch_size)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(
         out,

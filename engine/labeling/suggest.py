@@ -168,26 +168,14 @@ def suggest_for_folder(checkpoint: str | Path, data: str | Path, labels: dict[st
     """Embed every image under ``data`` with the checkpoint's backbone and rank them;
     ``labels``: path relative to ``data`` -> class name, for the labeled ones. -> the
     ``Suggestions`` as a dict, with ``images`` and ``labeled`` counts."""
-    from engine.data.decode import UnreadableImageError, decode_image
-    from engine.data.folder import DataFolderError, scan_image_folder
     from engine.distributed import resolve_device
-    from engine.eval.features import embed_images
+    from engine.eval.embed import embed_folder_images
     from engine.eval.load import load_pretrained_backbone
 
     torch_device = resolve_device(device)
     pretrained = load_pretrained_backbone(checkpoint, torch_device)
-    scan = scan_image_folder(data)
-    images, paths = [], []
-    for path in scan.paths:
-        try:
-            images.append(decode_image(path, pretrained.image_format.channels,
-                                       pretrained.image_format.bit_depth))
-        except UnreadableImageError:
-            continue
-        paths.append(scan.relative(path))
-    if not paths:
-        raise DataFolderError(f"no readable image in {data}")
-    features = embed_images(pretrained.backbone, images, pretrained.setup, torch_device).cpu()
+    features, paths, _ = embed_folder_images(pretrained, data, torch_device)
+    features = features.cpu()
     class_names = sorted({labels[path] for path in paths if path in labels})
     label_index = torch.tensor([class_names.index(labels[path]) if path in labels
                                 else UNLABELED for path in paths])
