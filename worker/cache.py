@@ -26,12 +26,14 @@ import os
 import shutil
 import uuid
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.datasets.label_formats import coco_document
+from api.datasets.paths import safe_relative as _safe_relative
+from api.datasets.paths import view_path
 from api.kit.storage import ObjectStore
 from api.models.datasets import Blob, DatasetVersion, VersionItem
 from engine.schemas.finetune import part_condition
@@ -50,19 +52,6 @@ class Materialized:
     images: int
     downloaded: int  # blobs fetched from the object store for this call
     downloaded_bytes: int
-
-
-def _safe_relative(path: str) -> PurePosixPath:
-    parts = [part for part in PurePosixPath(path.replace("\\", "/")).parts
-             if part not in ("", ".", "..", "/")]
-    return PurePosixPath(*parts) if parts else PurePosixPath("image")
-
-
-def view_path(path: str, image_format: str) -> PurePosixPath:
-    """Where an item uploaded as ``path`` lies in a ``files`` view (a suffix added from its
-    format when it has none)."""
-    relative = _safe_relative(path)
-    return relative if relative.suffix else relative.with_suffix(f".{image_format.lower()}")
 
 
 LAYOUTS = ("files", *(f"{selection}{split}"

@@ -399,8 +399,36 @@ def run_finetune(context: JobContext) -> Outcome:
     context.set_artifact("model", upload(context.store, archive, context.key("model.tar"),
                                          "application/x-tar"))
     _upload_heatmaps(context, out / "heatmaps")
+    _upload_evaluation(context, out)
     report.pop("out", None)
     return Outcome("succeeded", report)
+
+
+def _upload_evaluation(context: JobContext, out: Path) -> None:
+    """The model's ``evaluation.json`` (``engine.downstream.evaluation``), when it wrote one,
+    as the ``evaluation`` artifact: each picture it names is uploaded as an object of its
+    own and named in the stored document by its key (the API presigns it for the browser);
+    the artifact's bytes count the pictures too."""
+    from engine.downstream.evaluation import EVALUATION_FILE
+
+    source = out / EVALUATION_FILE
+    if not source.is_file():
+        return
+    document = json.loads(source.read_text())
+    pictures_bytes = 0
+    for image in document.get("images", []):
+        picture = image.get("picture")
+        if not picture or not (out / picture).is_file():
+            image["picture"] = None
+            continue
+        uploaded = upload(context.store, out / picture, context.key(f"evaluation/{picture}"),
+                          "image/png")
+        image["picture"] = uploaded["key"]
+        pictures_bytes += uploaded["bytes"]
+    stored = context.work_dir / EVALUATION_FILE
+    stored.write_text(json.dumps(document))
+    uploaded = upload(context.store, stored, context.key(EVALUATION_FILE), "application/json")
+    context.set_artifact("evaluation", {**uploaded, "bytes": uploaded["bytes"] + pictures_bytes})
 
 
 def _upload_heatmaps(context: JobContext, folder: Path) -> None:

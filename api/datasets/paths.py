@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import posixpath
 import unicodedata
+from pathlib import PurePosixPath
 
 MAX_PATH = 1000
 
@@ -49,3 +50,17 @@ def _posix(name: str) -> str:
     while name.startswith("./"):
         name = name[2:]
     return name
+
+
+def safe_relative(path: str) -> PurePosixPath:
+    """``path`` as a relative path that stays inside a folder (no root, '.' or '..')."""
+    parts = [part for part in PurePosixPath(path.replace("\\", "/")).parts
+             if part not in ("", ".", "..", "/")]
+    return PurePosixPath(*parts) if parts else PurePosixPath("image")
+
+
+def view_path(path: str, image_format: str) -> PurePosixPath:
+    """Where an item uploaded as ``path`` lies in a worker's ``files`` view of its version
+    (a suffix added from its format when it has none): how a job's results name it."""
+    relative = safe_relative(path)
+    return relative if relative.suffix else relative.with_suffix(f".{image_format.lower()}")

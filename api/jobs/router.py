@@ -13,7 +13,8 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from api.jobs import service
 from api.jobs.repository import Jobs
-from api.jobs.schemas import JobCreate, JobEventOut, JobOut, MetricSeries
+from api.jobs.schemas import JobCreate, JobEventOut, JobOut, MetricSeries, SuggestionsOut
+from api.jobs.suggestions import suggestions_of
 from api.kit.db import session_scope
 from api.kit.deps import SessionDep, SettingsDep, StoreDep
 from api.kit.pagination import Page, PageDep
@@ -130,6 +131,15 @@ def artifact(job_id: uuid.UUID, name: Annotated[str, Path(max_length=64)], tenan
     key = value["key"] if isinstance(value, dict) else value
     return {"url": store.presigned_get(key, settings.presign_seconds,
                                        filename=key.rsplit("/", 1)[-1])}
+
+
+@router.get("/jobs/{job_id}/suggestions", response_model=SuggestionsOut)
+def suggestions(job_id: uuid.UUID, tenant: TenantDep, session: SessionDep, store: StoreDep,
+                settings: SettingsDep) -> SuggestionsOut:
+    """A succeeded suggest job's images to label next, suspect labels and near duplicates,
+    each tied to its dataset item and thumbnail."""
+    job = Jobs(session, tenant).get(job_id)
+    return suggestions_of(session, tenant, job, store, settings.presign_seconds)
 
 
 @router.get("/jobs/{job_id}/stream", response_class=StreamingResponse,

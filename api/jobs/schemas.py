@@ -66,3 +66,43 @@ class MetricSeries(BaseModel):
     """Each metric as [[step, value], ...], in step order."""
 
     series: dict[str, list[tuple[int, float]]]
+
+
+class SuggestedImageRef(BaseModel):
+    """An image a suggest job names: its path in the dataset version, the dataset item
+    that holds it now (None when it was deleted since) and its thumbnail."""
+
+    path: str
+    item_id: uuid.UUID | None
+    thumbnail_url: str | None
+
+
+class SuggestedImage(SuggestedImageRef):
+    score: float
+    reasons: list[str] = Field(description="in plain words, why it comes next")
+
+
+class SuspectLabel(SuggestedImageRef):
+    label: str
+    neighbours_say: str = Field(description="the class its labeled neighbours vote for")
+    confidence: float
+
+
+class NearDuplicate(BaseModel):
+    first: SuggestedImageRef
+    second: SuggestedImageRef
+    similarity: float
+
+
+class SuggestionsOut(BaseModel):
+    """A succeeded suggest job's answer: the images to label next (best first), labels
+    their neighbours contradict, and near-duplicate pairs."""
+
+    job_id: uuid.UUID
+    dataset_id: uuid.UUID
+    dataset_version_id: uuid.UUID
+    images: int
+    labeled: int
+    ranked: list[SuggestedImage]
+    suspect_labels: list[SuspectLabel]
+    near_duplicates: list[NearDuplicate]

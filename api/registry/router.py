@@ -14,11 +14,13 @@ from api.kit.problems import Conflict, NotFound
 from api.models.registry import ModelVersion, RegisteredModel
 from api.projects.repository import Projects
 from api.registry import service
+from api.registry.evaluation import evaluation_of
 from api.registry.repository import Aliases, Models, ModelVersions
 from api.registry.schemas import (
     AliasSet,
     Comparison,
     ModelCreate,
+    ModelEvaluation,
     ModelOut,
     ModelVersionOut,
     VersionRegister,
@@ -103,6 +105,16 @@ def download(version_id: uuid.UUID, name: Annotated[str, Path(max_length=64)],
                        f"{sorted(version.artifacts) or 'none'}")
     return {"url": store.presigned_get(key, settings.presign_seconds,
                                        filename=key.rsplit("/", 1)[-1])}
+
+
+@router.get("/model-versions/{version_id}/evaluation", response_model=ModelEvaluation)
+def evaluation(version_id: uuid.UUID, tenant: TenantDep, session: SessionDep,
+               store: StoreDep, settings: SettingsDep) -> ModelEvaluation:
+    """The version's confusion matrix, ROC and precision-recall curves and validation images
+    (misclassified first, with their heat maps or pictures), as its finetune job measured
+    them."""
+    version = ModelVersions(session, tenant).get(version_id)
+    return evaluation_of(version, tenant.organization_id, store, settings.presign_seconds)
 
 
 @router.put("/models/{model_id}/aliases/{alias}", response_model=ModelOut)

@@ -80,3 +80,46 @@ class ComparisonRow(BaseModel):
 class Comparison(BaseModel):
     metrics: list[str]
     rows: list[ComparisonRow]
+
+
+class CurvePoint(BaseModel):
+    x: float
+    y: float
+
+
+class Curve(BaseModel):
+    """ROC (x: false-positive rate, y: true-positive rate) and precision-recall (x: recall,
+    y: precision) of one positive label: "defect" for an anomaly model, each class against
+    the rest for a classifier."""
+
+    label: str
+    auc: float
+    average_precision: float
+    roc: list[CurvePoint]
+    pr: list[CurvePoint]
+
+
+class EvaluatedImage(BaseModel):
+    """One validation image: its path in the dataset version, its true and predicted label,
+    the score (anomaly: the image score; classify: the predicted class's probability) and a
+    picture (its heat map, or a small copy) when one was kept."""
+
+    path: str
+    true: str
+    predicted: str
+    score: float
+    picture_url: str | None = None
+
+
+class ModelEvaluation(BaseModel):
+    """What the platform measured of a model version on its validation images."""
+
+    model_version_id: uuid.UUID
+    task: str = Field(description="classify or anomaly")
+    class_names: list[str] = Field(description="the confusion matrix's order")
+    threshold: float | None = Field(description="anomaly: the score from which a part is "
+                                                "called defective")
+    confusion_matrix: list[list[int]] = Field(description="rows: true, columns: predicted")
+    curves: list[Curve]
+    images_total: int
+    images: list[EvaluatedImage] = Field(description="at most 200, misclassified first")

@@ -23,6 +23,12 @@ from engine.data.folder import DataFolderError, ImageFormat, probe_format, scan_
 from engine.data.masks import read_mask
 from engine.distributed import resolve_device
 from engine.downstream.backbone_source import load_backbone, rebuild_backbone
+from engine.downstream.evaluation import (
+    MAX_PICTURES,
+    ImageResult,
+    binary_curves,
+    write_evaluation,
+)
 from engine.downstream.heatmap import save_overlay
 from engine.downstream.model_dir import (
     ModelCard,
@@ -137,13 +143,52 @@ def train_anomaly(config: AnomalyConfig, out: str | Path,
                   "pretrained": sourced.pretrained})
     save_model(out, card, {"backbone": sourced.backbone.state_dict(),
                            "bank": model.bank.cpu()})
-    overlays = [save_overlay(decode_image(s.path, image_format.channels,
-                                          image_format.bit_depth),
-                             s.anomaly_map, threshold, out / "heatmaps" / f"{s.path.stem}.png")
-                for s in sorted(scored, key=lambda s: -s.score)[:MAX_OVERLAYS]]
+    pictures = {}
+    for s in _shown(scored, threshold):
+        picture = f"heatmaps/{s.path.stem}.png"
+        save_overlay(decode_image(s.path, image_format.channels, image_format.bit_depth),
+                     s.anomaly_map, threshold, out / picture)
+        pictures[s.path] = picture
+    _write_evaluation(out, scored, threshold, pictures, config)
+    overlays = list(pictures.values())
     return {"task": "anomaly", "out": str(out), "threshold": threshold,
             "input_scale": scale, "bank_size": len(model.bank), "metrics": metrics,
             "heatmaps": len(overlays)}
+
+
+def _shown(scored: list[Scored], threshold: float) -> list[Scored]:
+    """The images given a heat map: the ``MAX_OVERLAYS`` highest scores, and every image
+    the threshold calls wrongly (up to ``MAX_PICTURES`` of them)."""
+    wrong = [s for s in scored if (s.score >= threshold) != s.defect][:MAX_PICTURES]
+    top = sorted(scored, key=lambda s: -s.score)[:MAX_OVERLAYS]
+    return list({id(s): s for s in top + wrong}.values())
+
+
+def _write_evaluation(out: Path, scored: list[Scored], threshold: float,
+                      pictures: dict[Path, str], config: AnomalyConfig) -> None:
+    """``evaluation.json``: each scored image good or defect, truly and by the threshold;
+    the confusion at the threshold; ROC and PR curves of the image scores (validation
+    defects only)."""
+    roots = {False: Path(config.val_good or config.good),
+             True: Path(config.val_defect or config.good)}
+
+    def name(defect: bool) -> str:
+        return "defect" if defect else "good"
+
+    results = [ImageResult(_relative(s.path, roots[s.defect]), name(s.defect),
+                           name(s.score >= threshold), s.score, pictures.get(s.path))
+               for s in scored]
+    curve = binary_curves(np.array([s.score for s in scored]),
+                          np.array([s.defect for s in scored]), "defect")
+    write_evaluation(out, "anomaly", ["good", "defect"], results,
+                     [curve] if curve else [], threshold)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.name
 
 
 def _validation_metrics(scored: list[Scored], config: AnomalyConfig,

@@ -32,6 +32,13 @@ from engine.data.dataset import DecodedImageDataset, channel_statistics, collate
 from engine.data.folder import DataFolderError, ImageFormat, probe_format, scan_image_folder
 from engine.distributed import resolve_device
 from engine.downstream.backbone_source import SourcedBackbone, load_backbone, rebuild_backbone
+from engine.downstream.evaluation import (
+    MAX_PICTURES,
+    ImageResult,
+    one_vs_rest_curves,
+    save_example,
+    write_evaluation,
+)
 from engine.downstream.model_dir import (
     ModelCard,
     Preprocessing,
@@ -308,10 +315,12 @@ def train_classifier(config: ClassifyConfig, out: str | Path,
     metrics: dict[str, Any] = {}
     if config.val is not None:
         val = _labeled(config.val, image_format, labeled.class_names)
-        predictions = predict_logits(model, resized(val.dataset, image_size, mean, std,
-                                                    device)).argmax(dim=1).cpu()
-        metrics = classification_metrics(predictions, val.labels, labeled.class_names)
+        probabilities = predict_logits(model, resized(val.dataset, image_size, mean, std,
+                                                      device)).softmax(dim=1).cpu()
+        metrics = classification_metrics(probabilities.argmax(dim=1), val.labels,
+                                         labeled.class_names)
         metrics["val_images"] = len(val.dataset)
+        _write_evaluation(out, val, probabilities, Path(config.val))
     card = ModelCard(
         task="classify",
         preprocessing=Preprocessing(image_format.channels, image_format.bit_depth,
@@ -324,6 +333,26 @@ def train_classifier(config: ClassifyConfig, out: str | Path,
     save_model(out, card, {"model": model.state_dict()})
     return {"task": "classify", "out": str(out), "method": config.method,
             "classes": labeled.class_names, "metrics": metrics}
+
+
+def _write_evaluation(out: str | Path, val: PreparedImages, probabilities: torch.Tensor,
+                      root: Path) -> None:
+    """``evaluation.json`` of the validation images: confusion, one-vs-rest curves, each
+    image's true and predicted class, a small picture of the misclassified ones."""
+    class_names = list(val.class_names)
+    confidence, predicted = probabilities.max(dim=1)
+    results = [ImageResult(path.relative_to(root).as_posix(), class_names[int(true)],
+                           class_names[int(guess)], float(score))
+               for path, true, guess, score in zip(val.dataset.paths, val.labels, predicted,
+                                                   confidence, strict=True)]
+    wrong = sorted((at for at, result in enumerate(results) if result.wrong),
+                   key=lambda at: -results[at].score)[:MAX_PICTURES]
+    for rank, at in enumerate(wrong):
+        picture = f"examples/{rank:03d}-{Path(results[at].path).stem}.png"
+        save_example(val.dataset.image(at), Path(out) / picture)
+        results[at].picture = picture
+    write_evaluation(out, "classify", class_names, results, one_vs_rest_curves(
+        probabilities.numpy(), val.labels.numpy(), class_names))
 
 
 @torch.no_grad()

@@ -72,6 +72,11 @@ def test_patchcore_finds_planted_pits_and_its_directory_loads_back(parts, tmp_pa
     assert metrics["image_auroc"] == 1.0  # every pit outscores every good part
     assert metrics["pixel_auroc"] > 0.9 and 0 < metrics["aupro"] <= 1
     assert report["heatmaps"] == 8 and (tmp_path / "model" / "heatmaps" / "d0.png").is_file()
+    evaluation = json.loads((tmp_path / "model" / "evaluation.json").read_text())
+    assert evaluation["confusion_matrix"] == [[4, 0], [0, 4]]  # F1-optimal: all right
+    assert evaluation["curves"][0]["auc"] == 1.0 and evaluation["images_total"] == 8
+    assert all((tmp_path / "model" / image["picture"]).is_file()
+               for image in evaluation["images"])
     card = load_card(tmp_path / "model", task="anomaly")
     assert card.threshold == report["threshold"] and card.preprocessing.input_scale == 2.0
     model, _ = load_anomaly_model(tmp_path / "model", torch.device("cpu"))
@@ -121,6 +126,12 @@ def test_classifiers_train_and_report(neu_knn_split, tmp_path, method):
     report = train_classifier(config, tmp_path / "model")
     metrics = report["metrics"]
     assert len(metrics["confusion_matrix"]) == 6 and metrics["val_images"] == 24
+    evaluation = json.loads((tmp_path / "model" / "evaluation.json").read_text())
+    assert evaluation["confusion_matrix"] == metrics["confusion_matrix"]
+    wrong = [image for image in evaluation["images"] if image["true"] != image["predicted"]]
+    assert len(wrong) == sum(sum(row) for row in metrics["confusion_matrix"]) - sum(
+        metrics["confusion_matrix"][k][k] for k in range(6))
+    assert all((tmp_path / "model" / image["picture"]).is_file() for image in wrong)
     assert 0 <= metrics["balanced_accuracy"] <= 1 and set(metrics["per_class"]) == set(
         report["classes"])
     results = list(predict(tmp_path / "model", [str(test / "crazing")], device="cpu"))

@@ -684,6 +684,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/jobs/{job_id}/suggestions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Suggestions
+         * @description A succeeded suggest job's images to label next, suspect labels and near duplicates,
+         *     each tied to its dataset item and thumbnail.
+         */
+        get: operations["suggestions_api_v1_jobs__job_id__suggestions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/members": {
         parameters: {
             query?: never;
@@ -768,6 +789,28 @@ export interface paths {
          * @description A presigned download URL of one artifact (e.g. ``checkpoint``).
          */
         get: operations["download_api_v1_model_versions__version_id__artifacts__name__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/model-versions/{version_id}/evaluation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Evaluation
+         * @description The version's confusion matrix, ROC and precision-recall curves and validation images
+         *     (misclassified first, with their heat maps or pictures), as its finetune job measured
+         *     them.
+         */
+        get: operations["evaluation_api_v1_model_versions__version_id__evaluation_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1299,6 +1342,31 @@ export interface components {
             /** Version */
             version: number;
         };
+        /**
+         * Curve
+         * @description ROC (x: false-positive rate, y: true-positive rate) and precision-recall (x: recall,
+         *     y: precision) of one positive label: "defect" for an anomaly model, each class against
+         *     the rest for a classifier.
+         */
+        Curve: {
+            /** Auc */
+            auc: number;
+            /** Average Precision */
+            average_precision: number;
+            /** Label */
+            label: string;
+            /** Pr */
+            pr: components["schemas"]["CurvePoint"][];
+            /** Roc */
+            roc: components["schemas"]["CurvePoint"][];
+        };
+        /** CurvePoint */
+        CurvePoint: {
+            /** X */
+            x: number;
+            /** Y */
+            y: number;
+        };
         /** DatasetCreate */
         DatasetCreate: {
             /**
@@ -1355,6 +1423,24 @@ export interface components {
             name: string;
             /** Utilization */
             utilization: number | null;
+        };
+        /**
+         * EvaluatedImage
+         * @description One validation image: its path in the dataset version, its true and predicted label,
+         *     the score (anomaly: the image score; classify: the predicted class's probability) and a
+         *     picture (its heat map, or a small copy) when one was kept.
+         */
+        EvaluatedImage: {
+            /** Path */
+            path: string;
+            /** Picture Url */
+            picture_url?: string | null;
+            /** Predicted */
+            predicted: string;
+            /** Score */
+            score: number;
+            /** True */
+            true: string;
         };
         /** FileReportOut */
         FileReportOut: {
@@ -1744,6 +1830,46 @@ export interface components {
              */
             name: string;
         };
+        /**
+         * ModelEvaluation
+         * @description What the platform measured of a model version on its validation images.
+         */
+        ModelEvaluation: {
+            /**
+             * Class Names
+             * @description the confusion matrix's order
+             */
+            class_names: string[];
+            /**
+             * Confusion Matrix
+             * @description rows: true, columns: predicted
+             */
+            confusion_matrix: number[][];
+            /** Curves */
+            curves: components["schemas"]["Curve"][];
+            /**
+             * Images
+             * @description at most 200, misclassified first
+             */
+            images: components["schemas"]["EvaluatedImage"][];
+            /** Images Total */
+            images_total: number;
+            /**
+             * Model Version Id
+             * Format: uuid
+             */
+            model_version_id: string;
+            /**
+             * Task
+             * @description classify or anomaly
+             */
+            task: string;
+            /**
+             * Threshold
+             * @description anomaly: the score from which a part is called defective
+             */
+            threshold: number | null;
+        };
         /** ModelOut */
         ModelOut: {
             /** Aliases */
@@ -1809,6 +1935,13 @@ export interface components {
             notes: string;
             /** Version */
             version: number;
+        };
+        /** NearDuplicate */
+        NearDuplicate: {
+            first: components["schemas"]["SuggestedImageRef"];
+            second: components["schemas"]["SuggestedImageRef"];
+            /** Similarity */
+            similarity: number;
         };
         /** OrganizationCreate */
         OrganizationCreate: {
@@ -2101,6 +2234,85 @@ export interface components {
             organization_name: string;
             /** Password */
             password: string;
+        };
+        /** SuggestedImage */
+        SuggestedImage: {
+            /** Item Id */
+            item_id: string | null;
+            /** Path */
+            path: string;
+            /**
+             * Reasons
+             * @description in plain words, why it comes next
+             */
+            reasons: string[];
+            /** Score */
+            score: number;
+            /** Thumbnail Url */
+            thumbnail_url: string | null;
+        };
+        /**
+         * SuggestedImageRef
+         * @description An image a suggest job names: its path in the dataset version, the dataset item
+         *     that holds it now (None when it was deleted since) and its thumbnail.
+         */
+        SuggestedImageRef: {
+            /** Item Id */
+            item_id: string | null;
+            /** Path */
+            path: string;
+            /** Thumbnail Url */
+            thumbnail_url: string | null;
+        };
+        /**
+         * SuggestionsOut
+         * @description A succeeded suggest job's answer: the images to label next (best first), labels
+         *     their neighbours contradict, and near-duplicate pairs.
+         */
+        SuggestionsOut: {
+            /**
+             * Dataset Id
+             * Format: uuid
+             */
+            dataset_id: string;
+            /**
+             * Dataset Version Id
+             * Format: uuid
+             */
+            dataset_version_id: string;
+            /** Images */
+            images: number;
+            /**
+             * Job Id
+             * Format: uuid
+             */
+            job_id: string;
+            /** Labeled */
+            labeled: number;
+            /** Near Duplicates */
+            near_duplicates: components["schemas"]["NearDuplicate"][];
+            /** Ranked */
+            ranked: components["schemas"]["SuggestedImage"][];
+            /** Suspect Labels */
+            suspect_labels: components["schemas"]["SuspectLabel"][];
+        };
+        /** SuspectLabel */
+        SuspectLabel: {
+            /** Confidence */
+            confidence: number;
+            /** Item Id */
+            item_id: string | null;
+            /** Label */
+            label: string;
+            /**
+             * Neighbours Say
+             * @description the class its labeled neighbours vote for
+             */
+            neighbours_say: string;
+            /** Path */
+            path: string;
+            /** Thumbnail Url */
+            thumbnail_url: string | null;
         };
         /** TokenPair */
         TokenPair: {
@@ -3746,6 +3958,40 @@ export interface operations {
             };
         };
     };
+    suggestions_api_v1_jobs__job_id__suggestions_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The organization to act in (users who belong to several); API keys belong to one */
+                "X-Hatchery-Organization"?: string | null;
+            };
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuggestionsOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_members_api_v1_members_get: {
         parameters: {
             query?: never;
@@ -3940,6 +4186,40 @@ export interface operations {
                     "application/json": {
                         [key: string]: string;
                     };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    evaluation_api_v1_model_versions__version_id__evaluation_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The organization to act in (users who belong to several); API keys belong to one */
+                "X-Hatchery-Organization"?: string | null;
+            };
+            path: {
+                version_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelEvaluation"];
                 };
             };
             /** @description Validation Error */
