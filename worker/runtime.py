@@ -4,7 +4,8 @@
 of the queue, run it (a pipeline only advances), then announce what still waits. Beside it a
 housekeeping thread reports the worker to the admin page (host, devices, current job) and
 re-queues jobs whose worker stopped heartbeating, announcing them and any job left waiting
-without a message (an expired one, or one lost with a broker restart).
+without a message (an expired one, or one lost with a broker restart), and deletes what
+expired synchronous predictions left in the store.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,9 +29,11 @@ from api.kit.dispatch import CeleryDispatcher, Dispatcher
 from api.kit.settings import Settings
 from api.kit.storage import ObjectStore, build_store
 from api.models.jobs import JobStatus, Worker
+from api.models.tenants import Organization
 from engine.schemas.kinds import KINDS
 from worker import pipeline
 from worker.devices import describe_devices
+from worker.retention import sweep_predictions
 from worker.scheduler import claim_next, requeue_lapsed, waiting_queues
 from worker.supervisor import Supervisor
 
@@ -45,6 +50,7 @@ class WorkerRuntime:
     queues: list[str]
     shutting_down: threading.Event = field(default_factory=threading.Event)
     current_job: uuid.UUID | None = None
+    last_sweep: float | None = None  # time.monotonic() of the last sweep of old predictions
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerRuntime:
@@ -127,6 +133,19 @@ class WorkerRuntime:
                                             3 * self.settings.housekeeping_seconds):
             pipeline.advance(self.factory, self.dispatcher, pipeline_id)
         self.announce_waiting(older_than_seconds=3 * self.settings.housekeeping_seconds)
+        self.sweep_old_predictions()
+
+    def sweep_old_predictions(self) -> None:
+        """At most every twelfth of the retention: delete what expired predict requests
+        left in the store."""
+        retention = self.settings.prediction_retention_seconds
+        now = time.monotonic()
+        if self.last_sweep is not None and now - self.last_sweep < retention / 12:
+            return
+        self.last_sweep = now
+        with session_scope(self.factory) as session:
+            organizations = [str(i) for i in session.scalars(select(Organization.id))]
+        sweep_predictions(self.store, organizations, utcnow() - timedelta(seconds=retention))
 
     def start_housekeeping(self) -> threading.Thread:
         def loop() -> None:

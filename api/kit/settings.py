@@ -95,6 +95,18 @@ class Settings(BaseSettings):
     predict_max_images: int = Field(16, ge=1, le=1000)
     predict_timeout_seconds: float = Field(60.0, gt=0, le=3600)
     serving_models: int = Field(4, ge=1, le=64)
+    # How long a synchronous request's heat maps (and an answer nobody collected) stay in the
+    # store; workers sweep older ones (worker/retention.py). At least presign_seconds, so a
+    # heat-map URL never outlives its picture.
+    prediction_retention_seconds: int = Field(7200, ge=60)
+
+    @model_validator(mode="after")
+    def _retention_outlives_urls(self) -> Settings:
+        if self.prediction_retention_seconds < self.presign_seconds:
+            raise ValueError(f"prediction_retention_seconds ({self.prediction_retention_seconds}"
+                             f") must be at least presign_seconds ({self.presign_seconds}): "
+                             "a heat-map URL would outlive its picture")
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

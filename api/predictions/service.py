@@ -28,7 +28,7 @@ from api.kit.dispatch import Dispatcher
 from api.kit.problems import Problem, Unprocessable
 from api.kit.settings import Settings
 from api.kit.storage import ObjectStore
-from api.kit.tasks import prediction_answer_key, prediction_prefix
+from api.kit.tasks import new_prediction_request_id, prediction_answer_key, prediction_prefix
 from api.models.datasets import Dataset
 from api.models.jobs import Job
 from api.models.registry import ModelVersion, RegisteredModel
@@ -62,7 +62,7 @@ def predict_now(store: ObjectStore, dispatcher: Dispatcher, settings: Settings,
     """Ask a prediction server and wait for its answer: one prediction per image, in order
     (an unreadable image gets its ``error``), heat maps as presigned URLs."""
     organization = str(tenant.organization_id)
-    request_id = uuid.uuid4().hex
+    request_id = new_prediction_request_id(datetime.now(UTC))
     prefix = prediction_prefix(organization, request_id)
     sent = []
     for index, (name, data) in enumerate(images):

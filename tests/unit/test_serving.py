@@ -4,16 +4,18 @@ gets an answer, a failure included."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from api.kit.storage import LocalStore
-from api.kit.tasks import prediction_answer_key
+from api.kit.tasks import new_prediction_request_id, prediction_answer_key, prediction_request_time
 from engine.downstream.classify import train_classifier
 from engine.downstream.model_dir import pack_model
 from engine.schemas.finetune import ClassifyConfig
+from worker.retention import sweep_predictions
 from worker.serving import PredictionServer
 
 
@@ -74,3 +76,24 @@ def test_models_stay_loaded_and_every_request_is_answered(packed_model, tmp_path
 
     server.answer(request(store, "org/models/missing.tar", "r4", {"x.png": png(0)}))
     assert "error" in json.loads(store.get_bytes(prediction_answer_key("org", "r4")))
+
+
+def test_the_sweep_deletes_expired_requests_of_every_organization_and_keeps_the_rest(tmp_path):
+    store = LocalStore(tmp_path / "store")
+    store.ensure_ready()
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    old = new_prediction_request_id(now - timedelta(hours=3))
+    recent = new_prediction_request_id(now - timedelta(minutes=5))
+    assert prediction_request_time(old) == now.replace(hour=9)
+    keys = [f"{org}/predictions/{request_id}/{name}" for org in ("a", "b")
+            for request_id in (old, recent, "legacyid")
+            for name in ("heatmaps/0000.png", "answer.json")]
+    keys.append("a/models/model.tar")  # not a prediction
+    for key in keys:
+        store.put_bytes(key, b"x", "application/octet-stream")
+
+    deleted = sweep_predictions(store, ["a", "b"], made_before=now - timedelta(hours=2))
+
+    assert deleted == 4
+    left = {stored.key for stored in store.list("")}
+    assert left == {key for key in keys if old not in key}
