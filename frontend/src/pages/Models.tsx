@@ -5,6 +5,7 @@ import { useState } from "react";
 import { api, postForm, type Schemas } from "../api/client";
 import { errorText, problemMessage, unwrap } from "../api/problems";
 import { Empty, ErrorMessage, Loading, PageTitle, ProgressBar } from "../components/common";
+import { EvaluationPanel } from "../components/EvaluationPanel";
 import { metricLabel, useI18n } from "../i18n";
 import { predictCurl } from "../lib/curl";
 import { formatMetric, formatNumber, formatPercent } from "../lib/format";
@@ -153,7 +154,8 @@ export function ModelsPage({ projectId }: { projectId: string }) {
   const shown = rows.filter((row) => row.primary_metric).map((row) => row.primary_metric as string);
   const columns = [...new Set(shown)];
   const chosen = selected ?? rows.find((row) => row.rank === 1)?.model_version_id ?? rows[0]?.model_version_id ?? null;
-  const chosenTask = rows.find((row) => row.model_version_id === chosen)?.task ?? "";
+  const chosenRow = rows.find((row) => row.model_version_id === chosen);
+  const chosenTask = chosenRow?.task ?? "";
 
   return (
     <section>
@@ -215,6 +217,9 @@ export function ModelsPage({ projectId }: { projectId: string }) {
             </table>
           </div>
           <ErrorMessage error={error} />
+          {chosen && chosenRow && chosenTask !== "backbone" && (
+            <EvaluationPanel key={`evaluation-${chosen}`} versionId={chosen} title={t("evaluation.title", { model: `${chosenRow.model} v${chosenRow.version}` })} />
+          )}
           {chosen && <TryIt key={chosen} versionId={chosen} task={chosenTask} />}
         </>
       )}
