@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-PRIMARY_METRIC = {"classify": "balanced_accuracy", "anomaly": "image_auroc",
-                  "detect": "box.map_50", "segment": "mask.map_50"}
+from engine.schemas.metrics import TASK_METRIC as PRIMARY_METRIC
+
 KNN_SUFFIX = ".balanced_accuracy"
 
 

@@ -19,13 +19,13 @@ from torch import nn
 
 from engine.backbones.pixels import RAW_PIXELS
 from engine.schemas.finetune import AnomalyConfig, BackboneSource, ClassifyConfig
+from engine.schemas.metrics import TASK_METRIC
 from engine.schemas.pretrain import BackboneConfig
 from engine.train.progress import StageProgress
 
 RANDOM_INIT, RAW = "random_init", "raw_pixels"
 # the figure each task's model is compared with its baselines on
-HEADLINE = {"anomaly": "image_auroc", "classify": "balanced_accuracy",
-            "knn": "balanced_accuracy"}
+HEADLINE = {**TASK_METRIC, "knn": "balanced_accuracy"}
 KEPT = {"anomaly": ("image_auroc", "pixel_auroc", "aupro", "f1"),
         "classify": ("balanced_accuracy", "top1", "macro_f1")}
 
