@@ -4,6 +4,7 @@ import { useEffect, useRef, useState, type PointerEvent } from "react";
 import { api, type Schemas } from "../api/client";
 import { errorText, unwrap } from "../api/problems";
 import { Empty, ErrorMessage, Loading, PageTitle } from "../components/common";
+import { SuggestPanel } from "../components/SuggestPanel";
 import { useI18n } from "../i18n";
 import { formatNumber } from "../lib/format";
 import { boxBetween, isBox, toImagePoint, type Point } from "../lib/boxes";
@@ -53,6 +54,13 @@ export function LabelPage({ datasetId }: { datasetId: string }) {
   }, [loaded.data]);
 
   const classes = parseClasses(classText);
+  /** Opens an item (a suggestion) for labeling, at the top of the page. */
+  const openItem = (itemId: string) => {
+    const at = items.findIndex((item) => item.id === itemId);
+    if (at < 0) return;
+    setIndex(at);
+    window.scrollTo({ top: 0 });
+  };
   const current = items[index];
 
   /** One labeling action or move (from a key or a button); labels are saved at once. */
@@ -261,6 +269,7 @@ export function LabelPage({ datasetId }: { datasetId: string }) {
           </ol>
         </div>
       )}
+      {items.length > 0 && <SuggestPanel datasetId={datasetId} onOpen={openItem} />}
     </section>
   );
 }
