@@ -1,6 +1,6 @@
 /** Labeling: one image at a time, a class or good/defect by keyboard, saved as you go. */
 
-import { useEffect, useRef, useState, type PointerEvent } from "react";
+import { useEffect, useRef, useState, type KeyboardEvent as ReactKeyboardEvent, type PointerEvent } from "react";
 import { api, type Schemas } from "../api/client";
 import { errorText, unwrap } from "../api/problems";
 import { Empty, ErrorMessage, Loading, PageTitle } from "../components/common";
@@ -8,6 +8,7 @@ import { SuggestPanel } from "../components/SuggestPanel";
 import { useI18n } from "../i18n";
 import { formatNumber } from "../lib/format";
 import { boxBetween, isBox, toImagePoint, type Point } from "../lib/boxes";
+import { addPoint, closePolygon, isPolygon, moveCursor, outlineKey, svgPoints, withoutPolygon } from "../lib/polygons";
 import { actionFor, applyAction, parseClasses, type Action, type ItemLabels } from "../lib/labeling";
 import { Link } from "../lib/router";
 import { useLoad } from "../lib/useLoad";
@@ -43,6 +44,9 @@ export function LabelPage({ datasetId }: { datasetId: string }) {
   const [saving, setSaving] = useState(false);
   const [boxClass, setBoxClass] = useState("");
   const [draft, setDraft] = useState<{ start: Point; end: Point } | null>(null);
+  const [tool, setTool] = useState<"box" | "outline">("box");
+  const [outline, setOutline] = useState<Point[]>([]);
+  const [cursor, setCursor] = useState<Point | null>(null);
   const surface = useRef<SVGSVGElement>(null);
 
   useEffect(() => {
@@ -52,6 +56,11 @@ export function LabelPage({ datasetId }: { datasetId: string }) {
     setIndex(Math.max(0, firstUnlabeled));
     setClassText((text) => text || loaded.data!.classes.join(", "));
   }, [loaded.data]);
+
+  useEffect(() => {
+    setOutline([]); // an outline in progress belongs to the image it was started on
+    setCursor(null);
+  }, [index]);
 
   const classes = parseClasses(classText);
   /** Opens an item (a suggestion) for labeling, at the top of the page. */
@@ -101,6 +110,11 @@ export function LabelPage({ datasetId }: { datasetId: string }) {
   const startBox = (event: PointerEvent<SVGSVGElement>) => {
     const point = pointAt(event);
     if (!point || !boxClassName) return;
+    if (tool === "outline") {
+      setOutline((points) => addPoint(points, point));
+      setCursor(point);
+      return;
+    }
     event.currentTarget.setPointerCapture(event.pointerId);
     setDraft({ start: point, end: point });
   };
@@ -116,6 +130,39 @@ export function LabelPage({ datasetId }: { datasetId: string }) {
     const labels = labelsOf(current);
     await save(current, { ...labels, is_defect: true, annotations: [...labels.annotations, { ...box }] }, false);
   };
+  /** Closes the outline in progress (three points or more) and saves it with the image's labels. */
+  const finishOutline = async () => {
+    const polygon = closePolygon(outline, boxClassName);
+    if (!polygon || !current) return;
+    setOutline([]);
+    const labels = labelsOf(current);
+    await save(current, { ...labels, is_defect: true, annotations: [...labels.annotations, { ...polygon }] }, false);
+  };
+  const removeOutline = async (at: number) => {
+    if (!current) return;
+    const labels = labelsOf(current);
+    await save(current, { ...labels, annotations: withoutPolygon(labels.annotations, at) }, false);
+  };
+  /** The outline tool by keyboard (the surface has the focus): see ``outlineKey``. */
+  const outlineByKey = (event: ReactKeyboardEvent<SVGSVGElement>) => {
+    if (tool !== "outline" || !current) return;
+    const key = outlineKey(event.key, event.shiftKey);
+    if (!key) return;
+    event.preventDefault();
+    event.stopPropagation(); // not the page's labeling shortcuts
+    const here = cursor ?? { x: current.width / 2, y: current.height / 2 };
+    if (key.type === "move") setCursor(moveCursor(here, key.dx, key.dy, current));
+    else if (key.type === "add") {
+      setCursor(here);
+      setOutline((points) => addPoint(points, here));
+    } else if (key.type === "close") void finishOutline();
+    else if (key.type === "cancel") setOutline([]);
+    else if (key.type === "undo") setOutline((points) => points.slice(0, -1));
+    else if (key.type === "removeLast") {
+      const count = current.annotations.filter(isPolygon).length;
+      if (count > 0) void removeOutline(count - 1);
+    }
+  };
   const removeBoxes = async () => {
     if (!current) return;
     const labels = labelsOf(current);
@@ -125,6 +172,12 @@ export function LabelPage({ datasetId }: { datasetId: string }) {
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
       const target = event.target as HTMLElement;
+      if (tool === "outline" && outline.length > 0 && (event.key === "Enter" || event.key === "Escape")) {
+        event.preventDefault(); // a mouse-drawn outline closes or cancels from anywhere on the page
+        if (event.key === "Enter") void finishOutline();
+        else setOutline([]);
+        return;
+      }
       if (["INPUT", "SELECT", "TEXTAREA"].includes(target.tagName) || event.ctrlKey || event.metaKey || event.altKey) return;
       const action = actionFor(event.key);
       if (!action) return;
@@ -160,9 +213,13 @@ export function LabelPage({ datasetId }: { datasetId: string }) {
                     onPointerDown={startBox}
                     onPointerMove={moveBox}
                     onPointerUp={(event) => void endBox(event)}
+                    onDoubleClick={() => tool === "outline" && void finishOutline()}
+                    onKeyDown={outlineByKey}
+                    tabIndex={tool === "outline" ? 0 : undefined}
                     data-testid="box-surface"
-                    aria-label={t("label.boxSurface")}
-                    role="img"
+                    data-tool={tool}
+                    aria-label={tool === "outline" ? t("label.outlineSurface") : t("label.boxSurface")}
+                    role={tool === "outline" ? "application" : "img"}
                   >
                     {current.annotations.filter(isBox).map((box, at) => (
                       <g key={at} className="box">
@@ -172,6 +229,25 @@ export function LabelPage({ datasetId }: { datasetId: string }) {
                         </text>
                       </g>
                     ))}
+                    {current.annotations.filter(isPolygon).map((polygon, at) => (
+                      <g key={`outline-${at}`} className="outline">
+                        <polygon points={svgPoints(polygon.points)} />
+                        <text x={polygon.points[0]?.[0] ?? 0} y={(polygon.points[0]?.[1] ?? 0) - 2} fontSize={labelSize}>
+                          {polygon.class_name}
+                        </text>
+                      </g>
+                    ))}
+                    {outline.length > 0 && (
+                      <g className="outline-draft" data-testid="outline-draft" data-points={outline.length}>
+                        <polyline points={svgPoints(cursor && tool === "outline" ? [...outline, cursor] : outline)} />
+                        {outline.map((point, at) => (
+                          <circle key={at} cx={point.x} cy={point.y} r={labelSize / 4} />
+                        ))}
+                      </g>
+                    )}
+                    {tool === "outline" && cursor && (
+                      <circle className="outline-cursor" cx={cursor.x} cy={cursor.y} r={labelSize / 2} />
+                    )}
                     {draft && (
                       <rect
                         className="box-draft"
@@ -189,7 +265,8 @@ export function LabelPage({ datasetId }: { datasetId: string }) {
                     {current.class_name ?? t("label.noClass")} ·{" "}
                     {current.is_defect === true ? t("dataset.defect") : current.is_defect === false ? t("dataset.good") : t("label.noCondition")} ·{" "}
                     {current.split === "test" ? t("label.test") : t("label.train")} ·{" "}
-                    {t("label.boxes", { count: formatNumber(current.annotations.filter(isBox).length, locale) })}
+                    {t("label.boxes", { count: formatNumber(current.annotations.filter(isBox).length, locale) })} ·{" "}
+                    {t("label.outlines", { count: formatNumber(current.annotations.filter(isPolygon).length, locale) })}
                   </span>
                 </figcaption>
               </figure>
@@ -235,6 +312,15 @@ export function LabelPage({ datasetId }: { datasetId: string }) {
                 <kbd>→</kbd> {t("common.next")}
               </button>
             </div>
+            <fieldset className="tool-choice">
+              <legend>{t("label.tool")}</legend>
+              <label>
+                <input type="radio" name="tool" checked={tool === "box"} onChange={() => setTool("box")} /> {t("label.toolBox")}
+              </label>
+              <label>
+                <input type="radio" name="tool" checked={tool === "outline"} onChange={() => setTool("outline")} data-testid="tool-outline" /> {t("label.toolOutline")}
+              </label>
+            </fieldset>
             <label>
               {t("label.boxClass")}
               <select value={boxClassName} onChange={(e) => setBoxClass(e.target.value)} data-testid="box-class">
@@ -244,8 +330,19 @@ export function LabelPage({ datasetId }: { datasetId: string }) {
                   </option>
                 ))}
               </select>
-              <small>{t("label.boxHint")}</small>
+              <small>{tool === "outline" ? t("label.outlineHint") : t("label.boxHint")}</small>
             </label>
+            {current && current.annotations.filter(isPolygon).length > 0 && (
+              <ul className="outline-list" aria-label={t("label.outlineList")}>
+                {current.annotations.filter(isPolygon).map((polygon, at) => (
+                  <li key={at}>
+                    <button type="button" className="secondary" onClick={() => void removeOutline(at)}>
+                      {t("label.removeOutline", { number: formatNumber(at + 1, locale), name: polygon.class_name })}
+                    </button>
+                  </li>
+                ))}
+              </ul>
+            )}
             <button type="button" className="secondary" onClick={() => void removeBoxes()}>
               {t("label.removeBoxes")}
             </button>
