@@ -348,6 +348,10 @@ export const en = {
   "admin.offline": "offline",
   "admin.noWorkers": "No workers",
   "admin.noWorkersHint": "Start one with: python -m worker --queues gpu.any,cpu",
+  "admin.deviceChart": "Devices of the online workers: memory in use and utilization",
+  "admin.noGpu": "No worker has a GPU: jobs run on the CPU, and a job that asks for a GPU is refused.",
+  "admin.memoryUsed": "Memory in use",
+  "admin.utilization": "Utilization",
   "admin.usage": "Usage this month",
   "admin.gpuHours": "GPU hours",
 } as const;

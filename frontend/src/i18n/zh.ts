@@ -350,6 +350,10 @@ export const zh: Record<MessageKey, string> = {
   "admin.offline": "离线",
   "admin.noWorkers": "没有工作节点",
   "admin.noWorkersHint": "启动一个：python -m worker --queues gpu.any,cpu",
+  "admin.deviceChart": "在线工作节点的设备：显存占用与利用率",
+  "admin.noGpu": "没有任何工作节点配备 GPU：任务在 CPU 上运行，申请 GPU 的任务会被拒绝。",
+  "admin.memoryUsed": "显存占用",
+  "admin.utilization": "利用率",
   "admin.usage": "本月用量",
   "admin.gpuHours": "GPU 小时",
 };

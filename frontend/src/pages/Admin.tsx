@@ -3,6 +3,7 @@
 import { api } from "../api/client";
 import { unwrap } from "../api/problems";
 import { Empty, ErrorMessage, Loading, PageTitle } from "../components/common";
+import { DeviceChart } from "../components/DeviceChart";
 import { useI18n } from "../i18n";
 import { formatBytes, formatDate, formatDuration, formatNumber, formatPercent } from "../lib/format";
 import { useLoad } from "../lib/useLoad";
@@ -50,6 +51,8 @@ export function AdminPage() {
       <section className="panel" aria-labelledby="workers-heading">
         <h2 id="workers-heading">{t("admin.workers")}</h2>
         {workers.length === 0 ? <Empty title={t("admin.noWorkers")} hint={t("admin.noWorkersHint")} /> : (
+          <>
+          <DeviceChart workers={workers} />
           <div className="table-scroll">
             <table>
               <thead><tr><th scope="col">{t("admin.worker")}</th><th scope="col">{t("admin.queuesOf")}</th><th scope="col">{t("admin.devices")}</th><th scope="col">{t("admin.currentJob")}</th><th scope="col">{t("admin.lastSeen")}</th></tr></thead>
@@ -73,6 +76,7 @@ export function AdminPage() {
               </tbody>
             </table>
           </div>
+          </>
         )}
       </section>
       <section className="panel" aria-labelledby="usage-heading">
