@@ -74,7 +74,7 @@ def _selected(class_name: str | None, is_defect: bool | None, annotations: list 
     return selection == "files" or bool(class_name)
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
+def link_or_copy(source: Path, target: Path) -> None:
     try:
         os.link(source, target)
     except OSError:  # another file system
@@ -151,7 +151,7 @@ class DatasetCache:
             target.parent.mkdir(parents=True, exist_ok=True)
             fetched.append(self.fetch_blob(row.sha256, row.storage_key))
             if not target.exists():
-                _link_or_copy(self.blob_path(row.sha256), target)
+                link_or_copy(self.blob_path(row.sha256), target)
             if layout.startswith("coco"):
                 described.append({"path": relative.as_posix(), "width": row.width,
                                   "height": row.height, "class_name": None,

@@ -35,6 +35,7 @@ from engine.schemas.kinds import KINDS, VERSION_SCHEME, parse_reference, referen
 from worker.cache import COCO_FILE, DatasetCache, Materialized, VersionNotFound, view_path
 from worker.channel import JobChannel, JobStopped
 from worker.devices import describe_devices
+from worker.held_out import HeldOut, held_out_split
 
 
 @dataclass
@@ -338,7 +339,8 @@ def _finetune_data(context: JobContext, config: dict[str, Any]) -> dict[str, Any
     versions as folders — for anomaly the good parts to learn from and the good and
     defective parts to measure on, for classify the class folders and the unlabeled images,
     for detect / segment COCO files of their boxes and outlines. Without a test version the
-    train version's images marked test are held out."""
+    train version's images marked test are held out; when none are (classify, anomaly),
+    whole parts are (worker/held_out.py)."""
     task = config["task"]
     train = parse_reference(config["train"], VERSION_SCHEME)
     test = parse_reference(config["test"], VERSION_SCHEME) if config.get("test") else None
@@ -357,7 +359,19 @@ def _finetune_data(context: JobContext, config: dict[str, Any]) -> dict[str, Any
             "unlabeled"), train=str(Path(resolved["train"]) / COCO_FILE),
             val=str(Path(val) / COCO_FILE))
         return engine_config
-    if task == "anomaly":
+    if not config.get("test") and not _marked_test(context, train, task):
+        held = _held_out(context, train, task)
+        if task == "classify":
+            engine_config.update(labeled=str(held.train), val=str(held.val))
+        elif held.val_defect is not None:
+            engine_config.update(good=str(held.train), val_good=str(held.val_good),
+                                 val_defect=str(held.val_defect))
+        else:  # every good part to learn from: the engine sets the threshold on its own
+            engine_config["good"] = resolved["train"]
+            context.channel.event("log", {"message": "no defective parts: the threshold is "
+                                          "set on held-out good parts, and nothing is "
+                                          "measured"})
+    elif task == "anomaly":
         val_good = context.dataset_view(test, f"good{test_split}")
         val_defect = context.dataset_view(test, f"defect{test_split}")
         engine_config["good"] = resolved["train"]
@@ -367,14 +381,35 @@ def _finetune_data(context: JobContext, config: dict[str, Any]) -> dict[str, Any
             context.channel.event("log", {"message": "no labeled test images: the threshold "
                                           "is set on held-out good parts, and nothing is "
                                           "measured"})
+    else:
+        engine_config["labeled"] = resolved["train"]
+        engine_config["val"] = resolved["test"] if config.get("test") else \
+            context.dataset_folder(train, "classes-test")
+    if task == "anomaly":
         return engine_config
-    engine_config["labeled"] = resolved["train"]
-    engine_config["val"] = resolved["test"] if config.get("test") else \
-        context.dataset_folder(train, "classes-test")
     if config[task]["method"] == "fixmatch":
         engine_config["unlabeled"] = resolved.get("unlabeled") or \
             context.dataset_folder(train, "files")
     return engine_config
+
+
+def _marked_test(context: JobContext, version: uuid.UUID, task: str) -> bool:
+    """Whether any labeled image of ``version`` is marked test (for ``task``'s layout)."""
+    layouts = ("good-test", "defect-test") if task == "anomaly" else ("classes-test",)
+    return any(context.dataset_view(version, layout).images for layout in layouts)
+
+
+def _held_out(context: JobContext, version: uuid.UUID, task: str) -> HeldOut:
+    """A validation split of ``version`` by whole parts (worker/held_out.py), its groups and
+    split kept as the job's artifacts, what it did in the job's log."""
+    held = held_out_split(lambda layout: context.dataset_view(version, layout).path, task,
+                          context.work_dir / "split")
+    keep_files(context, held.train.parent, {"groups.csv": "text/csv", "split.csv": "text/csv"})
+    context.channel.event("log", {"message": (
+        f"no images of dataset version {version} are marked test: {held.held} of "
+        f"{held.labeled} labeled images held out for validation, by whole parts "
+        f"({held.groups} groups of shots among the version's images; split.csv says which)")})
+    return held
 
 
 def run_finetune(context: JobContext) -> Outcome:

@@ -33,11 +33,10 @@ from engine.data.annotations import read_annotations
 from engine.errors import HatcheryInputError
 from engine.planning.plan import Plan, PlanDevice, Task, make_plan
 from engine.planning.report_md import write_report
-from engine.planning.splits import grouped_split
+from engine.planning.splits import VAL_FRACTION, grouped_split
 from engine.schemas.finetune import GOOD_CLASS, AnomalyConfig, ClassifyConfig
 from engine.schemas.pretrain import PretrainConfig
 
-VAL_FRACTION = 0.3
 DONE = ".done"
 Say = Callable[[str], None]
 

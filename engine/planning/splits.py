@@ -14,6 +14,9 @@ from __future__ import annotations
 import random
 from collections import Counter, defaultdict
 
+# The share of the images held out for validation when nobody split the data.
+VAL_FRACTION = 0.3
+
 
 def grouped_split(paths: list[str], groups: dict[str, str], classes: dict[str, str],
                   val_fraction: float, seed: int = 0) -> tuple[list[str], list[str]]:

@@ -25,7 +25,9 @@ class FinetuneJobConfig(StrictModel):
     ``anomaly`` its good parts (``part_condition``), for ``detect`` / ``segment`` its boxes
     / outlines (images without any count as unlabeled, good parts as images with none).
     ``test``: the labeled version to measure on and set the threshold with; left out, the
-    train version's images marked ``test`` are held out for it. ``unlabeled``: FixMatch's or
+    train version's images marked ``test`` are held out for it, and when none are
+    (classify, anomaly) the worker holds out whole parts, the shots of one part together
+    (worker/held_out.py). ``unlabeled``: FixMatch's or
     the detection teacher's unlabeled images; for classify, left out, every image of the
     train version (a detector learns from labels alone without it). ``backbone``: a pretrain
     job's checkpoint (``job://<id>``) or a random-init baseline; in a pipeline, the

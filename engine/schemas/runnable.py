@@ -177,6 +177,9 @@ def _check_finetune_submitted(config: FinetuneJobConfig, versions: dict[str, Dat
     train, test, test_field = _train_and_test(config.model_dump(), versions, where, section)
     train_field = where[f"{section}train"]
     if config.task == "classify":
+        if config.test is None and not test.classes:
+            # nothing marked test: the worker holds out whole parts (worker/held_out.py)
+            test = train
         check_labeled_pair(train, test, train_field, test_field)
     elif config.task == "anomaly":
         check_anomaly_data(train, test, train_field, test_field)

@@ -51,13 +51,14 @@ def kolektor_version(member: Member) -> tuple[dict, dict]:
     return project, labeled_upload(member, dataset, images, rows)
 
 
-def neu_version(member: Member, project: dict) -> dict:
+def neu_version(member: Member, project: dict, marked: bool = True) -> dict:
+    """Six crazing and six scratches images; every third marked test when ``marked``."""
     dataset = member.ok("POST", f"/api/v1/projects/{project['id']}/datasets", 201,
-                        json={"name": "steel"})
+                        json={"name": "steel" if marked else "steel, unsplit"})
     images = [path for path in neu_sample(NEU, 6) if path.name.startswith(("crazing",
                                                                             "scratches"))]
-    rows = [f"{path.name},{path.stem.split('_')[0]},true,{'test' if index % 3 == 2 else ''}"
-            for index, path in enumerate(images)]
+    rows = [f"{path.name},{path.stem.split('_')[0]},true,"
+            f"{'test' if marked and index % 3 == 2 else ''}" for index, path in enumerate(images)]
     return labeled_upload(member, dataset, images, rows)
 
 
@@ -107,6 +108,20 @@ def test_finetune_predict_export_and_register_defect_models(embedded):
     assert set(report["metrics"]["per_class"]) == {"crazing", "scratches"}
     assert report["metrics"]["majority_class_baseline"]["balanced_accuracy"] == 0.5
     assert "balanced_accuracy" in report["metrics"]["baselines"]["raw_pixels"]
+
+    # Nothing marked test: whole parts are held out, the split kept beside the model.
+    unsplit = neu_version(member, project, marked=False)
+    held_out = succeeded(embedded, member, submit(member, project, {
+        "kind": "finetune", "gpus": 0, "inputs": {"train_version_id": unsplit["id"]},
+        "config": {"task": "classify", "backbone": {"architecture": "raw_pixels"},
+                   "baselines": False,
+                   "classify": {"method": "linear", "image_size": 32, "device": "cpu"}}}))
+    sides = [line.split(",") for line in
+             artifact_text(embedded, held_out, "split").splitlines()[1:]]
+    assert len(sides) == 12 and {side for *_, side in sides} == {"train", "val"}
+    assert held_out["result"]["metrics"]["val_images"] == sum(
+        side == "val" for *_, side in sides)
+    assert "path,group" in artifact_text(embedded, held_out, "groups")
 
     # Predict: every image of the version, named by its path in the version.
     predicted = succeeded(embedded, member, submit(member, project, {
