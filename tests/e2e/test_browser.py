@@ -7,6 +7,7 @@ organization sees none of it."""
 from __future__ import annotations
 
 import re
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -106,6 +107,67 @@ def label_by_keyboard(page: Page, count: int) -> None:
     page.mouse.up()
     expect(page.get_by_test_id("current-labels")).to_contain_text("Boxes: 1")
     expect(page.locator("[data-testid=box-surface] .box")).to_have_count(1)
+    draw_outlines(page)
+
+
+def draw_outlines(page: Page) -> None:
+    """Outlines: clicked point by point and closed with Enter, cancelled with Escape, closed
+    with a double-click, drawn by keyboard alone; one removed with its button."""
+    labels = page.get_by_test_id("current-labels")
+    page.get_by_label("Outlines", exact=True).check()
+    surface = page.get_by_test_id("box-surface")
+    box = surface.bounding_box()
+
+    def click_points(points: list[tuple[float, float]]) -> None:
+        for x, y in points:
+            page.mouse.click(box["x"] + x * box["width"], box["y"] + y * box["height"])
+
+    click_points([(0.2, 0.5), (0.5, 0.4), (0.4, 0.8)])
+    expect(page.get_by_test_id("outline-draft")).to_have_attribute("data-points", "3")
+    page.keyboard.press("Enter")
+    expect(labels).to_contain_text("Outlines: 1")
+    click_points([(0.6, 0.6), (0.8, 0.6)])
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("outline-draft")).to_have_count(0)
+    click_points([(0.6, 0.6), (0.8, 0.6)])
+    page.mouse.dblclick(box["x"] + 0.7 * box["width"], box["y"] + 0.9 * box["height"])
+    expect(labels).to_contain_text("Outlines: 2")
+    surface.focus()
+    for key in ("Space", "ArrowRight", "ArrowRight", "Space", "ArrowDown", "ArrowDown", "Space",
+                "Enter"):
+        page.keyboard.press(key)
+    expect(labels).to_contain_text("Outlines: 3")
+    expect(page.locator("[data-testid=box-surface] .outline")).to_have_count(3)
+    page.get_by_role("button", name=re.compile("Remove outline 3")).click()
+    expect(labels).to_contain_text("Outlines: 2")
+    surface.focus()
+    page.keyboard.press("Delete")
+    expect(labels).to_contain_text("Outlines: 1")
+
+
+def suggest_what_to_label_next(page: Page, dataset_url: str, tmp_path: Path) -> None:
+    """New images arrive unlabeled: a version with them, then 'label these next' ranks them
+    with the pipeline's pretrained backbone; a suggestion opens its image."""
+    page.goto(dataset_url)
+    new = [path for path in neu_sample(NEU_DET, 1, offset=30)
+           if path.name.startswith(("crazing", "scratches"))]
+    page.get_by_test_id("upload-input").set_input_files([str(path) for path in new])
+    expect(page.locator("[data-testid=verdict].verdict-added")).to_have_count(len(new))
+    page.get_by_label("Note").fill("new images")
+    page.get_by_role("button", name="Save a version").click()
+    expect(page.get_by_role("cell", name="v2", exact=True)).to_be_visible()
+    page.get_by_role("link", name="Label images").click()
+    page.get_by_test_id("suggest-start").click()
+    suggestions = page.get_by_test_id("suggestions").locator(":scope > li")
+    expect(suggestions.first).to_be_visible(timeout=JOB_SECONDS * 1000)
+    expect(suggestions).to_have_count(len(new))
+    first = suggestions.first.get_by_role("button")
+    name = first.inner_text().strip()
+    assert name in {path.name for path in new}, name
+    expect(suggestions.first.locator(".reasons li").first).to_contain_text(re.compile(
+        "labeled image|neighbours|similar images"))
+    first.click()
+    expect(page.locator(".label-image figcaption strong")).to_have_text(name)
 
 
 def test_the_whole_path_in_english_then_chinese(page: Page, platform, tmp_path):
@@ -198,7 +260,25 @@ def test_the_whole_path_in_english_then_chinese(page: Page, platform, tmp_path):
     expect(prediction).to_have_count(1, timeout=60_000)
     expect(prediction).to_contain_text(re.compile("crazing|scratches"))
     expect(page.get_by_test_id("curl")).to_contain_text("$HATCHERY_API_KEY")
+    # The chosen version's evaluation: confusion matrix, curves, the images it got wrong.
+    evaluation = page.get_by_test_id("evaluation")
+    matrix = evaluation.get_by_test_id("confusion-matrix")
+    expect(matrix.locator("tbody tr")).to_have_count(2)
+    counts = [int(cell) for cell in matrix.locator("tbody td").all_inner_texts()]
+    assert sum(counts) == 2 * TEST_IMAGES, counts  # every image kept for testing, once
+    expect(evaluation.get_by_test_id("curve-roc").locator(".recharts-line")).to_have_count(2)
+    expect(evaluation.get_by_test_id("curve-pr")).to_be_visible()
+    wrong = sum(counts) - counts[0] - counts[3]
+    if wrong:
+        expect(evaluation.get_by_test_id("misclassified").locator("li")).to_have_count(wrong)
+        expect(evaluation.get_by_test_id("misclassified").locator("img").first).to_be_visible()
+    else:
+        expect(evaluation.get_by_test_id("misclassified-none")).to_be_visible()
     visit("models")
+
+    suggest_what_to_label_next(page, pages["dataset"], tmp_path)
+    visit("label-suggestions")
+    page.goto(pages["models"])
 
     page.get_by_role("link", name="← Back to the project").click()
     expect(page.get_by_test_id("next-step")).to_have_attribute("data-step", "useModel")
@@ -238,6 +318,10 @@ def test_the_whole_path_in_english_then_chinese(page: Page, platform, tmp_path):
     page.get_by_role("navigation").get_by_role("link", name="Admin").click()
     expect(page.get_by_role("heading", name="Workers")).to_be_visible()
     expect(page.get_by_text("online").first).to_be_visible()
+    expect(page.get_by_test_id("device-chart").locator(".recharts-bar-rectangle").first
+           ).to_be_visible()
+    if shutil.which("nvidia-smi") is None:  # this machine's workers have no GPU: said so
+        expect(page.get_by_test_id("no-gpu")).to_be_visible()
     visit("admin")
 
     # A second organization of the same user: switched to in the header, empty, and back.

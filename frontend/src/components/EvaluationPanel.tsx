@@ -10,6 +10,7 @@ import { formatNumber, formatPercent } from "../lib/format";
 import { useLoad } from "../lib/useLoad";
 import { Empty, ErrorMessage, Loading } from "./common";
 
+const TICKS = [0, 0.25, 0.5, 0.75, 1];
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563", "#ca8a04"];
 
 /** A class name as shown: good/defect in the reader's language, classes as named. */
@@ -78,7 +79,8 @@ function CurveChart({ evaluation, kind }: { evaluation: Evaluation; kind: "roc" 
               type="number"
               dataKey="x"
               domain={[0, 1]}
-              tickFormatter={(value: number) => formatNumber(value, locale, 1)}
+              ticks={TICKS}
+              tickFormatter={(value: number) => formatNumber(value, locale, 2)}
               label={{ value: kind === "roc" ? t("evaluation.falsePositiveRate") : t("evaluation.recall"), position: "insideBottom", offset: -12 }}
             />
             <YAxis
@@ -86,7 +88,8 @@ function CurveChart({ evaluation, kind }: { evaluation: Evaluation; kind: "roc" 
               dataKey="y"
               domain={[0, 1]}
               width={56}
-              tickFormatter={(value: number) => formatNumber(value, locale, 1)}
+              ticks={TICKS}
+              tickFormatter={(value: number) => formatNumber(value, locale, 2)}
               label={{ value: kind === "roc" ? t("evaluation.truePositiveRate") : t("evaluation.precision"), angle: -90, position: "insideLeft" }}
             />
             <Tooltip formatter={(value) => formatNumber(Number(value), locale, 3)} labelFormatter={(x) => formatNumber(Number(x), locale, 3)} />

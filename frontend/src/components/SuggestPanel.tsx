@@ -163,7 +163,7 @@ export function SuggestPanel({ datasetId, onOpen }: { datasetId: string; onOpen:
   else if (!context.data.latestVersion)
     body = (
       <p className="hint" data-testid="suggest-needs">
-        {t("suggest.needsVersion")} <Link href={`/datasets/${datasetId}`}>{t("label.back")}</Link>
+        {t("suggest.needsVersion")} <Link href={`/datasets/${datasetId}`}>{t("suggest.saveVersion")}</Link>
       </p>
     );
   else if (!context.data.checkpoint)

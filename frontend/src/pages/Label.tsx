@@ -213,7 +213,11 @@ export function LabelPage({ datasetId }: { datasetId: string }) {
                     onPointerDown={startBox}
                     onPointerMove={moveBox}
                     onPointerUp={(event) => void endBox(event)}
-                    onDoubleClick={() => tool === "outline" && void finishOutline()}
+                    onDoubleClick={() => {
+                      if (tool !== "outline") return;
+                      window.getSelection()?.removeAllRanges(); // a double-click selects a word nearby
+                      void finishOutline();
+                    }}
                     onKeyDown={outlineByKey}
                     tabIndex={tool === "outline" ? 0 : undefined}
                     data-testid="box-surface"
