@@ -71,9 +71,10 @@ function CurveChart({ evaluation, kind }: { evaluation: Evaluation; kind: "roc" 
         {title}:{" "}
         {evaluation.curves.map((curve) => `${classLabel(curve.label)} ${formatNumber(area(curve), locale, 3)}`).join(" · ")}
       </figcaption>
+      <small className="axis-title">↑ {kind === "roc" ? t("evaluation.truePositiveRate") : t("evaluation.precision")}</small>
       <div style={{ width: "100%", height: 260 }}>
         <ResponsiveContainer>
-          <LineChart margin={{ top: 8, right: 16, bottom: 20, left: 8 }}>
+          <LineChart margin={{ top: 8, right: 16, bottom: 20, left: 4 }}>
             <CartesianGrid strokeDasharray="3 3" />
             <XAxis
               type="number"
@@ -87,10 +88,9 @@ function CurveChart({ evaluation, kind }: { evaluation: Evaluation; kind: "roc" 
               type="number"
               dataKey="y"
               domain={[0, 1]}
-              width={56}
+              width={48}
               ticks={TICKS}
               tickFormatter={(value: number) => formatNumber(value, locale, 2)}
-              label={{ value: kind === "roc" ? t("evaluation.truePositiveRate") : t("evaluation.precision"), angle: -90, position: "insideLeft" }}
             />
             <Tooltip formatter={(value) => formatNumber(Number(value), locale, 3)} labelFormatter={(x) => formatNumber(Number(x), locale, 3)} />
             {evaluation.curves.length > 1 && <Legend verticalAlign="top" />}
