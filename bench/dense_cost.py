@@ -1,9 +1,11 @@
-"""What the local objective costs: seconds per pretraining step with and without it.
+"""What the local subtasks cost: seconds per pretraining step with and without them.
 
 The same recipe (Hatchery's default method, ResNet-18 with the standard stem, 64 px views cut
 from 64-128 native-pixel crops, batch 64: what ``hatchery plan`` picks for small defects on a
-CPU) on the same generated parts, timed by ``bench.budget``'s probe with ``dense_weight`` 0
-and 1, rounds alternating; the ratio is ``engine.planning.plan.DENSE_COST``.
+CPU) on the same generated parts, timed by ``bench.budget``'s probe: the global objective
+alone, with the local objective (``dense_weight`` 1), and with the synthetic defects too
+(``defect_weight`` 1), rounds alternating; the ratios are
+``engine.planning.plan.DENSE_COST`` and ``DEFECT_COST``.
 
     python -m bench.dense_cost --out runs/bench_dense_cost
 """
@@ -28,24 +30,29 @@ def main() -> None:
     args = parser.parse_args()
     images = generate(PartsSpec(parts=48), args.out / "parts")
 
-    def recipe(dense_weight: float):
+    def recipe(dense_weight: float, defect_weight: float):
         return lambda steps: PretrainConfig.model_validate({
             "data": {"path": str(images / "good"), "image_size": args.image_size},
             "backbone": {"name": "resnet18", "small_input": False},
             "augment": {"crop": {"unit": "pixels", "scale": [64, 128]}},
-            "loss": {"dense_weight": dense_weight}, "batch_size": 64, "steps": steps,
-            "memory": {"size": 64}, "runtime": {"device": "cpu"}})
+            "loss": {"dense_weight": dense_weight, "defect_weight": defect_weight},
+            "batch_size": 64, "steps": steps, "memory": {"size": 64},
+            "runtime": {"device": "cpu"}})
 
-    timings: dict[str, list[float]] = {"global": [], "global+local": []}
+    variants = {"global": (0.0, 0.0), "global+local": (1.0, 0.0),
+                "global+local+defects": (1.0, 1.0)}
+    timings: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(args.rounds):
-        timings["global"].append(seconds_per_step(recipe(0.0)))
-        timings["global+local"].append(seconds_per_step(recipe(1.0)))
-    plain, dense = (statistics.median(timings[name]) for name in ("global", "global+local"))
-    print(json.dumps({"bench": "dense_cost", "image_size": args.image_size,
-                      "seconds_per_step": {"global": round(plain, 4),
-                                           "global+local": round(dense, 4)},
-                      "local_over_global": round(dense / plain, 3), "rounds": timings}))
-
+        for name, weights in variants.items():
+            timings[name].append(seconds_per_step(recipe(*weights)))
+    medians = {name: statistics.median(times) for name, times in timings.items()}
+    print(json.dumps({
+        "bench": "dense_cost", "image_size": args.image_size,
+        "seconds_per_step": {name: round(value, 4) for name, value in medians.items()},
+        "local_over_global": round(medians["global+local"] / medians["global"], 3),
+        "defects_over_local": round(medians["global+local+defects"]
+                                    / medians["global+local"], 3),
+        "rounds": timings}))
 
 if __name__ == "__main__":
     main()

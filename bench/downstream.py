@@ -139,9 +139,11 @@ def planned_recipe(images: Path, task: str, minutes: float, masks: Path | None =
         {**tree, "steps": steps, "runtime": {**tree["runtime"], **RUNTIME}})
 
 
-def pretrain(recipe: Recipe, name: str, out: Path, minutes: float) -> Path:
-    """``recipe`` for about ``minutes`` (steps from a throughput probe); the checkpoint."""
-    steps = steps_for(minutes, recipe)
+def pretrain(recipe: Recipe, name: str, out: Path, minutes: float,
+             steps: int | None = None) -> Path:
+    """``recipe`` for ``steps``, or about ``minutes`` (steps from a throughput probe) when
+    None; the checkpoint."""
+    steps = steps or steps_for(minutes, recipe)
     started = time.perf_counter()
     config = recipe(steps)
     result = PretrainRun(config, out).run()
@@ -175,7 +177,8 @@ def run_anomaly(args: argparse.Namespace) -> None:
                               folders["unlabeled"], "anomaly", args.pretrain_minutes, crop,
                               args.image_size, planned_override=args.planned_override)
         for name, recipe in recipes.items():
-            checkpoints[name] = pretrain(recipe, name, args.out / name, args.pretrain_minutes)
+            checkpoints[name] = pretrain(recipe, name, args.out / name, args.pretrain_minutes,
+                                         args.pretrain_steps)
     contenders: dict[str, dict[str, Any]] = {
         "raw_pixels": {"architecture": "raw_pixels"},
         "random": {"architecture": "resnet18"},
@@ -226,7 +229,8 @@ def run_classify(args: argparse.Namespace) -> None:
                               {"unit": "fraction", "scale": [0.2, 1.0]}, args.image_size,
                               planned_override=args.planned_override)
         for name, recipe in recipes.items():
-            checkpoints[name] = pretrain(recipe, name, args.out / name, args.pretrain_minutes)
+            checkpoints[name] = pretrain(recipe, name, args.out / name, args.pretrain_minutes,
+                                         args.pretrain_steps)
     for per_class in args.labels_per_class:
         labeled = neu_few_labels(splits, args.out / f"labeled_{per_class}", per_class,
                                  args.seed)
@@ -264,6 +268,9 @@ def main() -> None:
         task.add_argument("--checkpoint", type=Path, help="a pretrain checkpoint to use")
         task.add_argument("--pretrain-minutes", type=float, default=10.0,
                           help="pretrain for this long when no --checkpoint (0: skip)")
+        task.add_argument("--pretrain-steps", type=int,
+                          help="pretrain for this many steps instead (no throughput probe: "
+                               "the same steps whatever else the machine is doing)")
         task.add_argument("--image-size", type=int, default=64)
         task.add_argument("--device", default="cpu")
         task.add_argument("--seed", type=int, default=0)

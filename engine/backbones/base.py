@@ -29,6 +29,11 @@ class Backbone(nn.Module):
         """x: [N, C, H, W] -> the stages' maps, shallow to deep."""
         raise NotImplementedError
 
+    def shallow_maps(self, x: torch.Tensor, depth: int) -> list[FeatureMap]:
+        """x: [N, C, H, W] -> the maps of the first ``depth`` stages, shallow to deep. This
+        default computes every stage; a family that can stop early overrides it."""
+        return self.feature_maps(x)[:depth]
+
     def pooled_and_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, list[FeatureMap]]:
         """x: [N, C, H, W] -> (forward(x) [N, feature_dim], feature_maps(x)), for training
         a global and a local objective at once. This default runs the network twice; a

@@ -46,10 +46,15 @@ class ResNetBackbone(Backbone):
     def feature_maps(self, x: torch.Tensor) -> list[FeatureMap]:
         """The four residual stages' outputs, [N, 64|256 .. 512|2048, H/s, W/s]; strides
         4, 8, 16, 32 (1, 2, 4, 8 for the small-input stem)."""
+        return self.shallow_maps(x, 4)
+
+    def shallow_maps(self, x: torch.Tensor, depth: int) -> list[FeatureMap]:
+        """The first ``depth`` residual stages' outputs; the deeper ones are not computed."""
         net = self.network
         x = net.maxpool(net.relu(net.bn1(net.conv1(x))))
         maps = []
-        for index, stage in enumerate((net.layer1, net.layer2, net.layer3, net.layer4)):
+        stages = (net.layer1, net.layer2, net.layer3, net.layer4)[:depth]
+        for index, stage in enumerate(stages):
             x = stage(x)
             maps.append(FeatureMap(x, self.stem_stride * 2**index))
         return maps

@@ -163,6 +163,16 @@ class LossConfig(StrictModel):
     dense_kind: Literal["consistency", "contrast"] = "consistency"
     dense_points: Int = Field(32, ge=1, le=1024)
     dense_stage: Int | None = Field(None, ge=1, le=4)
+    # Synthetic defects (engine/ssl/defects.py): weight of the subtask that paints blemishes
+    # into views of good parts and segments them from the maps of stage ``dense_stage`` and
+    # the next one (0: off; moby and hatchery only), and the blemishes' lengths in view
+    # pixels (unset: a sixteenth to a quarter of the view's side).
+    defect_weight: Float | None = Field(None, ge=0, le=100)
+    defect_sizes: tuple[Float, Float] | None = None
+    # what a blemish may show: shift (brighter or darker), foreign (another image's
+    # surface), grain (noise)
+    defect_content: tuple[Literal["shift", "foreign", "grain"], ...] = Field(
+        ("shift", "foreign", "grain"), min_length=1)
 
 
 class MomentumConfig(StrictModel):

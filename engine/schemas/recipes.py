@@ -184,6 +184,18 @@ def _resolve_dense(cfg: PretrainConfig) -> None:
     if loss.dense_stage > STAGE_COUNTS[family]:
         raise JobConfigError("loss.dense_stage", f"{cfg.backbone.name} has "
                              f"{STAGE_COUNTS[family]} stages, not {loss.dense_stage}")
+    if loss.defect_weight is None:
+        loss.defect_weight = 0.0
+    if loss.defect_weight > 0 and cfg.method not in ("moby", "hatchery"):
+        raise JobConfigError("loss.defect_weight", "synthetic defects train with moby and "
+                             f"hatchery, not {cfg.method}: use one of them or leave it 0")
+    if loss.defect_sizes is None:
+        side = cfg.data.image_size
+        loss.defect_sizes = (max(2.0, side / 16), max(4.0, side / 4))
+    low, high = loss.defect_sizes
+    if not 1 <= low <= high:
+        raise JobConfigError("loss.defect_sizes", "needs 1 <= smallest <= largest (view "
+                             f"pixels), got {low:g} and {high:g}")
 
 
 def _resolve_optimizer(cfg: PretrainConfig) -> None:

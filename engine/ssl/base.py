@@ -49,6 +49,11 @@ class SelfSupervisedMethod(nn.Module):
         ``generator`` keywords): methods with a local objective do."""
         return False
 
+    @property
+    def needs_generator(self) -> bool:
+        """Whether ``forward`` takes a ``generator`` keyword for random draws of its own."""
+        return self.needs_geometry
+
     def forward(self, view1: torch.Tensor, view2: torch.Tensor) -> StepOutput:
         raise NotImplementedError
 

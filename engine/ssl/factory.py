@@ -13,8 +13,11 @@ from torch import nn
 from engine import distributed
 from engine.backbones import build_backbone
 from engine.backbones.base import Backbone
+from engine.schemas.backbones import BACKBONE_SPECS
 from engine.schemas.pretrain import MemoryConfig, PretrainConfig
+from engine.schemas.recipes import STAGE_COUNTS
 from engine.ssl.base import SelfSupervisedMethod
+from engine.ssl.defects import DefectSegmentation, DefectSettings
 from engine.ssl.dense import DenseObjective, dense_head
 from engine.ssl.heads import Encoder, mlp_head
 from engine.ssl.memory import FifoQueue, NegativeMemory, PriorityMemory
@@ -79,6 +82,21 @@ def _stage_width(backbone: Backbone, stage: int, in_channels: int) -> int:
     return maps[stage - 1].values.shape[1]
 
 
+def _defect_subtask(config: PretrainConfig, backbone: Backbone, in_channels: int
+                    ) -> DefectSegmentation | None:
+    """The synthetic-defect subtask on stage ``loss.dense_stage`` and the next one (the two
+    maps PatchCore reads), or None when ``loss.defect_weight`` is 0."""
+    loss = config.loss
+    if not loss.defect_weight:
+        return None
+    deepest = min(loss.dense_stage + 1, STAGE_COUNTS[BACKBONE_SPECS[config.backbone.name].family])
+    stages = tuple(range(loss.dense_stage, deepest + 1))
+    widths = [_stage_width(backbone, stage, in_channels) for stage in stages]
+    settings = DefectSettings(loss.defect_weight, tuple(loss.defect_sizes), stages,
+                              tuple(loss.defect_content))
+    return DefectSegmentation(settings, widths)
+
+
 def _predictor(config: PretrainConfig) -> nn.Module:
     heads = config.heads
     if heads.predictor_layers == 0:
@@ -129,4 +147,5 @@ def build_method(
         temperature, schedule, relic_alpha=config.loss.relic_alpha, shuffle_keys=shuffle_keys,
         bn_splits=bn_splits, symmetric=config.loss.symmetric, dense=dense,
         dense_predictor=dense_predictor,
+        defects=_defect_subtask(config, online.backbone, in_channels),
     )

@@ -21,6 +21,10 @@ With a ``DenseObjective`` (``engine.ssl.dense``) both branches also project a mi
 map, and the online prediction at each image point shared by two views learns to pick out
 the target feature at that point in the other view: the local term small defects need. It
 follows the same directions as the global loss and needs the views' geometry.
+
+With a ``DefectSegmentation`` (``engine.ssl.defects``) part of view 1 also gets a painted
+blemish and a separate, shallower online pass learns to find it (the subtask anomaly
+detection needs: noticing, where the other terms teach ignoring).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from engine import distributed
 from engine.data.geometry import ViewGeometry
 from engine.ssl.base import SelfSupervisedMethod, StepOutput
 from engine.ssl.batchnorm import ghost_batch_forward, shuffled_forward
+from engine.ssl.defects import DefectSegmentation
 from engine.ssl.dense import DenseObjective
 from engine.ssl.heads import Encoder
 from engine.ssl.losses import info_nce, memory_logits, relic_invariance, relic_toward_target
@@ -62,6 +67,7 @@ class MoBY(SelfSupervisedMethod):
         symmetric: bool = True,
         dense: DenseObjective | None = None,
         dense_predictor: nn.Module | None = None,
+        defects: DefectSegmentation | None = None,
     ) -> None:
         super().__init__(momentum)
         self.online_encoder = online_encoder
@@ -80,12 +86,18 @@ class MoBY(SelfSupervisedMethod):
             raise ValueError("the dense objective needs its predictor, and only it")
         self.dense = dense
         self.dense_predictor = dense_predictor
+        self.defects = defects
         self._pending: list[tuple[NegativeMemory, torch.Tensor, NegativeDraw, torch.Tensor]] = []
 
     @property
     def needs_geometry(self) -> bool:
         """Whether ``forward`` needs the views' geometry (the local objective is on)."""
         return self.dense is not None
+
+    @property
+    def needs_generator(self) -> bool:
+        """Whether ``forward`` draws random numbers of its own (points, blemishes)."""
+        return self.dense is not None or self.defects is not None
 
     def _predict(self, view: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """[N, C, H, W] -> normalized predictions [N, D] and, with the local objective, the
@@ -121,7 +133,7 @@ class MoBY(SelfSupervisedMethod):
                 generator: torch.Generator | None = None) -> StepOutput:
         """view1, view2: [N, C, H, W], the two augmentations of the same N images; their
         geometries (needed by the local objective only); ``generator`` draws the local
-        objective's points (on the views' device)."""
+        objective's points and the synthetic defects (on the views' device)."""
         if self.dense is not None and (geometry1 is None or geometry2 is None):
             raise ValueError("the dense objective needs both views' geometry")
         encode = self._encode_both_ways if self.symmetric else self._encode_one_way
@@ -142,6 +154,12 @@ class MoBY(SelfSupervisedMethod):
             local = self._dense_loss(dense_pairs, generator)
             loss = loss + self.dense.weight * local
             metrics["dense"] = local.detach()
+        if self.defects is not None:
+            defect_loss, defect_metrics = self.defects(self.online_encoder.backbone, view1,
+                                                       generator)
+            loss = loss + self.defects.settings.weight * defect_loss
+            metrics["defects"] = defect_loss.detach()
+            metrics.update(defect_metrics)
 
         self._pending = [
             (self.memory1, distributed.gather_from_all_ranks(key1), draw1,

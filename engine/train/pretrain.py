@@ -321,12 +321,13 @@ class PretrainRun:
         lr = warmup_cosine(self.step, self.total_steps, self.peak_lr, self.warmup_steps)
         set_learning_rate(self.optimizer, lr)
 
-        geometry = {}
+        inputs: dict[str, Any] = {}
         if self.method.needs_geometry:
-            geometry = {"geometry1": geometry1, "geometry2": geometry2,
-                        "generator": self.generator}
+            inputs = {"geometry1": geometry1, "geometry2": geometry2}
+        if self.method.needs_generator:
+            inputs["generator"] = self.generator
         with self._autocast():
-            output = self.model(view1, view2, **geometry)
+            output = self.model(view1, view2, **inputs)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(output.loss).backward()
         if self.config.optim.clip_grad_norm is not None:

@@ -82,7 +82,8 @@ def test_transformer_backbones_train(neu_small, tmp_path, method, backbone):
         assert frozen_before
 
 
-@pytest.mark.parametrize("loss", [{}, {"dense_weight": 1.0}], ids=["global", "with-local"])
+@pytest.mark.parametrize("loss", [{}, {"dense_weight": 1.0, "defect_weight": 1.0}],
+                         ids=["global", "with-local-and-defects"])
 def test_resume_continues_the_uninterrupted_loss_curve(neu_small, tmp_path, loss):
     def config():
         return tiny_config(neu_small, steps=6, loss=loss)
