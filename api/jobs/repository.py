@@ -11,13 +11,17 @@ class Jobs(TenantRepository[Job]):
     model, noun = Job, "job"
 
     def in_project(self, project_id: uuid.UUID, params: PageParams,
-                   status: JobStatus | None = None, kind: str | None = None) -> Page:
-        """The project's jobs, newest first, optionally of one status and kind."""
+                   status: JobStatus | None = None, kind: str | None = None,
+                   model_job_id: uuid.UUID | None = None) -> Page:
+        """The project's jobs, newest first, optionally of one status and kind, and only
+        those reading ``model_job_id``'s model (``config.model`` = job://<id>)."""
         query = self.select().where(Job.project_id == project_id)
         if status is not None:
             query = query.where(Job.status == status)
         if kind is not None:
             query = query.where(Job.kind == kind)
+        if model_job_id is not None:
+            query = query.where(Job.config["model"].as_string() == f"job://{model_job_id}")
         return self.page(query.order_by(Job.created_at.desc()), params)
 
     def evaluations_of(self, job_id: uuid.UUID, kinds: tuple[str, ...]) -> list[Job]:

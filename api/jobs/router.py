@@ -59,9 +59,12 @@ def submit(project_id: uuid.UUID, body: JobCreate, tenant: WriterDep, session: S
 @router.get("/projects/{project_id}/jobs", response_model=Page[JobOut])
 def list_jobs(project_id: uuid.UUID, tenant: TenantDep, session: SessionDep, page: PageDep,
               status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
-              kind: Annotated[str | None, Query(max_length=32)] = None) -> Page[JobOut]:
+              kind: Annotated[str | None, Query(max_length=32)] = None,
+              model_job_id: Annotated[uuid.UUID | None, Query(
+                  description="only jobs that read this job's model (export, predict)")] = None,
+              ) -> Page[JobOut]:
     Projects(session, tenant).require(project_id)
-    return Jobs(session, tenant).in_project(project_id, page, status_filter, kind)
+    return Jobs(session, tenant).in_project(project_id, page, status_filter, kind, model_job_id)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)

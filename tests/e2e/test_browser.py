@@ -1,6 +1,7 @@
 """The browser app end to end in headless Chromium against the embedded platform: sign up,
 create a project, upload a NEU-DET zip (and a bad file, refused with its reason), label by
-keyboard, train a tiny pipeline, watch it finish, compare models, set production, predict;
+keyboard, train a tiny pipeline, watch it finish, compare models, set production, predict,
+export the model and download it;
 every page checked by axe-core and again in Chinese with no missing message; another
 organization sees none of it."""
 
@@ -170,6 +171,33 @@ def suggest_what_to_label_next(page: Page, dataset_url: str, tmp_path: Path) -> 
     expect(page.locator(".label-image figcaption strong")).to_have_text(name)
 
 
+def export_the_model(page: Page) -> None:
+    """Download the chosen model as TorchScript: an export job followed to its end, then its
+    file (non-empty, the download link works) and the parity check in words; it stays listed
+    among the model's earlier exports once the page opens again."""
+    panel = page.get_by_role("region", name="Download the model")
+    panel.get_by_role("radio", name=re.compile("TorchScript")).check()
+    panel.get_by_test_id("export-start").click()
+    result = panel.get_by_test_id("export-result")
+    expect(result.or_(panel.get_by_test_id("export-error"))).to_be_visible(
+        timeout=JOB_SECONDS * 1000)
+    assert result.is_visible(), panel.get_by_test_id("export-error").inner_text()
+    expect(result.get_by_test_id("export-parity")).to_contain_text(
+        "Checked against the trained model")
+    link = result.get_by_test_id("export-download")
+    expect(link).to_have_text("Download model.torchscript.pt")
+    download = page.request.get(link.get_attribute("href"))
+    assert download.ok, download.status
+    body = download.body()
+    assert body[:2] == b"PK", body[:16]  # TorchScript files are zip archives
+    shoot(page, "en", "models-exported")
+    page.reload()
+    earlier = page.get_by_test_id("exports").locator("li")
+    expect(earlier).to_have_count(1)
+    expect(earlier).to_contain_text("TorchScript")
+    expect(earlier.get_by_test_id("export-download")).to_have_attribute("href", re.compile("."))
+
+
 def test_the_whole_path_in_english_then_chinese(page: Page, platform, tmp_path):
     pages: dict[str, str] = {}
 
@@ -274,6 +302,7 @@ def test_the_whole_path_in_english_then_chinese(page: Page, platform, tmp_path):
         expect(evaluation.get_by_test_id("misclassified").locator("img").first).to_be_visible()
     else:
         expect(evaluation.get_by_test_id("misclassified-none")).to_be_visible()
+    export_the_model(page)
     visit("models")
 
     suggest_what_to_label_next(page, pages["dataset"], tmp_path)

@@ -89,3 +89,40 @@ def test_metrics_series_and_live_stream(api):
         text = "".join(response.iter_text())
     assert text.index("event: status") < text.index("event: progress")
     assert '"status": "succeeded"' in text and text.rstrip().endswith("data: {}")
+
+
+def test_jobs_listed_by_the_model_they_read(any_api):
+    """``model_job_id`` lists the jobs that read one job's model (its exports, its
+    predictions), and only those."""
+    member = any_api.signup()
+    project, first = submitted_job(member)
+    second = member.ok("POST", f"/api/v1/projects/{project['id']}/jobs", 201, json={
+        "kind": "pretrain", "inputs": {"dataset_version_id": first["inputs"][
+            "dataset_version_id"]}, "config": {"steps": 4, "batch_size": 8}})
+
+    def trained_a_model(session, row):  # as a finetune that left its model directory
+        row.kind, row.status = "finetune", JobStatus.succeeded
+        row.artifacts = {"model": {"key": f"{row.organization_id}/jobs/{row.id}/model.tar"}}
+
+    for job in (first, second):
+        as_worker(any_api, job["id"], trained_a_model)
+
+    def export(model: dict, format: str) -> dict:
+        return member.ok("POST", f"/api/v1/projects/{project['id']}/jobs", 201, json={
+            "kind": "export", "gpus": 0, "inputs": {"model_job_id": model["id"]},
+            "config": {"format": format}})
+
+    onnx, script, other = export(first, "onnx"), export(first, "torchscript"), export(
+        second, "onnx")
+
+    def listed(**params) -> list[str]:
+        return [job["id"] for job in member.ok(
+            "GET", f"/api/v1/projects/{project['id']}/jobs", params=params)["items"]]
+
+    assert listed(kind="export", model_job_id=first["id"]) == [script["id"], onnx["id"]]
+    assert listed(model_job_id=second["id"]) == [other["id"]]
+    assert listed(kind="predict", model_job_id=first["id"]) == []
+    assert listed(model_job_id=str(uuid.uuid4())) == []
+    refused = member.get(f"/api/v1/projects/{project['id']}/jobs",
+                         params={"model_job_id": "not-an-id"})
+    assert refused.status_code == 422, refused.text

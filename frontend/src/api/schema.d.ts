@@ -4865,6 +4865,8 @@ export interface operations {
             query?: {
                 status?: components["schemas"]["JobStatus"] | null;
                 kind?: string | null;
+                /** @description only jobs that read this job's model (export, predict) */
+                model_job_id?: string | null;
                 offset?: number;
                 limit?: number;
             };

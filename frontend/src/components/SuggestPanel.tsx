@@ -10,10 +10,10 @@ import { formatNumber, formatPercent } from "../lib/format";
 import { ACTIVE_STATUSES, doneFraction, type JobProgress } from "../lib/progress";
 import { Link } from "../lib/router";
 import { latestCheckpointJob, latestSuggestJob, reasonText, suggestBody } from "../lib/suggestions";
+import { useFollowedJob } from "../lib/useFollowedJob";
 import { useLoad } from "../lib/useLoad";
 import { ErrorMessage, Loading, ProgressBar } from "./common";
 
-type Job = Schemas["JobOut"];
 type Suggestions = Schemas["SuggestionsOut"];
 type ImageRef = Schemas["SuggestedImageRef"];
 const POLL_MS = 1000;
@@ -102,7 +102,7 @@ function SuggestionLists({ suggestions, onOpen }: { suggestions: Suggestions; on
 export function SuggestPanel({ datasetId, onOpen }: { datasetId: string; onOpen: (itemId: string) => void }) {
   const { t } = useI18n();
   const context = useLoad(() => loadContext(datasetId), [datasetId]);
-  const [job, setJob] = useState<Job | null>(null);
+  const { job, follow: setJob, error: followError } = useFollowedJob(POLL_MS);
   const [suggestions, setSuggestions] = useState<Suggestions | null>(null);
   const [error, setError] = useState<string | null>(null);
 
@@ -110,35 +110,19 @@ export function SuggestPanel({ datasetId, onOpen }: { datasetId: string; onOpen:
     if (context.data?.previous && !job) setJob(context.data.previous);
   }, [context.data, job]);
 
-  // Follow the job until it ends; then read its suggestions.
+  // Once the followed job has succeeded, read its suggestions.
   useEffect(() => {
-    if (!job) return;
+    if (job?.status !== "succeeded") return;
     let live = true;
-    if (ACTIVE_STATUSES.has(job.status)) {
-      const timer = window.setTimeout(async () => {
-        try {
-          const next = unwrap(await api.GET("/api/v1/jobs/{job_id}", { params: { path: { job_id: job.id } } }));
-          if (live) setJob(next);
-        } catch (failure) {
-          if (live) setError(errorText(failure));
-        }
-      }, POLL_MS);
-      return () => {
-        live = false;
-        window.clearTimeout(timer);
-      };
-    }
-    if (job.status === "succeeded") {
-      api
-        .GET("/api/v1/jobs/{job_id}/suggestions", { params: { path: { job_id: job.id } } })
-        .then(unwrap)
-        .then((answer) => live && setSuggestions(answer))
-        .catch((failure: unknown) => live && setError(errorText(failure)));
-    }
+    api
+      .GET("/api/v1/jobs/{job_id}/suggestions", { params: { path: { job_id: job.id } } })
+      .then(unwrap)
+      .then((answer) => live && setSuggestions(answer))
+      .catch((failure: unknown) => live && setError(errorText(failure)));
     return () => {
       live = false;
     };
-  }, [job]);
+  }, [job?.id, job?.status]);
 
   const start = async () => {
     const ready = context.data;
@@ -190,7 +174,7 @@ export function SuggestPanel({ datasetId, onOpen }: { datasetId: string; onOpen:
     <section className="panel suggest-panel" aria-labelledby="suggest-heading">
       <h2 id="suggest-heading">{t("suggest.title")}</h2>
       {body}
-      <ErrorMessage error={error} />
+      <ErrorMessage error={error ?? followError} />
     </section>
   );
 }

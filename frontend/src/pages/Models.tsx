@@ -1,11 +1,12 @@
 /** Models: every version side by side on the platform's metrics, the best highlighted; set
- *  one as production, try it on images, and call it from a script. */
+ *  one as production, try it on images, call it from a script, download it as a file. */
 
 import { useState } from "react";
 import { api, postForm, type Schemas } from "../api/client";
 import { errorText, problemMessage, unwrap } from "../api/problems";
 import { Empty, ErrorMessage, Loading, PageTitle, ProgressBar } from "../components/common";
 import { EvaluationPanel } from "../components/EvaluationPanel";
+import { ExportPanel } from "../components/ExportPanel";
 import { metricLabel, useI18n } from "../i18n";
 import { predictCurl } from "../lib/curl";
 import { formatMetric, formatNumber, formatPercent } from "../lib/format";
@@ -19,14 +20,18 @@ type Prediction = Record<string, unknown>;
 async function loadModels(projectId: string) {
   const models = unwrap(await api.GET("/api/v1/projects/{project_id}/models", { params: { path: { project_id: projectId }, query: { limit: 100 } } })).items;
   const modelOf = new Map<string, Schemas["ModelOut"]>();
+  const versionOf = new Map<string, Schemas["ModelVersionOut"]>();
   for (const model of models) {
     const versions = unwrap(await api.GET("/api/v1/models/{model_id}/versions", { params: { path: { model_id: model.id }, query: { limit: 50 } } })).items;
-    for (const version of versions) modelOf.set(version.id, model);
+    for (const version of versions) {
+      modelOf.set(version.id, model);
+      versionOf.set(version.id, version);
+    }
   }
   const ids = [...modelOf.keys()].slice(0, 50);
-  if (ids.length === 0) return { rows: [] as Row[], metrics: [] as string[], modelOf };
+  if (ids.length === 0) return { rows: [] as Row[], metrics: [] as string[], modelOf, versionOf };
   const comparison = unwrap(await api.GET("/api/v1/model-comparison", { params: { query: { version_id: ids } } }));
-  return { rows: comparison.rows, metrics: comparison.metrics, modelOf };
+  return { rows: comparison.rows, metrics: comparison.metrics, modelOf, versionOf };
 }
 
 function PredictionList({ predictions }: { predictions: Prediction[] }) {
@@ -150,7 +155,7 @@ export function ModelsPage({ projectId }: { projectId: string }) {
   };
 
   if (!loaded.data) return loaded.error ? <ErrorMessage error={loaded.error} /> : <Loading />;
-  const { rows, modelOf } = loaded.data;
+  const { rows, modelOf, versionOf } = loaded.data;
   const shown = rows.filter((row) => row.primary_metric).map((row) => row.primary_metric as string);
   const columns = [...new Set(shown)];
   const chosen = selected ?? rows.find((row) => row.rank === 1)?.model_version_id ?? rows[0]?.model_version_id ?? null;
@@ -221,6 +226,7 @@ export function ModelsPage({ projectId }: { projectId: string }) {
             <EvaluationPanel key={`evaluation-${chosen}`} versionId={chosen} title={t("evaluation.title", { model: `${chosenRow.model} v${chosenRow.version}` })} />
           )}
           {chosen && <TryIt key={chosen} versionId={chosen} task={chosenTask} />}
+          {chosen && <ExportPanel key={`export-${chosen}`} projectId={projectId} modelJobId={versionOf.get(chosen)?.job_id ?? null} task={chosenTask} />}
         </>
       )}
     </section>
