@@ -2,8 +2,11 @@
 
 Two folders of generated parts with the same count and the same mean area: one of 400 x 400
 px images, one of images from 200 to 600 px a side (width and height drawn apart). The same
-recipe (Hatchery's default as ``hatchery pretrain`` runs it, 64 px views) is timed on both in
-one process, each by the median of ``bench.budget``'s probe steps, rounds alternating.
+recipe (Hatchery's default as ``hatchery pretrain`` runs it, 64 px views) is timed on the
+fixed folder and on the mixed one with and without batches cut by size
+(``data.bucket_by_size``), in one process, each by the median of ``bench.budget``'s probe
+steps, rounds alternating. It also counts the pixels of the padded batches of one epoch
+(what the float copy is as large as): a figure no other load on the machine changes.
 
     python -m bench.mixed_sizes --out runs/bench_mixed
 """
@@ -21,6 +24,7 @@ from PIL import Image
 
 from bench.budget import seconds_per_step
 from engine.schemas.pretrain import PretrainConfig
+from engine.train.pretrain import PretrainRun
 
 
 def write_folder(out: Path, sizes: list[tuple[int, int]], seed: int) -> Path:
@@ -53,18 +57,43 @@ def main() -> None:
     args = parser.parse_args()
     folders = {"fixed": write_folder(args.out / "fixed", [(400, 400)] * args.images, 0),
                "mixed": write_folder(args.out / "mixed", mixed_sizes(args.images, 1), 1)}
-    timings: dict[str, list[float]] = {name: [] for name in folders}
-    for _ in range(args.rounds):
-        for name, folder in folders.items():
-            timings[name].append(seconds_per_step(lambda steps, folder=folder: (
-                PretrainConfig.model_validate({"data": {"path": str(folder)},
-                                               "batch_size": 64, "steps": steps,
-                                               "runtime": {"device": "cpu"}}))))
-    fixed, mixed = (statistics.median(timings[name]) for name in ("fixed", "mixed"))
-    print(json.dumps({"bench": "mixed_sizes", "seconds_per_step": {
-        "fixed_400px": round(fixed, 4), "mixed_200_600px": round(mixed, 4)},
-        "mixed_over_fixed": round(mixed / fixed, 3), "rounds": timings}))
+    contenders = {"fixed_400px": (folders["fixed"], "auto"),
+                  "mixed_unbucketed": (folders["mixed"], False),
+                  "mixed_bucketed": (folders["mixed"], True)}
 
+    def config(folder: Path, bucket: bool | str, steps: int) -> PretrainConfig:
+        return PretrainConfig.model_validate({
+            "data": {"path": str(folder), "bucket_by_size": bucket}, "batch_size": 64,
+            "steps": steps, "runtime": {"device": "cpu"}})
+
+    padded = {name: padded_pixels(config(folder, bucket, 1), args.out / "padding" / name)
+              for name, (folder, bucket) in contenders.items()}
+    timings: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(args.rounds):
+        for name, (folder, bucket) in contenders.items():
+            timings[name].append(seconds_per_step(
+                lambda steps, folder=folder, bucket=bucket: config(folder, bucket, steps)))
+    medians = {name: statistics.median(times) for name, times in timings.items()}
+    print(json.dumps({
+        "bench": "mixed_sizes",
+        "seconds_per_step": {name: round(value, 4) for name, value in medians.items()},
+        "over_fixed": {name: round(value / medians["fixed_400px"], 3)
+                       for name, value in medians.items()},
+        "padded_megapixels_per_epoch": {name: round(value / 1e6, 2)
+                                        for name, value in padded.items()},
+        "rounds": timings}))
+
+
+def padded_pixels(config: PretrainConfig, out: Path) -> int:
+    """Pixels of one epoch's padded batches (batch size x the largest height x the largest
+    width of each batch), as the run's sampler cuts them."""
+    run = PretrainRun(config, out)
+    total = 0
+    for step, batch in enumerate(run.batches(0)):
+        if step == run.steps_per_epoch:
+            break
+        total += batch.images.shape[0] * batch.images.shape[2] * batch.images.shape[3]
+    return total
 
 if __name__ == "__main__":
     main()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from PIL import Image
 from torch.utils.data import Dataset
 
 from engine.data.decode import UnreadableImageError, decode_image
@@ -109,6 +110,21 @@ class DecodedImageDataset(Dataset):
     def cached(self) -> bool:
         return self._buffer is not None
 
+    def shapes(self) -> list[tuple[int, int]]:
+        """(height, width) of each image: from the cache, else from the files' headers
+        (nothing decoded); an unreadable header counts as (0, 0)."""
+        if self._shapes is not None:
+            return [(int(h), int(w)) for h, w in self._shapes[:, 1:].tolist()]
+        shapes = []
+        for path in self.paths:
+            try:
+                with Image.open(path) as image:
+                    width, height = image.size
+            except (OSError, ValueError):
+                width = height = 0
+            shapes.append((height, width))
+        return shapes
+
     def __len__(self) -> int:
         return len(self.paths)
 
@@ -134,8 +150,6 @@ class DecodedImageDataset(Dataset):
 
 def estimate_decoded_bytes(paths: Sequence[Path], channels: int, sample: int = 32) -> int:
     """Decoded size of the whole list, extrapolated from the headers of a few files."""
-    from PIL import Image
-
     if not paths:
         return 0
     step = max(1, len(paths) // sample)

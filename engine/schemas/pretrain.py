@@ -106,6 +106,9 @@ class DataConfig(StrictModel):
     # Keep decoded images in RAM when they fit ("auto": under 2 GiB): later epochs decode nothing.
     cache_decoded: Literal["auto"] | Bool = "auto"
     workers: Int | None = Field(None, ge=0, le=64)
+    # Batches of images of similar size (engine/data/sampler.py), so a padded batch wastes
+    # little; "auto": when the images' areas differ by more than a quarter.
+    bucket_by_size: Literal["auto"] | Bool = "auto"
 
 
 class BackboneConfig(StrictModel):

@@ -227,10 +227,11 @@ class PretrainRun:
         workers = self.config.data.workers
         if workers is None:
             workers = 0 if dataset.cached else min(8, max(1, (os.cpu_count() or 2) // 2))
+        shapes = self._bucket_shapes()
         while True:
             sampler = ResumableBatchSampler(
                 len(dataset), self.config.batch_size, self.config.runtime.seed, epoch,
-                start_batch=batch, rank=self.rank, world_size=self.world_size,
+                start_batch=batch, rank=self.rank, world_size=self.world_size, shapes=shapes,
             )
             # A private generator: creating a loader iterator must not draw from the global
             # RNG, or a resumed run (which creates one more) would diverge.
@@ -241,6 +242,19 @@ class PretrainRun:
             )
             yield from loader
             epoch, batch = epoch + 1, 0
+
+    def _bucket_shapes(self) -> list[tuple[int, int]] | None:
+        """The images' (height, width) when batches should be cut by size
+        (``data.bucket_by_size``; auto: when the largest image has over 1.25 times the
+        pixels of the smallest)."""
+        setting = self.config.data.bucket_by_size
+        if setting is False:
+            return None
+        shapes = self.images.dataset.shapes()
+        areas = [height * width for height, width in shapes]
+        if setting == "auto" and (not areas or max(areas) <= 1.25 * max(1, min(areas))):
+            return None
+        return shapes
 
     def _seed_augmentation(self, step: int) -> None:
         seed = hash((self.config.runtime.seed, self.rank, step)) & ((1 << 62) - 1)

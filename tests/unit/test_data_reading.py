@@ -92,3 +92,36 @@ def test_sampler_resumes_mid_epoch_and_shards_ranks():
     seen0 = {i for batch in rank0 for i in batch}
     seen1 = {i for batch in rank1 for i in batch}
     assert len(rank0) == 2 and not seen0 & seen1
+
+
+def test_sampler_by_size_cuts_batches_of_similar_images_and_still_resumes():
+    """640 images of four sizes in a shuffled order: batches of 8 within pools of 16 batches
+    mostly hold one size each."""
+    shapes = [(200 + 100 * (index % 4), 300) for index in range(640)]
+    areas = [height * width for height, width in shapes]
+    plain = list(ResumableBatchSampler(640, 8, seed=0, epoch=0))
+    bucketed = list(ResumableBatchSampler(640, 8, seed=0, epoch=0, shapes=shapes))
+    assert sorted(i for batch in bucketed for i in batch) == list(range(640))
+
+    def sizes_per_batch(batches):
+        return sum(len({areas[i] for i in batch}) for batch in batches) / len(batches)
+
+    assert sizes_per_batch(plain) > 3  # random batches mix all four sizes
+    assert sizes_per_batch(bucketed) < 1.3  # a pool sorted by size mixes at a border only
+    padded = sum(8 * max(areas[i] for i in batch) for batch in bucketed)
+    assert padded < 0.8 * sum(8 * max(areas[i] for i in batch) for batch in plain)
+    resumed = list(ResumableBatchSampler(640, 8, seed=0, epoch=0, shapes=shapes,
+                                         start_batch=5))
+    assert resumed == bucketed[5:]
+    # batch order is shuffled within a pool: small and large batches alternate
+    assert [areas[batch[0]] for batch in bucketed[:16]] != sorted(
+        areas[batch[0]] for batch in bucketed[:16])
+
+
+def test_dataset_shapes_from_cache_and_from_headers(tmp_path):
+    folder = write_images(tmp_path / "data")
+    paths = [path for path in sorted(folder.rglob("*")) if path.suffix != ".txt"
+             and path.name != "broken.jpg" and path.is_file()]
+    uncached = DecodedImageDataset(paths, channels=1).shapes()
+    cached = DecodedImageDataset(paths, channels=1, cache=True).shapes()
+    assert uncached == cached and sorted(cached) == [(5, 5), (6, 6), (8, 8), (10, 12)]
