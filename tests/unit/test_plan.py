@@ -55,6 +55,12 @@ def test_large_defects_keep_the_global_objective_and_whole_image_crops(large_def
     assert plan.pretrain.augment.crop.unit == "fraction"
 
 
+def test_an_anomaly_plan_says_why_it_paints_no_defects(tiny_defects):
+    plan = make_plan(tiny_defects, "anomaly", budget_minutes=10, device="cpu")
+    assert plan.pretrain.loss.defect_weight == 0.0
+    assert "KolektorSDD" in reason(plan, "loss.defect_weight").why
+
+
 def test_gray_images_get_no_hue_or_saturation_and_color_ones_do(tiny_defects, tmp_path):
     gray = make_plan(tiny_defects, "anomaly").pretrain.augment
     assert gray.view1.hue == gray.view1.saturation == gray.view1.grayscale_prob == 0
