@@ -174,21 +174,13 @@ STAGE_COUNTS: dict[str, int] = {"resnet": 4, "swin": 4, "vit": 2}
 
 def _resolve_dense(cfg: PretrainConfig) -> None:
     loss, family = cfg.loss, BACKBONE_SPECS[cfg.backbone.name].family
-    if loss.dense_weight is None:
-        loss.dense_weight = 0.0
-    if loss.dense_weight > 0 and cfg.method not in ("moby", "hatchery"):
-        raise JobConfigError("loss.dense_weight", "the local objective trains with moby and "
-                             f"hatchery, not {cfg.method}: use one of them or leave it 0")
+    loss.dense_weight = _moby_term_weight(cfg, "dense_weight", "the local objective")
+    loss.defect_weight = _moby_term_weight(cfg, "defect_weight", "synthetic defects")
     if loss.dense_stage is None:
         loss.dense_stage = DENSE_STAGES[family]
     if loss.dense_stage > STAGE_COUNTS[family]:
         raise JobConfigError("loss.dense_stage", f"{cfg.backbone.name} has "
                              f"{STAGE_COUNTS[family]} stages, not {loss.dense_stage}")
-    if loss.defect_weight is None:
-        loss.defect_weight = 0.0
-    if loss.defect_weight > 0 and cfg.method not in ("moby", "hatchery"):
-        raise JobConfigError("loss.defect_weight", "synthetic defects train with moby and "
-                             f"hatchery, not {cfg.method}: use one of them or leave it 0")
     if loss.defect_sizes is None:
         side = cfg.data.image_size
         loss.defect_sizes = (max(2.0, side / 16), max(4.0, side / 4))
@@ -196,6 +188,15 @@ def _resolve_dense(cfg: PretrainConfig) -> None:
     if not 1 <= low <= high:
         raise JobConfigError("loss.defect_sizes", "needs 1 <= smallest <= largest (view "
                              f"pixels), got {low:g} and {high:g}")
+
+
+def _moby_term_weight(cfg: PretrainConfig, field: str, term: str) -> float:
+    """``loss.<field>`` resolved (unset: 0) for a term only MoBY-based methods train."""
+    weight = getattr(cfg.loss, field) or 0.0
+    if weight > 0 and cfg.method not in ("moby", "hatchery"):
+        raise JobConfigError(f"loss.{field}", f"{term} trains with moby and hatchery, not "
+                             f"{cfg.method}: use one of them or leave it 0")
+    return weight
 
 
 def _resolve_optimizer(cfg: PretrainConfig) -> None:

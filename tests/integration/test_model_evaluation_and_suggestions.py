@@ -11,9 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from api.kit.settings import Settings
-from api.models.jobs import Job, JobStatus
 from tests.integration.conftest import Api, make_api
-from tests.integration.helpers import fetch, multipart, neu_images, setup_dataset
+from tests.integration.helpers import fetch, mark_succeeded, multipart, neu_images, setup_dataset
 
 
 @pytest.fixture
@@ -22,17 +21,6 @@ def embedded_api(sqlite_url, tmp_path) -> Iterator[Api]:
     yield from make_api(Settings(environment="test", database_url=sqlite_url,
                                  storage_url=f"file://{tmp_path / 'objects'}",
                                  login_failures_per_window=1000))
-
-
-def finished_as(api: Api, job_id: str, **values) -> None:
-    """Mark a recorded job succeeded with ``values`` (kind, config, result, artifacts), as a
-    worker would have left it."""
-    with api.session() as session:
-        row = session.get(Job, uuid.UUID(job_id))
-        row.status = JobStatus.succeeded
-        for name, value in values.items():
-            setattr(row, name, value)
-        session.commit()
 
 
 def test_a_model_versions_evaluation_with_its_pictures(embedded_api):
@@ -57,7 +45,7 @@ def test_a_model_versions_evaluation_with_its_pictures(embedded_api):
     evaluation_key = f"{org}/jobs/{job['id']}/evaluation.json"
     embedded_api.store.put_bytes(evaluation_key, json.dumps(document).encode(),
                                  "application/json")
-    finished_as(embedded_api, job["id"], kind="finetune", config={"task": "anomaly"},
+    mark_succeeded(embedded_api, job["id"], kind="finetune", config={"task": "anomaly"},
                 result={"metrics": {"image_auroc": 0.9}},
                 artifacts={"model": {"key": f"{org}/jobs/{job['id']}/model.tar", "bytes": 1},
                            "evaluation": {"key": evaluation_key, "bytes": 10}})
@@ -85,7 +73,7 @@ def test_a_version_without_an_evaluation_says_so(embedded_api):
     project, _ = setup_dataset(member)
     job = member.ok("POST", f"/api/v1/projects/{project['id']}/jobs", 201,
                     json={"kind": "probe", "gpus": 0})
-    finished_as(embedded_api, job["id"], kind="finetune", config={"task": "detect"},
+    mark_succeeded(embedded_api, job["id"], kind="finetune", config={"task": "detect"},
                 artifacts={"model": {"key": "k", "bytes": 1}})
     model = member.ok("POST", f"/api/v1/projects/{project['id']}/models", 201,
                       json={"name": "boxes"})
@@ -108,7 +96,7 @@ def test_suggestions_name_the_datasets_items(embedded_api):
     job = member.ok("POST", jobs, 201, json={"kind": "probe", "gpus": 0})
     pending = member.get(f"/api/v1/jobs/{job['id']}/suggestions")
     assert pending.status_code == 409 and "only suggest jobs" in pending.json()["detail"]
-    finished_as(embedded_api, job["id"], kind="suggest",
+    mark_succeeded(embedded_api, job["id"], kind="suggest",
                 config={"data": f"dataset-version://{version['id']}",
                         "checkpoint": f"job://{uuid.uuid4()}", "k": 2},
                 result={"images": 3, "labeled": 1,

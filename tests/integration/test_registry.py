@@ -3,19 +3,13 @@ job that left no model, or register the same job twice; notes are kept apart."""
 
 from __future__ import annotations
 
-import uuid
-
-from api.models.jobs import Job, JobStatus
-from tests.integration.helpers import TWO_IMAGE_PRETRAIN, multipart, neu_images, setup_dataset
-
-
-def finished(api, job_id: str, **values) -> None:
-    with api.session() as session:
-        row = session.get(Job, uuid.UUID(job_id))
-        row.status = JobStatus.succeeded
-        for name, value in values.items():
-            setattr(row, name, value)
-        session.commit()
+from tests.integration.helpers import (
+    TWO_IMAGE_PRETRAIN,
+    mark_succeeded,
+    multipart,
+    neu_images,
+    setup_dataset,
+)
 
 
 def test_versions_hold_platform_metrics_and_user_notes_apart(any_api):
@@ -27,15 +21,15 @@ def test_versions_hold_platform_metrics_and_user_notes_apart(any_api):
     pretrain = member.ok("POST", jobs, 201, json={
         "kind": "pretrain", "inputs": {"dataset_version_id": version["id"]},
         "config": TWO_IMAGE_PRETRAIN})
-    finished(any_api, pretrain["id"], result={"metrics": {"loss": 2.5}},
+    mark_succeeded(any_api, pretrain["id"], result={"metrics": {"loss": 2.5}},
              artifacts={"checkpoint": {"key": "k", "bytes": 10, "step": 1}})
     # an evaluation of that checkpoint, as the platform would have run it
     evaluation = member.ok("POST", jobs, 201, json={"kind": "probe", "gpus": 0})
-    finished(any_api, evaluation["id"], kind="evaluate",
+    mark_succeeded(any_api, evaluation["id"], kind="evaluate",
              config={"checkpoint": f"job://{pretrain['id']}"},
              result={"metrics": {"knn": {"k=20": {"balanced_accuracy": 0.718}}}})
     probe = member.ok("POST", jobs, 201, json={"kind": "probe", "gpus": 0})
-    finished(any_api, probe["id"])
+    mark_succeeded(any_api, probe["id"])
     model = member.ok("POST", f"/api/v1/projects/{project['id']}/models", 201,
                       json={"name": "m"})
     versions = f"/api/v1/models/{model['id']}/versions"
