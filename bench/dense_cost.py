@@ -4,8 +4,8 @@ The same recipe (Hatchery's default method, ResNet-18 with the standard stem, 64
 from 64-128 native-pixel crops, batch 64: what ``hatchery plan`` picks for small defects on a
 CPU) on the same generated parts, timed by ``bench.budget``'s probe: the global objective
 alone, with the local objective (``dense_weight`` 1), and with the synthetic defects too
-(``defect_weight`` 1), rounds alternating; the ratios are
-``engine.planning.plan.DENSE_COST`` and ``DEFECT_COST``.
+(``defect_weight`` 1), rounds alternating; the first ratio is
+``engine.planning.plan.DENSE_COST`` (the planner leaves synthetic defects off).
 
     python -m bench.dense_cost --out runs/bench_dense_cost
 """
