@@ -40,13 +40,13 @@ class HeldOut:
     val_defect: Path | None = None
 
 
-def part_groups(images: Path) -> dict[str, str]:
-    """Uploaded path -> group of shots of one part, for every image under ``images``."""
-    from engine.analysis.report import analyze_folder
+def part_groups(images: Path, groups_file: Path) -> dict[str, str]:
+    """Uploaded path -> group of shots of one part, for every image under ``images``; the
+    analysis' groups file written to ``groups_file`` on the way."""
+    from engine.analysis.report import analyze_folder, read_groups, write_groups
 
-    report = analyze_folder(images)
-    return {path: f"part{group:04d}" for path, group in zip(report.paths, report.groups,
-                                                            strict=True)}
+    write_groups(analyze_folder(images), groups_file)
+    return read_groups(groups_file)
 
 
 def held_out_split(view: Callable[[str], Path], task: str, out: Path) -> HeldOut:
@@ -54,7 +54,8 @@ def held_out_split(view: Callable[[str], Path], task: str, out: Path) -> HeldOut
     for ``task`` (classify or anomaly) into folders of links under ``out``, beside
     groups.csv (path, group) and split.csv (path, group, side)."""
     shutil.rmtree(out, ignore_errors=True)
-    groups = part_groups(view("files"))
+    out.mkdir(parents=True)
+    groups = part_groups(view("files"), out / "groups.csv")
     if task == "classify":
         classes_root = view("classes")
         classes = {path.split("/", 1)[1]: path.split("/", 1)[0]
@@ -99,10 +100,6 @@ def _link(source: Path, target: Path) -> None:
 
 
 def _write_split(out: Path, groups: dict[str, str], sides: dict[str, str]) -> None:
-    with (out / "groups.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["path", "group"])
-        writer.writerows(sorted(groups.items()))
     with (out / "split.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["path", "group", "side"])

@@ -359,18 +359,13 @@ def _finetune_data(context: JobContext, config: dict[str, Any]) -> dict[str, Any
             "unlabeled"), train=str(Path(resolved["train"]) / COCO_FILE),
             val=str(Path(val) / COCO_FILE))
         return engine_config
-    if not config.get("test") and not _marked_test(context, train, task):
+    if not config.get("test") and _holds_out_parts(context, train, task):
         held = _held_out(context, train, task)
         if task == "classify":
             engine_config.update(labeled=str(held.train), val=str(held.val))
-        elif held.val_defect is not None:
+        else:
             engine_config.update(good=str(held.train), val_good=str(held.val_good),
                                  val_defect=str(held.val_defect))
-        else:  # every good part to learn from: the engine sets the threshold on its own
-            engine_config["good"] = resolved["train"]
-            context.channel.event("log", {"message": "no defective parts: the threshold is "
-                                          "set on held-out good parts, and nothing is "
-                                          "measured"})
     elif task == "anomaly":
         val_good = context.dataset_view(test, f"good{test_split}")
         val_defect = context.dataset_view(test, f"defect{test_split}")
@@ -393,10 +388,14 @@ def _finetune_data(context: JobContext, config: dict[str, Any]) -> dict[str, Any
     return engine_config
 
 
-def _marked_test(context: JobContext, version: uuid.UUID, task: str) -> bool:
-    """Whether any labeled image of ``version`` is marked test (for ``task``'s layout)."""
+def _holds_out_parts(context: JobContext, version: uuid.UUID, task: str) -> bool:
+    """Whether the job holds out whole parts of ``version`` itself: none of its labeled
+    images is marked test, and (anomaly) it has defective parts to measure on — without
+    them every good part goes to learning and the threshold is set on good parts alone."""
     layouts = ("good-test", "defect-test") if task == "anomaly" else ("classes-test",)
-    return any(context.dataset_view(version, layout).images for layout in layouts)
+    if any(context.dataset_view(version, layout).images for layout in layouts):
+        return False
+    return task != "anomaly" or context.dataset_view(version, "defect").images > 0
 
 
 def _held_out(context: JobContext, version: uuid.UUID, task: str) -> HeldOut:
