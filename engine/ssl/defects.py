@@ -54,7 +54,7 @@ def paint_defects(views: torch.Tensor, sizes: tuple[float, float],
     device, dtype = views.device, views.dtype
 
     def uniform(low: float, high: float) -> torch.Tensor:
-        return low + (high - low) * torch.rand(count, device=device, generator=generator)
+        return _uniform(count, low, high, device, generator)
 
     center_x, center_y = uniform(0, width), uniform(0, height)
     length = uniform(*sizes)
@@ -91,9 +91,8 @@ def _blemish_content(views: torch.Tensor, generator: torch.Generator | None,
     count = views.shape[0]
     device = views.device
 
-    def uniform(low: float, high: float) -> torch.Tensor:
-        values = low + (high - low) * torch.rand(count, device=device, generator=generator)
-        return values[:, None, None, None].to(views.dtype)
+    def uniform(low: float, high: float) -> torch.Tensor:  # one value per image, [N, 1, 1, 1]
+        return _uniform(count, low, high, device, generator)[:, None, None, None].to(views.dtype)
 
     def shift() -> torch.Tensor:
         sign = torch.randint(0, 2, (count,), device=device, generator=generator) * 2 - 1
@@ -111,6 +110,12 @@ def _blemish_content(views: torch.Tensor, generator: torch.Generator | None,
     candidates = torch.stack([makers[name]() for name in contents])  # [K, N, C, H, W]
     kind = torch.randint(0, len(contents), (count,), device=device, generator=generator)
     return candidates[kind, torch.arange(count, device=device)]
+
+
+def _uniform(count: int, low: float, high: float, device: torch.device,
+             generator: torch.Generator | None) -> torch.Tensor:
+    """[count] values uniform in [low, high)."""
+    return low + (high - low) * torch.rand(count, device=device, generator=generator)
 
 
 def cell_targets(masks: torch.Tensor, cells: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
