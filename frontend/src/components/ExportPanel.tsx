@@ -12,7 +12,7 @@ import { ACTIVE_STATUSES, doneFraction, type JobProgress } from "../lib/progress
 import { useFollowedJob } from "../lib/useFollowedJob";
 import { useLoad } from "../lib/useLoad";
 import { ArtifactLink } from "./ArtifactLink";
-import { ErrorMessage, Loading, ProgressBar } from "./common";
+import { ChoiceGroup, ErrorMessage, Loading, ProgressBar } from "./common";
 
 type Job = Schemas["JobOut"];
 
@@ -137,20 +137,15 @@ export function ExportPanel({ projectId, modelJobId, task }: { projectId: string
     const running = submitting || (job !== null && ACTIVE_STATUSES.has(job.status));
     body = (
       <>
-        <fieldset>
-          <legend>{t("models.exportFormat")}</legend>
-          {EXPORT_FORMATS.map((choice) => (
-            <label key={choice} className="choice">
-              <input type="radio" name="export-format" value={choice} checked={format === choice} onChange={() => setFormat(choice)} />
-              <span>
-                <strong>
-                  <FormatName format={choice} />
-                </strong>
-                <small>{t(`models.exportFormatHint.${choice}` as "models.exportFormatHint.onnx")}</small>
-              </span>
-            </label>
-          ))}
-        </fieldset>
+        <ChoiceGroup
+          legend={t("models.exportFormat")}
+          name="export-format"
+          choices={EXPORT_FORMATS}
+          value={format}
+          onChange={setFormat}
+          title={(choice) => <FormatName format={choice} />}
+          hint={(choice) => t(`models.exportFormatHint.${choice}` as "models.exportFormatHint.onnx")}
+        />
         <button type="button" onClick={() => void start()} disabled={running} data-testid="export-start">
           {t("models.exportStart")}
         </button>

@@ -1,4 +1,5 @@
-/** Small building blocks every page uses: title, progress bar, error, empty state, loading. */
+/** Small building blocks every page uses: title, progress bar, error, empty state, loading,
+ *  a group of radio choices. */
 
 import { useEffect, useRef, type ReactNode } from "react";
 import { useI18n } from "../i18n";
@@ -80,5 +81,31 @@ export function StatusBadge({ status }: { status: string }) {
     <span className={`badge badge-${status}`}>
       {known ? t(`status.${status}` as "status.queued") : status}
     </span>
+  );
+}
+
+/** Radio choices in a fieldset, each with its name in bold and a hint under it. */
+export function ChoiceGroup<T extends string>({ legend, name, choices, value, onChange, title, hint }: {
+  legend: string;
+  name: string;
+  choices: readonly T[];
+  value: T;
+  onChange: (choice: T) => void;
+  title: (choice: T) => ReactNode;
+  hint: (choice: T) => string;
+}) {
+  return (
+    <fieldset>
+      <legend>{legend}</legend>
+      {choices.map((choice) => (
+        <label key={choice} className="choice">
+          <input type="radio" name={name} value={choice} checked={value === choice} onChange={() => onChange(choice)} />
+          <span>
+            <strong>{title(choice)}</strong>
+            <small>{hint(choice)}</small>
+          </span>
+        </label>
+      ))}
+    </fieldset>
   );
 }

@@ -3,7 +3,7 @@
 import { useMemo, useState, type FormEvent } from "react";
 import { api } from "../api/client";
 import { errorText, unwrap } from "../api/problems";
-import { Empty, ErrorMessage, Loading, PageTitle } from "../components/common";
+import { ChoiceGroup, Empty, ErrorMessage, Loading, PageTitle } from "../components/common";
 import { SchemaForm } from "../components/SchemaForm";
 import { useI18n } from "../i18n";
 import { formatDate, formatNumber } from "../lib/format";
@@ -86,18 +86,15 @@ export function TrainPage({ projectId }: { projectId: string }) {
         <Empty title={t("train.noVersions")} hint={t("train.noVersionsHint")} action={<Link href={`/projects/${projectId}`}>{t("dataset.backToProject")}</Link>} />
       ) : (
         <form onSubmit={submit} className="stack">
-          <fieldset>
-            <legend>{t("train.goalQuestion")}</legend>
-            {GOALS.map((choice) => (
-              <label key={choice} className="choice">
-                <input type="radio" name="goal" value={choice} checked={goal === choice} onChange={() => setGoal(choice)} />
-                <span>
-                  <strong>{t(`train.goal.${choice}` as "train.goal.classify")}</strong>
-                  <small>{t(`train.goalHint.${choice}` as "train.goalHint.classify")}</small>
-                </span>
-              </label>
-            ))}
-          </fieldset>
+          <ChoiceGroup
+            legend={t("train.goalQuestion")}
+            name="goal"
+            choices={GOALS}
+            value={goal}
+            onChange={setGoal}
+            title={(choice) => t(`train.goal.${choice}` as "train.goal.classify")}
+            hint={(choice) => t(`train.goalHint.${choice}` as "train.goalHint.classify")}
+          />
           <label>
             {t("train.data")}
             <select value={versionId || versions[0]?.id} onChange={(e) => setVersionId(e.target.value)} data-testid="version">
@@ -109,18 +106,15 @@ export function TrainPage({ projectId }: { projectId: string }) {
             </select>
             <small>{t("train.dataHint")}</small>
           </label>
-          <fieldset>
-            <legend>{t("train.effort")}</legend>
-            {EFFORTS.map((choice) => (
-              <label key={choice} className="choice">
-                <input type="radio" name="effort" value={choice} checked={effort === choice} onChange={() => setEffort(choice)} />
-                <span>
-                  <strong>{t(`train.effort.${choice}` as "train.effort.quick")}</strong>
-                  <small>{t(`train.effortHint.${choice}` as "train.effortHint.quick")}</small>
-                </span>
-              </label>
-            ))}
-          </fieldset>
+          <ChoiceGroup
+            legend={t("train.effort")}
+            name="effort"
+            choices={EFFORTS}
+            value={effort}
+            onChange={setEffort}
+            title={(choice) => t(`train.effort.${choice}` as "train.effort.quick")}
+            hint={(choice) => t(`train.effortHint.${choice}` as "train.effortHint.quick")}
+          />
           {effort === "planned" && (
             <label>
               {t("train.budget")}
