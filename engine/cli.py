@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--defect-weight", type=float,
                           help="moby/hatchery: weight of the synthetic-defect subtask "
                                "(blemishes painted into views, segmented; 0: off)")
+    pretrain.add_argument("--local-crops", type=int, metavar="N",
+                          help="moby/hatchery: N small extra views per image cut at about "
+                               "native resolution (multi-crop; 0: off)")
     pretrain.add_argument("--crop-pixels", type=float, nargs=2, metavar=("MIN", "MAX"),
                           help="crop sides in native pixels instead of fractions of the image")
     pretrain.add_argument("--directions", choices=("both", "one"),
@@ -143,7 +146,7 @@ def pretrain_config_from_args(args: argparse.Namespace) -> PretrainConfig:
         "data.path": args.data, "method": args.method, "backbone.name": args.backbone,
         "backbone.stem": args.stem, "memory.kind": args.memory, "memory.size": args.memory_size,
         "loss.relic_alpha": args.relic_alpha, "loss.dense_weight": args.dense_weight,
-        "loss.defect_weight": args.defect_weight,
+        "loss.defect_weight": args.defect_weight, "augment.local_crops.count": args.local_crops,
         "augment.crop.unit": None if args.crop_pixels is None else "pixels",
         "augment.crop.scale": args.crop_pixels, "batch_size": args.batch_size,
         "loss.symmetric": None if args.directions is None else args.directions == "both",

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from engine.data.crops import crop_and_resize, sample_crop_boxes
 from engine.data.geometry import ViewGeometry
-from engine.schemas.pretrain import AugmentConfig, ViewAugmentConfig
+from engine.schemas.pretrain import AugmentConfig, CropConfig, ViewAugmentConfig
 
 # ITU-R 601 luma, as torchvision's rgb_to_grayscale; also YIQ's Y row.
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
@@ -222,10 +222,33 @@ class TwoViewAugment:
                            view_config: ViewAugmentConfig, generator: torch.Generator
                            ) -> tuple[torch.Tensor, ViewGeometry]:
         """``view`` and the geometry that cut it from the images."""
+        return self._cut_and_augment(images, sizes, self.config.crop, self.image_size,
+                                     view_config, generator)
+
+    def local_views(self, images: torch.Tensor, sizes: torch.Tensor,
+                    generator: torch.Generator) -> torch.Tensor:
+        """Multi-crop's small views (``config.local_crops``): uint8 [B, C, Hmax, Wmax], sizes
+        [B, 2] -> float32 [L, B, C, s, s], L = ``local_crops.count``, s = its size, each with
+        its own crop and view 2's photometric pipeline. Drawn after the global views, so
+        turning them on leaves those unchanged for the same generator state."""
+        local = self.config.local_crops
+        if local.count == 0 or local.size is None or local.crop is None:
+            raise ValueError("no local crops: resolve a config with augment.local_crops.count > 0")
+        assert self.config.view2 is not None
+        return torch.stack([
+            self._cut_and_augment(images, sizes, local.crop, local.size, self.config.view2,
+                                  generator)[0]
+            for _ in range(local.count)
+        ])
+
+    def _cut_and_augment(self, images: torch.Tensor, sizes: torch.Tensor, crop: CropConfig,
+                         size: int, view_config: ViewAugmentConfig,
+                         generator: torch.Generator) -> tuple[torch.Tensor, ViewGeometry]:
+        """One view of side ``size`` cut as ``crop`` says, with the geometry that cut it."""
         if images.shape[1] != self.channels:
             raise ValueError(f"expected {self.channels} channels, got images {tuple(images.shape)}")
-        boxes = sample_crop_boxes(sizes, self.config.crop, generator)
-        x = crop_and_resize(images, boxes, self.image_size)
+        boxes = sample_crop_boxes(sizes, crop, generator)
+        x = crop_and_resize(images, boxes, size)
         x, geometry = self._flip_and_turn(x, boxes, generator)
         x = self._jitter_colors(x, view_config, generator)
         x = self._random_grayscale(x, view_config.grayscale_prob, generator)

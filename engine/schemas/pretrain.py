@@ -87,6 +87,21 @@ class ViewAugmentConfig(StrictModel):
         return self
 
 
+class LocalCropsConfig(StrictModel):
+    """Multi-crop (SwAV, DINO): ``count`` small extra views of each image, cut at about
+    native resolution, that the online branch alone encodes; each predicts the target keys
+    of the image's two global views (moby and hatchery only; 0: off).
+
+    ``size``: side of their network input (unset: half of ``data.image_size``, at least 16);
+    ``crop``: how they are cut (unset: sides of ``size`` to 1.5 x ``size`` native pixels, so
+    a local view shows the surface at or near its real scale).
+    """
+
+    count: Int = Field(0, ge=0, le=16)
+    size: Int | None = Field(None, ge=16, le=1024)
+    crop: CropConfig | None = None
+
+
 class AugmentConfig(StrictModel):
     """Two-view augmentation, run batched on the training device."""
 
@@ -97,6 +112,7 @@ class AugmentConfig(StrictModel):
     rotate90: Bool = False
     view1: ViewAugmentConfig | None = None
     view2: ViewAugmentConfig | None = None
+    local_crops: LocalCropsConfig = Field(default_factory=LocalCropsConfig)
 
 
 class DataConfig(StrictModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from engine.errors import JobConfigError
 from engine.schemas.backbones import BACKBONE_SPECS, TRANSFORMER_BACKBONES
-from engine.schemas.pretrain import PretrainConfig, ViewAugmentConfig
+from engine.schemas.pretrain import CropConfig, PretrainConfig, ViewAugmentConfig
 
 SMALL_INPUT_MAX_SIZE = 96
 # A ResNet keeps its published stem from this input size up: at 64 px the small-input stem
@@ -100,6 +100,7 @@ def resolve_pretrain_config(
         _resolve_memory(cfg, dataset_size)
     _resolve_optimizer(cfg)
     _resolve_augmentations(cfg)
+    _resolve_local_crops(cfg)
     return cfg
 
 
@@ -188,6 +189,21 @@ def _resolve_dense(cfg: PretrainConfig) -> None:
     if not 1 <= low <= high:
         raise JobConfigError("loss.defect_sizes", "needs 1 <= smallest <= largest (view "
                              f"pixels), got {low:g} and {high:g}")
+
+
+def _resolve_local_crops(cfg: PretrainConfig) -> None:
+    """Local crops' size and cut: half the global view, sides of 1 to 1.5 times that in
+    native pixels (multi-crop trains with moby and hatchery only)."""
+    local = cfg.augment.local_crops
+    if local.count == 0:
+        return
+    if cfg.method not in ("moby", "hatchery"):
+        raise JobConfigError("augment.local_crops.count", f"local crops train with moby and "
+                             f"hatchery, not {cfg.method}: use one of them or leave it 0")
+    if local.size is None:
+        local.size = max(16, cfg.data.image_size // 2)
+    if local.crop is None:
+        local.crop = CropConfig(unit="pixels", scale=(local.size, 1.5 * local.size))
 
 
 def _moby_term_weight(cfg: PretrainConfig, field: str, term: str) -> float:

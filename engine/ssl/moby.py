@@ -22,6 +22,12 @@ map, and the online prediction at each image point shared by two views learns to
 the target feature at that point in the other view: the local term small defects need. It
 follows the same directions as the global loss and needs the views' geometry.
 
+With local views (multi-crop, ``augment.local_crops``) each small crop goes through the
+online branch alone and predicts the target keys its image already has (both views' keys, or
+in one-way steps the one key of that image), against the same memory draws; their term is
+the mean over the crops, so it weighs as much as the global pair however many crops there
+are. They enter no memory.
+
 With a ``DefectSegmentation`` (``engine.ssl.defects``) part of view 1 also gets a painted
 blemish and a separate, shallower online pass learns to find it (the subtask anomaly
 detection needs: noticing, where the other terms teach ignoring).
@@ -130,10 +136,12 @@ class MoBY(SelfSupervisedMethod):
 
     def forward(self, view1: torch.Tensor, view2: torch.Tensor,
                 geometry1: ViewGeometry | None = None, geometry2: ViewGeometry | None = None,
-                generator: torch.Generator | None = None) -> StepOutput:
+                generator: torch.Generator | None = None,
+                local_views: torch.Tensor | None = None) -> StepOutput:
         """view1, view2: [N, C, H, W], the two augmentations of the same N images; their
         geometries (needed by the local objective only); ``generator`` draws the local
-        objective's points and the synthetic defects (on the views' device)."""
+        objective's points and the synthetic defects (on the views' device); local_views:
+        [L, N, C, s, s] multi-crop views of the same images, or None."""
         if self.dense is not None and (geometry1 is None or geometry2 is None):
             raise ValueError("the dense objective needs both views' geometry")
         encode = self._encode_both_ways if self.symmetric else self._encode_one_way
@@ -150,6 +158,10 @@ class MoBY(SelfSupervisedMethod):
             invariance = self._relic(pred1, key2, pred2, key1, draw1, draw2)
             loss = loss + self.relic_alpha * invariance
             metrics["relic_kl"] = invariance.detach()
+        if local_views is not None:
+            crops = self._local_crops_loss(local_views, key1, key2, draw1, draw2)
+            loss = loss + crops
+            metrics["local_crops"] = crops.detach()
         if self.dense is not None:
             local = self._dense_loss(dense_pairs, generator)
             loss = loss + self.dense.weight * local
@@ -168,6 +180,33 @@ class MoBY(SelfSupervisedMethod):
              logits_12.negative_probabilities.detach()),
         ]
         return StepOutput(loss, metrics)
+
+    def _local_crops_loss(self, local_views: torch.Tensor, key1: torch.Tensor,
+                          key2: torch.Tensor, draw1: NegativeDraw, draw2: NegativeDraw
+                          ) -> torch.Tensor:
+        """local_views [L, N, C, s, s] and the step's target keys -> InfoNCE of each crop's
+        prediction against its image's keys, summed over the keys (as the global pair is)
+        and averaged over the L crops.
+
+        Both ways, key1 and key2 are [N, D] and every image has both; one way, key2 [N/2, D]
+        belongs to the first half of the images and key1 to the second."""
+        crops, count = local_views.shape[0], local_views.shape[1]
+        predictions = ghost_batch_forward(
+            lambda chunk: self.predictor(self.online_encoder(chunk)),
+            local_views.flatten(0, 1), self.bn_splits)
+        predictions = F.normalize(predictions, dim=1).view(crops, count, -1)
+        if self.symmetric:
+            targets = [(key1, draw1, slice(None)), (key2, draw2, slice(None))]
+        else:
+            half = count // 2
+            targets = [(key2, draw2, slice(0, half)), (key1, draw1, slice(half, count))]
+        total = predictions.new_zeros(())
+        for keys, draw, images in targets:
+            queries = predictions[:, images].flatten(0, 1)
+            logits = memory_logits(queries, keys.repeat(crops, 1), draw.keys,
+                                   self.temperature, draw.log_weights)
+            total = total + info_nce(logits)
+        return total
 
     def _dense_loss(self, pairs: list[DensePair], generator: torch.Generator | None
                     ) -> torch.Tensor:

@@ -329,9 +329,15 @@ class PretrainRun:
         with torch.no_grad():
             (view1, geometry1), (view2, geometry2) = self.augment.with_geometry(
                 batch.images, batch.sizes, self.generator)
+            local_views = None
+            if self.config.augment.local_crops.count:
+                local_views = self.augment.local_views(batch.images, batch.sizes, self.generator)
         if self.config.runtime.channels_last:
             view1 = view1.contiguous(memory_format=torch.channels_last)
             view2 = view2.contiguous(memory_format=torch.channels_last)
+            if local_views is not None:  # [L, N, C, s, s]: each [N, C, s, s] channels-last
+                local_views = local_views.flatten(0, 1).contiguous(
+                    memory_format=torch.channels_last).unflatten(0, local_views.shape[:2])
         lr = warmup_cosine(self.step, self.total_steps, self.peak_lr, self.warmup_steps)
         set_learning_rate(self.optimizer, lr)
 
@@ -340,6 +346,8 @@ class PretrainRun:
             inputs = {"geometry1": geometry1, "geometry2": geometry2}
         if self.method.needs_generator:
             inputs["generator"] = self.generator
+        if local_views is not None:
+            inputs["local_views"] = local_views
         with self._autocast():
             output = self.model(view1, view2, **inputs)
         self.optimizer.zero_grad(set_to_none=True)

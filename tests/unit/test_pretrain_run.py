@@ -82,11 +82,13 @@ def test_transformer_backbones_train(neu_small, tmp_path, method, backbone):
         assert frozen_before
 
 
-@pytest.mark.parametrize("loss", [{}, {"dense_weight": 1.0, "defect_weight": 1.0}],
-                         ids=["global", "with-local-and-defects"])
-def test_resume_continues_the_uninterrupted_loss_curve(neu_small, tmp_path, loss):
+@pytest.mark.parametrize("overrides", [
+    {}, {"loss": {"dense_weight": 1.0, "defect_weight": 1.0},
+         "augment": {"local_crops": {"count": 2}}},
+], ids=["global", "with-local-objective-defects-and-local-crops"])
+def test_resume_continues_the_uninterrupted_loss_curve(neu_small, tmp_path, overrides):
     def config():
-        return tiny_config(neu_small, steps=6, loss=loss)
+        return tiny_config(neu_small, steps=6, **overrides)
 
     straight = PretrainRun(config(), tmp_path / "straight").run()
     assert straight.status == "completed"
