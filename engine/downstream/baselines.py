@@ -6,7 +6,9 @@ than the raw pixels, has learned nothing about the parts; a classifier that call
 image one class does no better than the majority class. So each model the platform measures
 is measured again on those two baselines, on the same images, with the cheap method of its
 task: PatchCore for anomaly detection (it learns nothing beyond the backbone), a linear
-probe for classification, weighted kNN for a backbone.
+probe for classification, weighted kNN for a backbone. A detector has no cheap method: its
+baseline is the same detector, same steps, on a random-init backbone (raw pixels have no
+feature pyramid to feed it).
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import torch
 from torch import nn
 
 from engine.backbones.pixels import RAW_PIXELS
+from engine.schemas.detect import DetectConfig
 from engine.schemas.finetune import AnomalyConfig, BackboneSource, ClassifyConfig
-from engine.schemas.metrics import TASK_METRIC
+from engine.schemas.metrics import TASK_METRIC, metric_value
 from engine.schemas.pretrain import BackboneConfig
 from engine.train.progress import StageProgress
 
@@ -28,6 +31,8 @@ RANDOM_INIT, RAW = "random_init", "raw_pixels"
 HEADLINE = {**TASK_METRIC, "knn": "balanced_accuracy"}
 KEPT = {"anomaly": ("image_auroc", "pixel_auroc", "aupro", "f1"),
         "classify": ("balanced_accuracy", "top1", "macro_f1")}
+# a detector's figures per section (box; mask for a segmenter)
+KEPT_DETECTION = ("map_50", "map")
 
 
 def baseline_sources(architecture: str, model: BackboneSource) -> dict[str, BackboneSource]:
@@ -38,6 +43,9 @@ def baseline_sources(architecture: str, model: BackboneSource) -> dict[str, Back
 
 
 def _kept(task: str, metrics: dict[str, Any]) -> dict[str, Any]:
+    if task in ("detect", "segment"):
+        return {section: {key: metrics[section][key] for key in KEPT_DETECTION}
+                for section in ("box", "mask") if section in metrics}
     kept = {key: metrics[key] for key in KEPT[task] if key in metrics}
     if isinstance(kept.get("f1"), dict):  # anomaly: F1 at the threshold, with its counts
         kept["f1"] = kept["f1"]["f1"]
@@ -47,14 +55,15 @@ def _kept(task: str, metrics: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def measure_baselines(config: AnomalyConfig | ClassifyConfig, architecture: str,
-                      out: str | Path, image_size: int | None = None,
+def measure_baselines(config: AnomalyConfig | ClassifyConfig | DetectConfig,
+                      architecture: str, out: str | Path, image_size: int | None = None,
                       progress: StageProgress | None = None) -> dict[str, dict[str, Any]]:
-    """The model of ``config`` again on each baseline backbone (``baseline_sources``), on
-    the same images; their metrics by baseline name. Classification baselines are linear
-    probes at the model's ``image_size``."""
+    """The model of ``config`` again on each baseline backbone (``baseline_sources``; a
+    detector: the random-init one), on the same images; their metrics by baseline name.
+    Classification baselines are linear probes at the model's ``image_size``."""
     from engine.downstream.anomaly import train_anomaly
     from engine.downstream.classify import train_classifier
+    from engine.downstream.detect import train_detector
 
     out = Path(out)
     results: dict[str, dict[str, Any]] = {}
@@ -63,7 +72,13 @@ def measure_baselines(config: AnomalyConfig | ClassifyConfig, architecture: str,
             if progress is not None:
                 progress(f"baseline {name}: {phase}", done, total)
 
-        if isinstance(config, AnomalyConfig):
+        if isinstance(config, DetectConfig):
+            if name == RAW:
+                continue
+            report = train_detector(config.model_copy(update={"backbone": source}),
+                                    out / name, stage)
+            results[name] = _kept(config.task, report["metrics"])
+        elif isinstance(config, AnomalyConfig):
             report = train_anomaly(config.model_copy(update={"backbone": source,
                                                              "input_scale": None}),
                                    out / name, stage)
@@ -83,14 +98,16 @@ def beside_baselines(task: str, metrics: dict[str, Any],
     headline = HEADLINE[task]
     words = {RANDOM_INIT: "a random-init network of the same architecture",
              RAW: "the raw pixels"}
-    warnings = []
-    if headline not in metrics:
+    warnings: list[str] = []
+    mine = metric_value(metrics, headline)
+    if mine is None:
         return warnings
     for name, figures in baselines.items():
-        if headline in figures and metrics[headline] <= figures[headline]:
+        theirs = metric_value(figures, headline)
+        if theirs is not None and mine <= theirs:
             warnings.append(
                 f"the model scores no better than {words.get(name, name)} ({headline} "
-                f"{metrics[headline]:.3f} against {figures[headline]:.3f}): its features "
+                f"{mine:.3f} against {theirs:.3f}): its features "
                 "have not learned what tells these parts apart yet")
     return warnings
 

@@ -78,7 +78,8 @@ def _backbone_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int)
     parser.add_argument("--baselines", action="store_true",
                         help="measure the model again on a random-init backbone and on raw "
-                             "pixels (anomaly, classify)")
+                             "pixels (a detector: on a random-init backbone only, as many "
+                             "steps again)")
 
 
 def _config(args: argparse.Namespace, fields: tuple[str, ...]) -> dict[str, Any]:

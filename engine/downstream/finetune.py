@@ -20,17 +20,15 @@ def finetune(config: AnomalyConfig | ClassifyConfig | DetectConfig, out: str | P
              progress: StageProgress | None = None, baselines: bool = False
              ) -> dict[str, Any]:
     """Train, measure and write the model directory ``out``; returns the report. With
-    ``baselines`` and validation images, an anomaly or classify model's metrics also hold
-    ``baselines`` (the same model on a random-init backbone and on raw pixels, written under
-    ``out/baselines/``); ``warnings`` says in plain words where it does not beat them.
-    (Detection has no cheap baseline method; raw pixels cannot feed a detector.)"""
+    ``baselines`` and validation images, the metrics also hold ``baselines`` (the same model
+    on a random-init backbone and, but for a detector, on raw pixels, written under
+    ``out/baselines/``); ``warnings`` says in plain words where it does not beat them. A
+    detector's baseline trains as long as the model did."""
     if isinstance(config, DetectConfig):
         from engine.downstream.detect import train_detector
 
-        report = train_detector(config, out, progress)
-        report["metrics"].update(serving_cost(out, _images_of(config), config.device))
-        return {**report, "warnings": []}
-    if isinstance(config, AnomalyConfig):
+        task, report = config.task, train_detector(config, out, progress)
+    elif isinstance(config, AnomalyConfig):
         from engine.downstream.anomaly import train_anomaly
 
         task, report = "anomaly", train_anomaly(config, out, progress)
@@ -50,7 +48,7 @@ def finetune(config: AnomalyConfig | ClassifyConfig | DetectConfig, out: str | P
     return report
 
 
-def config_validates(config: AnomalyConfig | ClassifyConfig) -> bool:
+def config_validates(config: AnomalyConfig | ClassifyConfig | DetectConfig) -> bool:
     """Whether the config names images to measure the model on."""
     return (config.val_defect if isinstance(config, AnomalyConfig) else config.val) is not None
 

@@ -54,6 +54,7 @@ MAX_EPOCHS = 400
 MEMORY_SIZE = 4096
 # Detector images per second (Faster R-CNN, ResNet-18 FPN, ~512 px), for its step count.
 DETECTOR_THROUGHPUT: dict[str, float] = {"cpu": 1.5, "cuda": 40.0}
+FEW_DETECTOR_STEPS = 50  # below this a plan says the detector will learn little
 
 
 @dataclass(frozen=True)
@@ -324,9 +325,14 @@ def _finetune(task: Task, facts: _Facts, device: str, minutes: float, say
                    "takes seconds"))
         return settings.model_dump(mode="json"), minutes
     image_side = min(facts.short_side, 512 if device == "cpu" else 1024)
-    steps = max(50, int(minutes * 60 * DETECTOR_THROUGHPUT[device] / 4))
+    # half the rest: the same detector on a random-init backbone, as many steps, is the
+    # baseline `hatchery run` reports beside it
+    steps = max(1, int(minutes / 2 * 60 * DETECTOR_THROUGHPUT[device] / 4))
     settings = DetectSettings(image_size=max(32, image_side), steps=steps, device=device)
     say(Reason("finetune.steps", steps,
-               f"the rest of the budget at about {DETECTOR_THROUGHPUT[device]:g} images/s "
-               f"for a detector at {image_side} px"))
+               f"half the rest of the budget at about {DETECTOR_THROUGHPUT[device]:g} "
+               f"images/s for a detector at {image_side} px; the other half trains the same "
+               "detector on a random-init backbone, the baseline it is reported beside"
+               + ("; too few steps for a detector to learn much: give it more minutes"
+                  if steps < FEW_DETECTOR_STEPS else "")))
     return settings.model_dump(mode="json"), minutes

@@ -10,6 +10,7 @@ the command runs again, and an interrupted pretraining continues from its last c
     out/analysis.json, out/groups.csv     what the data is like; its shots of one part
     out/plan.yaml                         the recipe and its reasons
     out/data/                             the split (by group), as folders of links
+                                          (detect, segment: train.json and val.json too)
     out/pretrain/                         the self-supervised run (checkpoint.pt, metrics)
     out/model/                            the model directory, its metrics beside baselines
     out/report.md                         the plan's reasons, the metrics, the baselines
@@ -30,14 +31,17 @@ from PIL import Image
 
 from engine.analysis.report import analyze_folder, read_groups, write_groups
 from engine.data.annotations import read_annotations
+from engine.data.coco_writer import write_coco
 from engine.errors import HatcheryInputError
 from engine.planning.plan import Plan, PlanDevice, Task, make_plan
 from engine.planning.report_md import write_report
 from engine.planning.splits import VAL_FRACTION, grouped_split
+from engine.schemas.detect import DetectConfig
 from engine.schemas.finetune import GOOD_CLASS, AnomalyConfig, ClassifyConfig
 from engine.schemas.pretrain import PretrainConfig
 
 DONE = ".done"
+DETECTION_TASKS = ("detect", "segment")
 Say = Callable[[str], None]
 
 
@@ -59,11 +63,10 @@ def _stage(say: Say, number: int, name: str, skipped: bool) -> None:
 
 def run_end_to_end(request: RunRequest, say: Say = print) -> dict[str, Any]:
     """Run (or resume) every stage; returns the model's report (metrics, warnings)."""
-    if request.task not in ("classify", "anomaly"):
+    if request.task in DETECTION_TASKS and request.labels is None:
         raise HatcheryInputError(
-            f"hatchery run trains classify and anomaly models end to end; for {request.task} "
-            "run `hatchery plan`, `hatchery pretrain --config` and `hatchery finetune "
-            f"{request.task}` with the plan's settings")
+            f"a {request.task} model learns from drawn objects: give --labels (COCO .json, "
+            "Pascal VOC or YOLO annotations of at least some of the images)")
     out = Path(request.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -156,14 +159,15 @@ def _pretrain_summary(out: Path) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------ the split
-def _link(source: Path, folder: Path) -> None:
+def _link(source: Path, folder: Path) -> Path:
     """A link to ``source`` in ``folder`` under its own name (its parent's name in front
-    when two sources share a name)."""
+    when two sources share a name); the link."""
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / source.name
     if target.exists() or target.is_symlink():
         target = folder / f"{source.parent.name}__{source.name}"
     target.symlink_to(source.resolve())
+    return target
 
 
 def _conditions(request: RunRequest, paths: list[str], masks_out: Path) -> dict[str, str]:
@@ -207,6 +211,9 @@ def _prepare_data(request: RunRequest, paths: list[str], groups: dict[str, str],
     root = Path(request.data)
     for path in paths:
         _link(root / path, data / "unlabeled")
+    if request.task in DETECTION_TASKS:
+        _prepare_detection_data(request, paths, groups, data)
+        return
     if request.task == "classify":
         classes = {path: path.split("/")[0] for path in paths if "/" in path}
         if len(classes) < len(paths) or len(set(classes.values())) < 2:
@@ -233,9 +240,49 @@ def _prepare_data(request: RunRequest, paths: list[str], groups: dict[str, str],
             _link(root / path, data / "val_defect")
 
 
+def _prepare_detection_data(request: RunRequest, paths: list[str], groups: dict[str, str],
+                            data: Path) -> None:
+    """The annotated images split by group (stratified by each image's most frequent
+    class) into ``train.json`` and ``val.json`` (COCO, beside links to their images), and
+    the images nobody annotated in ``unlabeled_only/`` (what the teacher pseudo-labels)."""
+    found = read_annotations(request.labels)
+    if request.task == "segment" and not found.outlined:
+        raise HatcheryInputError(
+            f"{request.labels}: segmentation learns outlines, but "
+            f"{found.first_without_outline()} has a box without one: outline every object "
+            "(COCO polygons or RLE, YOLO polygons) or run --task detect")
+    root = Path(request.data).resolve()
+    by_path = {}
+    for image in found.images:
+        try:
+            by_path[image.path.resolve().relative_to(root).as_posix()] = image
+        except ValueError:
+            raise HatcheryInputError(f"{request.labels}: {image.path} is annotated but lies "
+                                     f"outside --data {request.data}") from None
+    classes = {path: found.class_names[np.bincount(image.labels).argmax()]
+               if len(image.labels) else "" for path, image in by_path.items()}
+    train, val = grouped_split(sorted(by_path), groups, classes, VAL_FRACTION)
+    if not train or not val:
+        raise HatcheryInputError(f"{request.labels}: {len(by_path)} annotated images cannot "
+                                 "be split into training and validation parts; annotate more")
+    for split, members in (("train", train), ("val", val)):
+        links = [_link(root / path, data / split) for path in members]
+        write_coco([by_path[path] for path in members], found.class_names,
+                   data / f"{split}.json", [f"{split}/{link.name}" for link in links])
+    for path in paths:
+        if path not in by_path:
+            _link(root / path, data / "unlabeled_only")
+
+
 def _finetune_config(request: RunRequest, settings: dict[str, Any], checkpoint: Path,
-                     data: Path) -> AnomalyConfig | ClassifyConfig:
+                     data: Path) -> AnomalyConfig | ClassifyConfig | DetectConfig:
     backbone = {"checkpoint": str(checkpoint)}
+    if request.task in DETECTION_TASKS:
+        unlabeled = data / "unlabeled_only"
+        return DetectConfig.model_validate({
+            **settings, "task": request.task, "backbone": backbone,
+            "train": str(data / "train.json"), "val": str(data / "val.json"),
+            "unlabeled": str(unlabeled) if unlabeled.is_dir() else None})
     if request.task == "classify":
         return ClassifyConfig.model_validate({
             **settings, "backbone": backbone, "labeled": str(data / "train"),

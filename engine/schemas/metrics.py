@@ -10,3 +10,15 @@ from __future__ import annotations
 
 TASK_METRIC: dict[str, str] = {"classify": "balanced_accuracy", "anomaly": "image_auroc",
                                "detect": "box.map_50", "segment": "mask.map_50"}
+
+
+def metric_value(metrics: dict, name: str) -> float | None:
+    """The figure ``name`` of a model's metrics; a dotted name (``box.map_50``) reads into
+    nested sections. None where it is missing or not a number."""
+    value: object = metrics
+    for part in name.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        else None

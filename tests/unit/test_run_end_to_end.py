@@ -6,11 +6,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from PIL import Image
 
 from bench.parts import PartsSpec, generate
 from engine.cli import main
+from engine.data.annotations import read_annotations
 from engine.downstream.model_dir import load_card
+from engine.errors import HatcheryInputError
 from engine.planning.run import RunRequest, run_end_to_end
+from tests.unit.test_detect import part, voc_set
 
 
 def test_run_classifies_a_neu_subset_and_resumes_without_redoing(neu_small, tmp_path, capsys):
@@ -60,8 +64,39 @@ def test_run_anomaly_keeps_each_part_on_one_side(tmp_path):
     assert not any("masks" in str(p.resolve()) for p in (data / "unlabeled").iterdir())
 
 
-def test_run_refuses_a_task_it_cannot_finish(tmp_path, capsys):
+def test_run_detects_with_a_pretrained_backbone_beside_a_random_init_one(tmp_path, capsys):
+    """Boxed generated parts (Pascal VOC) plus parts nobody boxed: the boxed ones split by
+    part into COCO files, the others left to the teacher, the baseline trained beside."""
+    data = voc_set(tmp_path / "parts", range(10))
+    for seed in range(10, 14):  # images without an .xml: unlabeled
+        Image.fromarray(part(seed)[0]).save(data / f"p{seed}.png")
+    out = tmp_path / "run"
+    assert main(["run", "--data", str(data), "--labels", str(data), "--task", "detect",
+                 "--budget-minutes", "0.1", "--out", str(out), "--quiet"]) == 0
+    report = json.loads((out / "model" / "report.json").read_text())
+    assert report["method"] == "semi-supervised"
+    assert 0 <= report["metrics"]["box"]["map_50"] <= 1
+    assert set(report["metrics"]["baselines"]) == {"random_init"}
+    assert set(report["metrics"]["baselines"]["random_init"]["box"]) == {"map_50", "map"}
+    train = read_annotations(out / "data" / "train.json")
+    val = read_annotations(out / "data" / "val.json")
+    names = {image.path.name for image in train.images} | {i.path.name for i in val.images}
+    assert len(names) == len(train.images) + len(val.images) == 10
+    assert sorted(p.name for p in (out / "data" / "unlabeled_only").iterdir()) == [
+        f"p{seed}.png" for seed in range(10, 14)]
+    assert train.objects + val.objects == 15  # a spot on each part, a bar on every other
+    markdown = (out / "report.md").read_text()
+    assert "box.map_50" in markdown and "Raw pixels cannot feed a detector" in markdown
+    assert load_card(out / "model").task == "detect"
+
+
+def test_run_refuses_what_it_cannot_learn_from(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["run", "--data", str(tmp_path), "--task", "detect", "--out", str(tmp_path / "r")])
     assert exit_info.value.code == 2
-    assert "hatchery plan" in capsys.readouterr().err
+    assert "give --labels" in capsys.readouterr().err
+    data = voc_set(tmp_path / "boxes", range(4))
+    with pytest.raises(HatcheryInputError, match=r"p0\.png has a box without one"):
+        run_end_to_end(RunRequest(data=str(data), labels=str(data), task="segment",
+                                  out=str(tmp_path / "s"), budget_minutes=0.1,
+                                  progress_bar=False), say=lambda _: None)
