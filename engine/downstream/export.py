@@ -4,23 +4,35 @@ The exported graph takes what a camera gives — a uint8 image [1, C, H, W] — 
 ``predict`` does: classify resizes and normalizes, then returns class probabilities [1, K];
 anomaly scales and standardizes, scores every patch against the memory bank and returns the
 image score [1] and the anomaly map [1, H, W] (one tile: an image the model would tile is
-scored whole by the export). The export is run on a real image beside the eager model and
-the largest absolute difference of their outputs is reported.
+scored whole by the export); detect and segment resize and normalize inside the detector and
+return its boxes, class indices and scores (segment: each box's mask probabilities too), all
+of them, best first — the model card's score threshold is for the caller to apply. The
+export is run on a real image beside the eager model and the largest absolute difference of
+their outputs is reported.
+
+A detector is exported by tracing (torchvision writes its detectors to be traced; the number
+of boxes stays data-dependent), to ONNX through the TorchScript-based exporter: the
+dynamo-based one cannot follow non-maximum suppression's data-dependent shapes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
 
 from engine.data.decode import decode_image
 from engine.downstream.anomaly import load_anomaly_model
 from engine.downstream.classify import load_classifier
+from engine.downstream.detection_model import load_detector
 from engine.downstream.model_dir import load_card
 from engine.downstream.patchcore import MAP_SIGMA, PatchCore
 from engine.errors import HatcheryInputError
@@ -91,6 +103,20 @@ class AnomalyGraph(nn.Module):
         return distances.max().reshape(1), smoothed[:, 0]
 
 
+class DetectorGraph(nn.Module):
+    """uint8 [1, C, H, W] -> boxes [K, 4] (x0, y0, x1, y1, image pixels), class indices [K]
+    (into the card's class names), scores [K]; with masks, mask probabilities [K, H, W]."""
+
+    def __init__(self, detector: GeneralizedRCNN, masks: bool) -> None:
+        super().__init__()
+        self.detector, self.masks = detector, masks
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        found = self.detector([image[0].float() / 255.0])[0]
+        outputs = (found["boxes"], found["labels"] - 1, found["scores"])
+        return (*outputs, found["masks"][:, 0]) if self.masks else outputs
+
+
 SAMPLE_SIDE = 256  # the side of the generated sample image when none is given
 
 
@@ -119,40 +145,78 @@ def export_model(model_dir: str | Path, format: Format, out: str | Path | None =
         graph = AnomalyGraph(model)
         names = ["score", "anomaly_map"]
     else:
-        raise HatcheryInputError(f"{model_dir} holds a model of task {card.task}; export "
-                                 "reads anomaly and classify models")
+        detector, card = load_detector(model_dir, device)
+        graph = DetectorGraph(detector, masks=card.task == "segment")
+        names = ["boxes", "classes", "scores", *(["masks"] if card.task == "segment" else [])]
     graph.eval()
     with torch.no_grad():
         eager = _as_tuple(graph(image))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    traced_by_torchscript = isinstance(graph, DetectorGraph)
     if format == "torchscript":
-        with torch.no_grad():
+        with torch.no_grad(), _tracer_warnings_quiet():
             traced = torch.jit.trace(graph, image, check_trace=False)
         traced.save(str(out))
-        exported = _as_tuple(torch.jit.load(str(out))(image))
+        with torch.no_grad():
+            exported = _as_tuple(torch.jit.load(str(out))(image))
     else:
-        exported = _onnx(graph, image, names, out)
-    difference = max(float((a - torch.as_tensor(b)).abs().max())
-                     for a, b in zip(eager, exported, strict=True))
+        exported = _onnx(graph, image, names, out, traced_by_torchscript)
     return {"model": str(model_dir), "task": card.task, "format": format, "out": str(out),
-            "outputs": names, "max_abs_difference": difference}
+            "outputs": names, "max_abs_difference": _largest_difference(eager, exported, names)}
+
+
+def _largest_difference(eager: tuple[torch.Tensor, ...], exported: tuple[Any, ...],
+                        names: list[str]) -> float:
+    """The largest absolute difference between matching outputs (0 for empty ones); an
+    export whose output has another shape (a detector that found another number of boxes)
+    is no match at all and fails."""
+    largest = 0.0
+    for name, mine, theirs in zip(names, eager, exported, strict=True):
+        theirs = torch.as_tensor(theirs)
+        if mine.shape != theirs.shape:
+            raise RuntimeError(f"the export's {name} has shape {tuple(theirs.shape)}, the "
+                               f"model's {tuple(mine.shape)}: the export does not match")
+        if mine.numel():
+            largest = max(largest, float((mine.double() - theirs.double()).abs().max()))
+    return largest
 
 
 def _as_tuple(value: Any) -> tuple[torch.Tensor, ...]:
     return tuple(value) if isinstance(value, tuple | list) else (value,)
 
 
-def _onnx(graph: nn.Module, image: torch.Tensor, names: list[str], out: Path
-          ) -> tuple[torch.Tensor, ...]:
+@contextlib.contextmanager
+def _tracer_warnings_quiet() -> Iterator[None]:
+    """Tracing a detector warns about every Python number it records; those are the sizes
+    torchvision recomputes from the traced image's shape, so the warnings say nothing."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        yield
+
+
+def _onnx(graph: nn.Module, image: torch.Tensor, names: list[str], out: Path,
+          traced_by_torchscript: bool) -> tuple[torch.Tensor, ...]:
+    """Export ``graph`` to ONNX with the image's height and width dynamic (by the dynamo
+    exporter, or with ``traced_by_torchscript`` the TorchScript one) and run it with
+    onnxruntime on ``image``."""
     try:
         import onnxruntime
     except ImportError:
         raise HatcheryInputError("ONNX export needs onnx and onnxruntime: pip install "
                                  "'hatchery[export]'") from None
-    torch.onnx.export(graph, (image,), str(out), input_names=["image"], output_names=names,
-                      dynamic_shapes=({2: torch.export.Dim("height", min=32, max=16384),
-                                       3: torch.export.Dim("width", min=32, max=16384)},),
-                      opset_version=OPSET, dynamo=True, verbose=False)
+    if traced_by_torchscript:
+        with torch.no_grad(), _tracer_warnings_quiet():
+            torch.onnx.export(graph, (image,), str(out), input_names=["image"],
+                              output_names=names, opset_version=OPSET, dynamo=False,
+                              dynamic_axes={"image": {2: "height", 3: "width"}})
+    else:
+        torch.onnx.export(graph, (image,), str(out), input_names=["image"],
+                          output_names=names,
+                          dynamic_shapes=({2: torch.export.Dim("height", min=32, max=16384),
+                                           3: torch.export.Dim("width", min=32, max=16384)},),
+                          opset_version=OPSET, dynamo=True, verbose=False)
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     return tuple(torch.from_numpy(value) for value in session.run(None, {"image": image.numpy()}))

@@ -314,3 +314,39 @@ def test_cli_finetune_detect_and_predict(parts, tmp_path, capsys):
               str(tmp_path / "segment")])
     assert exit_info.value.code == 2
     assert "segment needs an outline" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_detector_exports_find_what_the_eager_model_finds(parts, tmp_path, fmt):
+    """Detect and segment models traced with their preprocessing: the same boxes, classes,
+    scores (and masks) as the eager model, on the traced image and on one of another size."""
+    from engine.downstream.export import DetectorGraph, export_model
+
+    train_detector(tiny(train=str(parts["voc_train"]), val=str(parts["voc_val"]), steps=1),
+                   tmp_path / "detect")
+    train_detector(tiny(task="segment", train=str(parts["yolo_train"]),
+                        val=str(parts["yolo_val"]), steps=1), tmp_path / "segment")
+    sample = tmp_path / "sample.png"
+    Image.fromarray(np.tile(part(5)[0], (1, 2))).save(sample)  # 48 x 96
+    other = torch.from_numpy(part(6)[0])[None, None]  # 48 x 48
+    for task, outputs in (("detect", ["boxes", "classes", "scores"]),
+                          ("segment", ["boxes", "classes", "scores", "masks"])):
+        report = export_model(tmp_path / task, fmt, sample=sample)
+        assert report["outputs"] == outputs and Path(report["out"]).is_file()
+        assert report["max_abs_difference"] < 1e-3, report
+
+        model, _ = load_detector(tmp_path / task, torch.device("cpu"))
+        with torch.no_grad():
+            eager = DetectorGraph(model, masks=task == "segment")(other)
+        if fmt == "torchscript":
+            exported = torch.jit.load(report["out"])(other)
+        else:
+            import onnxruntime
+
+            session = onnxruntime.InferenceSession(report["out"],
+                                                   providers=["CPUExecutionProvider"])
+            exported = session.run(None, {"image": other.numpy()})
+        assert len(eager[0]) > 0
+        for mine, theirs in zip(eager, exported, strict=True):
+            torch.testing.assert_close(torch.as_tensor(theirs).double(), mine.double(),
+                                       atol=1e-3, rtol=0)
