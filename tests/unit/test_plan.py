@@ -59,6 +59,8 @@ def test_an_anomaly_plan_says_why_it_paints_no_defects(tiny_defects):
     plan = make_plan(tiny_defects, "anomaly", budget_minutes=10, device="cpu")
     assert plan.pretrain.loss.defect_weight == 0.0
     assert "KolektorSDD" in reason(plan, "loss.defect_weight").why
+    assert plan.pretrain.augment.local_crops.count == 0
+    assert "KolektorSDD" in reason(plan, "augment.local_crops.count").why
 
 
 def test_gray_images_get_no_hue_or_saturation_and_color_ones_do(tiny_defects, tmp_path):
