@@ -197,9 +197,7 @@ def _resolve_local_crops(cfg: PretrainConfig) -> None:
     local = cfg.augment.local_crops
     if local.count == 0:
         return
-    if cfg.method not in ("moby", "hatchery"):
-        raise JobConfigError("augment.local_crops.count", f"local crops train with moby and "
-                             f"hatchery, not {cfg.method}: use one of them or leave it 0")
+    _require_moby(cfg, "augment.local_crops.count", "multi-crop")
     if local.size is None:
         local.size = max(16, cfg.data.image_size // 2)
     if local.crop is None:
@@ -209,10 +207,16 @@ def _resolve_local_crops(cfg: PretrainConfig) -> None:
 def _moby_term_weight(cfg: PretrainConfig, field: str, term: str) -> float:
     """``loss.<field>`` resolved (unset: 0) for a term only MoBY-based methods train."""
     weight = getattr(cfg.loss, field) or 0.0
-    if weight > 0 and cfg.method not in ("moby", "hatchery"):
-        raise JobConfigError(f"loss.{field}", f"{term} trains with moby and hatchery, not "
-                             f"{cfg.method}: use one of them or leave it 0")
+    if weight > 0:
+        _require_moby(cfg, f"loss.{field}", term)
     return weight
+
+
+def _require_moby(cfg: PretrainConfig, field: str, term: str) -> None:
+    """Refuse ``field`` turning on ``term`` for a method other than moby or hatchery."""
+    if cfg.method not in ("moby", "hatchery"):
+        raise JobConfigError(field, f"{term} trains with moby and hatchery, not "
+                             f"{cfg.method}: use one of them or leave it 0")
 
 
 def _resolve_optimizer(cfg: PretrainConfig) -> None:

@@ -105,13 +105,17 @@ class MoBY(SelfSupervisedMethod):
         """Whether ``forward`` draws random numbers of its own (points, blemishes)."""
         return self.dense is not None or self.defects is not None
 
+    def _predict_global(self, view: torch.Tensor) -> torch.Tensor:
+        """[N, C, H, W] -> normalized predictions [N, D] (no dense map)."""
+        predictions = ghost_batch_forward(
+            lambda chunk: self.predictor(self.online_encoder(chunk)), view, self.bn_splits)
+        return F.normalize(predictions, dim=1)
+
     def _predict(self, view: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """[N, C, H, W] -> normalized predictions [N, D] and, with the local objective, the
         dense predictions [N, D', h, w] (else None)."""
         if self.dense_predictor is None:
-            predictions = ghost_batch_forward(
-                lambda chunk: self.predictor(self.online_encoder(chunk)), view, self.bn_splits)
-            return F.normalize(predictions, dim=1), None
+            return self._predict_global(view), None
 
         def predict_both(chunk: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             projections, dense = self.online_encoder.forward_dense(chunk)
@@ -191,10 +195,7 @@ class MoBY(SelfSupervisedMethod):
         Both ways, key1 and key2 are [N, D] and every image has both; one way, key2 [N/2, D]
         belongs to the first half of the images and key1 to the second."""
         crops, count = local_views.shape[0], local_views.shape[1]
-        predictions = ghost_batch_forward(
-            lambda chunk: self.predictor(self.online_encoder(chunk)),
-            local_views.flatten(0, 1), self.bn_splits)
-        predictions = F.normalize(predictions, dim=1).view(crops, count, -1)
+        predictions = self._predict_global(local_views.flatten(0, 1)).view(crops, count, -1)
         if self.symmetric:
             targets = [(key1, draw1, slice(None)), (key2, draw2, slice(None))]
         else:
