@@ -538,7 +538,8 @@ def run_export(context: JobContext) -> Outcome:
     context.set_artifact("export", upload(context.store, target, context.key(target.name),
                                           "application/octet-stream"))
     return Outcome("succeeded", {key: report[key] for key in
-                                 ("task", "format", "outputs", "max_abs_difference")})
+                                 ("task", "format", "outputs", "sample", "max_abs_difference",
+                                  "objects_compared") if key in report})
 
 
 # ------------------------------------------------------------------------------------ probe

@@ -97,6 +97,16 @@ class AnnotationSet:
     def first_without_outline(self) -> Path | None:
         return next((image.path for image in self.images if not image.outlined), None)
 
+    def require_outlines(self, source: str | Path) -> None:
+        """Refuse, naming the first offending image, a set (read from ``source``) that
+        instance segmentation cannot learn from: an object with a box and no outline."""
+        missing = self.first_without_outline()
+        if missing is not None:
+            raise AnnotationError(
+                f"{source}: segmentation learns outlines, but {missing} has a box without "
+                "one: outline every object (COCO polygons or RLE, YOLO polygons) or train "
+                "the detect task")
+
 
 def shape_mask(shape: Polygons | Rle | None, box: np.ndarray, height: int, width: int
                ) -> np.ndarray:

@@ -35,13 +35,20 @@ from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
 
 from engine.data.annotations import AnnotationError, AnnotationSet, read_annotations
 from engine.data.dataset import DecodedImageDataset, channel_statistics
+from engine.data.decode import decode_image
 from engine.data.folder import DataFolderError, ImageFormat, probe_format, scan_image_folder
 from engine.distributed import resolve_device
 from engine.downstream.backbone_source import load_backbone
 from engine.downstream.detection_metrics import DetectionScore
 from engine.downstream.detection_model import MASK_THRESHOLD, build_detector
 from engine.downstream.detection_views import Target, hflip, strong_view, target_of
-from engine.downstream.model_dir import ModelCard, Preprocessing, fingerprint, save_model
+from engine.downstream.model_dir import (
+    PARITY_SAMPLE,
+    ModelCard,
+    Preprocessing,
+    fingerprint,
+    save_model,
+)
 from engine.errors import HatcheryInputError
 from engine.schemas.detect import DetectConfig
 from engine.train.progress import StageProgress
@@ -237,12 +244,17 @@ def _annotations(config: DetectConfig) -> tuple[AnnotationSet, AnnotationSet]:
         raise AnnotationError(f"{config.train}: the training annotations hold no object")
     val = read_annotations(config.val, config.annotation_format, train.class_names)
     if config.task == "segment":
-        for found, name in ((train, config.train), (val, config.val)):
-            missing = found.first_without_outline()
-            if missing is not None:
-                raise AnnotationError(f"{name}: segment needs an outline (polygon or mask) of "
-                                      f"every object; {missing.name} has a box only")
+        train.require_outlines(config.train)
+        val.require_outlines(config.val)
     return train, val
+
+
+def parity_sample(val: AnnotationSet, image_format: ImageFormat) -> torch.Tensor:
+    """uint8 [C, H, W]: the first validation image that holds an object (else the first),
+    kept in the model directory so ``export`` measures its parity on an image of the line,
+    where the detector finds boxes, not on noise where it may find none."""
+    chosen = next((image for image in val.images if len(image.labels)), val.images[0])
+    return decode_image(chosen.path, image_format.channels, image_format.bit_depth)
 
 
 def _decoded(paths: list[Path], image_format: ImageFormat, what: str) -> DecodedImageDataset:
@@ -301,7 +313,10 @@ def train_detector(config: DetectConfig, out: str | Path,
                   "labeled_images": len(train.images), "labeled_objects": train.objects,
                   "unlabeled_images": len(unlabeled) if unlabeled is not None else 0,
                   "steps": config.steps})
-    save_model(out, card, {"model": kept.state_dict()})
+    weights: dict[str, Any] = {"model": kept.state_dict()}
+    if val.images:
+        weights[PARITY_SAMPLE] = parity_sample(val, image_format)
+    save_model(out, card, weights)
     return {"task": config.task, "out": str(out), "method": card.settings["method"],
             "classes": train.class_names, "image_size": [min_size, max_size],
             "final_losses": losses, "metrics": metrics}

@@ -33,7 +33,7 @@ from engine.data.decode import decode_image
 from engine.downstream.anomaly import load_anomaly_model
 from engine.downstream.classify import load_classifier
 from engine.downstream.detection_model import load_detector
-from engine.downstream.model_dir import load_card
+from engine.downstream.model_dir import PARITY_SAMPLE, ModelCard, load_card, load_weights
 from engine.downstream.patchcore import MAP_SIGMA, PatchCore
 from engine.errors import HatcheryInputError
 
@@ -123,17 +123,13 @@ SAMPLE_SIDE = 256  # the side of the generated sample image when none is given
 def export_model(model_dir: str | Path, format: Format, out: str | Path | None = None,
                  sample: str | Path | None = None) -> dict[str, Any]:
     """Write ``out`` (default: ``model.onnx`` / ``model.torchscript.pt`` in the model
-    directory); run it and the eager model on the image ``sample`` (default: a random one)
-    and report the largest absolute difference of their outputs."""
+    directory); run it and the eager model on one image and report the largest absolute
+    difference of their outputs. The image: ``sample``, else the validation image a
+    detector keeps in its model directory, else a random one."""
     device = torch.device("cpu")
     card = load_card(model_dir)
     prep = card.preprocessing
-    if sample is not None:
-        image = decode_image(sample, prep.channels, prep.bit_depth).unsqueeze(0)
-    else:
-        generator = torch.Generator().manual_seed(0)
-        image = torch.randint(0, 256, (1, prep.channels, SAMPLE_SIDE, SAMPLE_SIDE),
-                              generator=generator, dtype=torch.uint8)
+    image, sample_source = _parity_image(model_dir, card, sample)
     if out is None:
         out = Path(model_dir) / ("model.onnx" if format == "onnx" else "model.torchscript.pt")
     if card.task == "classify":
@@ -162,8 +158,28 @@ def export_model(model_dir: str | Path, format: Format, out: str | Path | None =
             exported = _as_tuple(torch.jit.load(str(out))(image))
     else:
         exported = _onnx(graph, image, names, out, traced_by_torchscript)
-    return {"model": str(model_dir), "task": card.task, "format": format, "out": str(out),
-            "outputs": names, "max_abs_difference": _largest_difference(eager, exported, names)}
+    report = {"model": str(model_dir), "task": card.task, "format": format, "out": str(out),
+              "outputs": names, "sample": sample_source,
+              "max_abs_difference": _largest_difference(eager, exported, names)}
+    if isinstance(graph, DetectorGraph):
+        # parity over no box at all says little: the report shows how many were compared
+        report["objects_compared"] = int(eager[0].shape[0])
+    return report
+
+
+def _parity_image(model_dir: str | Path, card: ModelCard, sample: str | Path | None
+                  ) -> tuple[torch.Tensor, str]:
+    """uint8 [1, C, H, W] to measure parity on, and where it came from in words."""
+    prep = card.preprocessing
+    if sample is not None:
+        return decode_image(sample, prep.channels, prep.bit_depth).unsqueeze(0), str(sample)
+    kept = load_weights(model_dir).get(PARITY_SAMPLE)
+    if kept is not None:
+        return kept.unsqueeze(0), "the validation image kept in the model directory"
+    generator = torch.Generator().manual_seed(0)
+    image = torch.randint(0, 256, (1, prep.channels, SAMPLE_SIDE, SAMPLE_SIDE),
+                          generator=generator, dtype=torch.uint8)
+    return image, f"a random {SAMPLE_SIDE} px image"
 
 
 def _largest_difference(eager: tuple[torch.Tensor, ...], exported: tuple[Any, ...],

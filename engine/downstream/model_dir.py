@@ -5,7 +5,9 @@
                     are prepared (channels, bit depth, normalization, scale, tiles), the
                     backbone's recipe, the fingerprint of the data it learned from, metrics
       weights.pt    tensors only (loaded with ``weights_only=True``): the backbone's weights
-                    and the task's own (a classifier head, a memory bank of patches)
+                    and the task's own (a classifier head, a memory bank of patches);
+                    a detector's also holds ``parity_sample``, one validation image
+                    (uint8 [C, H, W]) that ``export`` checks its parity on
 
 ``predict``, ``export``, the registry and the API read this one format. A directory written
 by another format version is refused with a message that says which, never half-read. The
@@ -29,6 +31,7 @@ from engine.errors import HatcheryInputError
 
 MODEL_FORMAT = "hatchery.model/1"
 CARD_FILE, WEIGHTS_FILE = "model.yaml", "weights.pt"
+PARITY_SAMPLE = "parity_sample"  # the weights' key of the image export checks parity on
 Task = Literal["anomaly", "classify", "detect", "segment"]
 
 

@@ -246,11 +246,8 @@ def _prepare_detection_data(request: RunRequest, paths: list[str], groups: dict[
     class) into ``train.json`` and ``val.json`` (COCO, beside links to their images), and
     the images nobody annotated in ``unlabeled_only/`` (what the teacher pseudo-labels)."""
     found = read_annotations(request.labels)
-    if request.task == "segment" and not found.outlined:
-        raise HatcheryInputError(
-            f"{request.labels}: segmentation learns outlines, but "
-            f"{found.first_without_outline()} has a box without one: outline every object "
-            "(COCO polygons or RLE, YOLO polygons) or run --task detect")
+    if request.task == "segment":
+        found.require_outlines(request.labels)
     root = Path(request.data).resolve()
     by_path = {}
     for image in found.images:

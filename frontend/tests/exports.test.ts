@@ -43,6 +43,10 @@ describe("download exports", () => {
     expect(parity(0.001)?.key).toBe("models.exportParityClose");
     expect(parity(0.02)).toEqual({ key: "models.exportParityOff", difference: 0.02 });
     expect(parity(undefined)).toBeNull();
+    const detector = (found: number) => parityOf(job("d", "succeeded", { result: { max_abs_difference: 0, objects_compared: found } }));
+    expect(detector(0)?.key).toBe("models.exportParityNoObjects");
+    expect(detector(3)?.key).toBe("models.exportParityIdentical");
+    expect(zh["models.exportParityNoObjects"]).toBeTruthy();
     expect(parity(Number.NaN)).toBeNull();
     const lessThan = (bound: string) => interpolate(en["models.exportLessThan"], { bound });
     expect(formatDifference(3.1e-7, "en-US", lessThan)).toBe("less than 0.000001");

@@ -140,6 +140,7 @@ def test_finetune_predict_export_and_register_defect_models(embedded):
         "kind": "export", "gpus": 0, "inputs": {"model_job_id": classify["id"]},
         "config": {"format": "torchscript"}}))
     assert exported["result"]["max_abs_difference"] < 1e-4
+    assert exported["result"]["sample"] == "a random 256 px image"  # a classifier keeps none
     assert embedded.api.store.exists(exported["artifacts"]["export"]["key"])
 
     # Registered with the platform's own figures, the model archive among its artifacts.

@@ -110,6 +110,8 @@ def test_voc_finds_images_anywhere_under_the_folder(tmp_path):
     np.testing.assert_allclose(a.boxes[1], [5, 5, 32, 9])  # clipped to the image
     assert b.path.name == "b.png"  # no <filename>: the image of the .xml's own name
     assert not found.outlined and found.first_without_outline() == a.path
+    with pytest.raises(AnnotationError, match=r"a\.png has a box without one"):
+        found.require_outlines(tmp_path)
 
 
 def test_voc_errors_name_the_file_and_the_object(tmp_path):

@@ -227,7 +227,8 @@ def test_the_config_refuses_what_cannot_work():
 
 def test_segment_needs_outlines(parts, tmp_path):
     config = tiny(task="segment", train=str(parts["voc_train"]), val=str(parts["voc_val"]))
-    with pytest.raises(AnnotationError, match=r"segment needs an outline .* p0.png has a box"):
+    with pytest.raises(AnnotationError,
+                       match=r"voc_train: segmentation learns outlines, but .*p0\.png has a box"):
         train_detector(config, tmp_path / "model")
 
 
@@ -313,7 +314,7 @@ def test_cli_finetune_detect_and_predict(parts, tmp_path, capsys):
               str(parts["voc_train"]), "--val", str(parts["voc_val"]), "--out",
               str(tmp_path / "segment")])
     assert exit_info.value.code == 2
-    assert "segment needs an outline" in capsys.readouterr().err
+    assert "segmentation learns outlines" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
@@ -333,7 +334,12 @@ def test_detector_exports_find_what_the_eager_model_finds(parts, tmp_path, fmt):
                           ("segment", ["boxes", "classes", "scores", "masks"])):
         report = export_model(tmp_path / task, fmt, sample=sample)
         assert report["outputs"] == outputs and Path(report["out"]).is_file()
+        assert report["sample"] == str(sample) and report["objects_compared"] > 0
         assert report["max_abs_difference"] < 1e-3, report
+        if fmt == "torchscript":  # no sample given: the validation image the model kept
+            kept = export_model(tmp_path / task, fmt, tmp_path / f"{task}_kept.pt")
+            assert kept["sample"] == "the validation image kept in the model directory"
+            assert kept["objects_compared"] > 0 and kept["max_abs_difference"] < 1e-3, kept
 
         model, _ = load_detector(tmp_path / task, torch.device("cpu"))
         with torch.no_grad():

@@ -289,6 +289,7 @@ export const en = {
   "models.exportDownload": "Download {file}",
   "models.exportParityIdentical": "Checked against the trained model on a sample image: the same answers, to the last digit.",
   "models.exportParityClose": "Checked against the trained model on a sample image: the answers differ by at most {difference}, rounding only.",
+  "models.exportParityNoObjects": "Checked against the trained model on a sample image, but the model found no object on it, so the check compared nothing. Compare a few predictions before relying on it.",
   "models.exportParityOff": "Checked against the trained model on a sample image: the answers differ by up to {difference}. Compare a few predictions before relying on it.",
   "models.exportLessThan": "less than {bound}",
   "models.exportFailed": "the export stopped without a reason (the job's log may tell more)",

@@ -291,6 +291,7 @@ export const zh: Record<MessageKey, string> = {
   "models.exportDownload": "下载 {file}",
   "models.exportParityIdentical": "已在一张样例图像上与训练好的模型对照：结果完全相同。",
   "models.exportParityClose": "已在一张样例图像上与训练好的模型对照：输出最多相差 {difference}，仅为舍入误差。",
+  "models.exportParityNoObjects": "已在一张样例图像上与训练好的模型对照，但模型在其中没有找到任何目标，因此没有可比较的内容。使用前请先比较几次预测结果。",
   "models.exportParityOff": "已在一张样例图像上与训练好的模型对照：输出最多相差 {difference}。使用前请先比较几次预测结果。",
   "models.exportLessThan": "小于 {bound}",
   "models.exportFailed": "导出中止，未给出原因（任务日志中可能有更多信息）",

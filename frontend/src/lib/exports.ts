@@ -48,10 +48,13 @@ export interface Parity {
   difference: number;
 }
 
-/** What the parity check found, as a message key and the difference it names; null without one. */
+/** What the parity check found, as a message key and the difference it names; null without one.
+ *  A detector's export is compared on its objects: none found on the sample is said as such. */
 export function parityOf(job: Job): Parity | null {
   const difference = job.result?.max_abs_difference;
   if (typeof difference !== "number" || !Number.isFinite(difference) || difference < 0) return null;
+  // a detector that found no object on the sample compared empty lists: that says little
+  if (job.result?.objects_compared === 0) return { key: "models.exportParityNoObjects", difference };
   if (difference === 0) return { key: "models.exportParityIdentical", difference };
   if (difference <= PARITY_TOLERANCE) return { key: "models.exportParityClose", difference };
   return { key: "models.exportParityOff", difference };
