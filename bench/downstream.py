@@ -43,7 +43,7 @@ from typing import Any
 from bench.budget import steps_for
 from bench.neu_split import make_splits
 from bench.parts import PartsSpec, generate
-from engine.analysis.report import analyze_folder
+from engine.analysis.report import analyze_folder, write_groups
 from engine.downstream.anomaly import train_anomaly
 from engine.downstream.classify import train_classifier
 from engine.planning.plan import PRETRAIN_SHARE, make_plan
@@ -126,13 +126,18 @@ def planned_recipe(images: Path, task: str, minutes: float, masks: Path | None =
                    override: dict[str, Any] | None = None) -> Recipe:
     """What ``hatchery plan --data IMAGES --task TASK`` chooses for ``minutes`` of
     pretraining (defect sizes from ``masks`` when given), with ``override`` (an ablation:
-    sections merged into the plan's config); the step count is the bench's."""
-    analysis = analyze_folder(images, masks=masks).as_dict()
-    plan = make_plan(analysis, task, minutes / PRETRAIN_SHARE[task], "cpu",
+    sections merged into the plan's config); the step count is the bench's. The analysis'
+    groups of shots go beside ``images`` (``groups.csv``) and into ``data.groups``, for the
+    ablations that read them (``augment.other_shot_prob``, ``memory.exclude_own_keys``)."""
+    report = analyze_folder(images, masks=masks)
+    groups = images.parent / "groups.csv"
+    write_groups(report, groups)
+    plan = make_plan(report.as_dict(), task, minutes / PRETRAIN_SHARE[task], "cpu",
                      data_path=str(images))
     emit({"bench": "downstream", "plan": [f"{r.choice} = {r.value}" for r in plan.reasons],
           "override": override or {}})
     tree = plan.pretrain.model_dump(mode="json")
+    tree["data"]["groups"] = str(groups)  # read only when an override turns shots on
     for section, values in (override or {}).items():
         tree[section] = {**tree[section], **values} if isinstance(values, dict) else values
     return lambda steps: PretrainConfig.model_validate(
@@ -150,7 +155,9 @@ def pretrain(recipe: Recipe, name: str, out: Path, minutes: float,
     emit({"bench": "downstream", "pretrain": name, "data": config.data.path,
           "steps": result.step, "minutes": round((time.perf_counter() - started) / 60, 2),
           "image_size": config.data.image_size, "crop": config.augment.crop.model_dump(),
-          "dense_weight": config.loss.dense_weight, "batch_size": config.batch_size})
+          "dense_weight": config.loss.dense_weight, "batch_size": config.batch_size,
+          "other_shot_prob": config.augment.other_shot_prob,
+          "exclude_own_keys": config.memory.exclude_own_keys})
     return out / "checkpoint.pt"
 
 

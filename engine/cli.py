@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--local-crops", type=int, metavar="N",
                           help="moby/hatchery: N small extra views per image cut at about "
                                "native resolution (multi-crop; 0: off)")
+    pretrain.add_argument("--groups", metavar="FILE",
+                          help="hatchery analyze's groups file: which images are shots of one "
+                               "physical part (paths relative to --data)")
+    pretrain.add_argument("--other-shot-prob", type=float, metavar="P",
+                          help="cut view 2 from another shot of the same part (--groups) "
+                               "with probability P (0: off)")
     pretrain.add_argument("--crop-pixels", type=float, nargs=2, metavar=("MIN", "MAX"),
                           help="crop sides in native pixels instead of fractions of the image")
     pretrain.add_argument("--directions", choices=("both", "one"),
@@ -147,6 +153,7 @@ def pretrain_config_from_args(args: argparse.Namespace) -> PretrainConfig:
         "backbone.stem": args.stem, "memory.kind": args.memory, "memory.size": args.memory_size,
         "loss.relic_alpha": args.relic_alpha, "loss.dense_weight": args.dense_weight,
         "loss.defect_weight": args.defect_weight, "augment.local_crops.count": args.local_crops,
+        "data.groups": args.groups, "augment.other_shot_prob": args.other_shot_prob,
         "augment.crop.unit": None if args.crop_pixels is None else "pixels",
         "augment.crop.scale": args.crop_pixels, "batch_size": args.batch_size,
         "loss.symmetric": None if args.directions is None else args.directions == "both",

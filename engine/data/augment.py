@@ -205,13 +205,17 @@ class TwoViewAugment:
         return view1, view2
 
     def with_geometry(self, images: torch.Tensor, sizes: torch.Tensor,
-                      generator: torch.Generator
+                      generator: torch.Generator,
+                      second_images: tuple[torch.Tensor, torch.Tensor] | None = None,
                       ) -> tuple[tuple[torch.Tensor, ViewGeometry], ...]:
         """As ``__call__`` (the same views for the same generator state), each view with the
-        geometry that cut it: ((view1, geometry1), (view2, geometry2))."""
+        geometry that cut it: ((view1, geometry1), (view2, geometry2)). ``second_images``:
+        (images, sizes) to cut view 2 from instead, row for row (another shot of each
+        image's part, ``engine.data.other_shots``)."""
         first, second = self.view_configs
+        images2, sizes2 = second_images if second_images is not None else (images, sizes)
         return (self.view_with_geometry(images, sizes, first, generator),
-                self.view_with_geometry(images, sizes, second, generator))
+                self.view_with_geometry(images2, sizes2, second, generator))
 
     def view(self, images: torch.Tensor, sizes: torch.Tensor, view_config: ViewAugmentConfig,
              generator: torch.Generator) -> torch.Tensor:

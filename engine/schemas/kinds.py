@@ -109,6 +109,9 @@ class JobKind:
     produces_model: bool = False  # a model directory (engine.downstream.model_dir)
     # a pipeline: the kinds of its stages, each run as a child job, in this order
     stages: tuple[str, ...] = ()
+    # config fields that name a file on the engine's host (the CLI reads them); a platform
+    # job names tenant resources only, so it must leave them out
+    host_files: tuple[tuple[str, ...], ...] = ()
 
     @property
     def inputs(self) -> dict[str, Reference]:
@@ -173,7 +176,8 @@ def _pipeline_references() -> tuple[Reference, ...]:
 
 KINDS: dict[str, JobKind] = {kind.name: kind for kind in (
     JobKind("pretrain", PretrainConfig, "self-supervised pretraining on a dataset version",
-            _PRETRAIN_REFERENCES, distributed=True, produces_checkpoint=True),
+            _PRETRAIN_REFERENCES, distributed=True, produces_checkpoint=True,
+            host_files=(("data", "groups"),)),
     JobKind("evaluate", KnnEvalConfig, "weighted kNN of a pretrained backbone",
             _EVALUATE_REFERENCES),
     JobKind("finetune", FinetuneJobConfig,
@@ -202,7 +206,8 @@ KINDS: dict[str, JobKind] = {kind.name: kind for kind in (
             "pretrained backbone) -> evaluate (kNN of the backbone) -> register the "
             "finetuned model (or the backbone) as a model version; each stage a child job",
             _pipeline_references(), queue="cpu",
-            stages=("plan", "pretrain", "finetune", "evaluate")),
+            stages=("plan", "pretrain", "finetune", "evaluate"),
+            host_files=(("pretrain", "data", "groups"),)),
     JobKind("probe", ProbeConfig, "checks a worker: reports its host and devices",
             queue="cpu"),
 )}
@@ -299,6 +304,12 @@ def validate_job(kind_name: str, inputs: dict[str, uuid.UUID], config: dict[str,
     except ValidationError as error:
         problems = field_problems(error, "config")
         raise JobConfigError(*problems[0], problems=problems) from None
+    for path in kind.host_files:
+        holder, key = _node(validated, path)
+        if holder is not None and holder.get(key) is not None:
+            raise JobConfigError(f"config.{'.'.join(path)}", "names a file on the engine's "
+                                 "host, which the hatchery CLI reads; platform jobs read "
+                                 "tenant resources only: leave it out")
     job = ValidatedJob(kind, validated, inputs=frozenset(inputs))
     for reference, id_, value in references_in(kind, validated):
         where = job.where(reference)

@@ -113,6 +113,10 @@ class AugmentConfig(StrictModel):
     view1: ViewAugmentConfig | None = None
     view2: ViewAugmentConfig | None = None
     local_crops: LocalCropsConfig = Field(default_factory=LocalCropsConfig)
+    # View 2 cut from another shot of the same physical part (``data.groups``: the same part
+    # under another lighting, image of the same size) with this probability, so the pair
+    # shares what the part is, defects included, and differs in what the lighting is.
+    other_shot_prob: Float = Field(0.0, ge=0, le=1)
 
 
 class DataConfig(StrictModel):
@@ -125,6 +129,9 @@ class DataConfig(StrictModel):
     # Batches of images of similar size (engine/data/sampler.py), so a padded batch wastes
     # little; "auto": when the images' areas differ by more than a quarter.
     bucket_by_size: Literal["auto"] | Bool = "auto"
+    # ``hatchery analyze``'s groups file (path,group; paths relative to ``path``): which
+    # images are shots of one physical part (``augment.other_shot_prob`` reads it)
+    groups: str | None = Field(None, min_length=1, max_length=4096)
 
 
 class BackboneConfig(StrictModel):
@@ -162,6 +169,9 @@ class MemoryConfig(StrictModel):
     priority_exponent: Float = Field(0.5, ge=0, le=1)
     importance_beta: Float = Field(0.5, ge=0, le=1)
     max_age: Int | None = Field(None, ge=1, le=MAX_STEPS)
+    # moby, hatchery: a query meets no key of its own image (or, with data.groups, of its
+    # physical part) as a negative; a small data set's memory holds keys of nearly every image
+    exclude_own_keys: Bool = False
 
 
 class LossConfig(StrictModel):

@@ -84,6 +84,10 @@ def check_pretrain(config: PretrainConfig, data: DataFacts, world_size: int = 1,
     if config.backbone.freeze_patch_embed and config.backbone.name not in TRANSFORMER_BACKBONES:
         raise JobConfigError(f"{prefix}backbone.freeze_patch_embed", "applies to ViT "
                              f"backbones, not {config.backbone.name}")
+    if config.augment.other_shot_prob and config.data.groups is None:
+        raise JobConfigError(f"{prefix}augment.other_shot_prob", "needs data.groups, the "
+                             "groups file that says which images are shots of one part "
+                             "(hatchery analyze writes it)")
     splits = config.runtime.bn_splits
     ghost_batches = config.runtime.batchnorm_leak_fix in ("auto", "split")
     if ghost_batches and (config.batch_size % splits or config.batch_size < 2 * splits):

@@ -36,8 +36,9 @@ def memory_logits(
 ) -> ContrastiveLogits:
     """MoCo's logits: [q·k+ | q·negatives] / T.
 
-    queries, positives: [N, D]; negatives: [K, D]; negative_log_weights: [K] added to the
-    negative logits (importance weights of sampled negatives; -inf masks an empty slot).
+    queries, positives: [N, D]; negatives: [K, D]; negative_log_weights: [K] (or [N, K],
+    per query) added to the negative logits (importance weights of sampled negatives; a large
+    negative masks an empty slot, or a key of the query's own image).
     Returns logits [N, 1 + K].
     """
     positive = (queries * positives).sum(dim=1, keepdim=True)

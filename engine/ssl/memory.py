@@ -3,8 +3,14 @@
 Both answer the same two calls each step::
 
     draw = memory.draw()                        # negatives for this step's queries
-    ...loss over [q·k+ | q·draw.keys] + draw.log_weights, backward...
-    memory.update(new_keys, draw, probabilities, step)   # after backward: keys may be views
+    ...loss over [q·k+ | q·draw.keys] + draw.log_weights_for(owners), backward...
+    memory.update(new_keys, draw, probabilities, step, owners)   # after backward
+
+Each key remembers its owner: the image it was computed from, or that image's physical part
+(its shots under other lightings are the same part). On a small data set the memory holds
+keys of nearly every image, so a query would otherwise meet stale keys of its own image as
+negatives — a task no feature can solve, which leaves the contrastive loss at chance;
+``log_weights_for`` leaves them out of that query's loss.
 
 ``probabilities`` [N, M] is the softmax mass the N queries put on the M drawn negatives
 (ContrastiveLogits.negative_probabilities): the FIFO queue ignores it, the priority memory
@@ -31,15 +37,29 @@ EMPTY_SLOT_LOG_WEIGHT = -1.0e4
 
 @dataclass
 class NegativeDraw:
-    """Negatives for one step. keys: [M, D]; log_weights: [M] or None; slots: [M] or None."""
+    """Negatives for one step. keys: [M, D]; log_weights: [M] or None; slots: [M] or None;
+    owners: [M] int64, whose image (or part) each key is (-1: unknown), or None."""
 
     keys: torch.Tensor
     log_weights: torch.Tensor | None = None
     slots: torch.Tensor | None = None
+    owners: torch.Tensor | None = None
+
+    def log_weights_for(self, query_owners: torch.Tensor | None) -> torch.Tensor | None:
+        """The log-weights for queries of ``query_owners`` [N]: [N, M], a key of the
+        query's own owner masked out; without owners the draw's own [M] (or None)."""
+        if query_owners is None or self.owners is None:
+            return self.log_weights
+        weights = (self.log_weights if self.log_weights is not None
+                   else self.keys.new_zeros(self.keys.shape[0]))
+        own = query_owners.to(self.owners.device)[:, None] == self.owners[None, :]
+        return torch.where(own, EMPTY_SLOT_LOG_WEIGHT, weights[None, :].float())
 
 
 class NegativeMemory(nn.Module):
-    """Interface of a memory of L2-normalized keys."""
+    """Interface of a memory of L2-normalized keys; ``owners`` [K]: whose each key is."""
+
+    owners: torch.Tensor
 
     def draw(self) -> NegativeDraw:
         raise NotImplementedError
@@ -50,8 +70,21 @@ class NegativeMemory(nn.Module):
         draw: NegativeDraw,
         probabilities: torch.Tensor | None,
         step: int,
+        owners: torch.Tensor | None = None,
     ) -> None:
+        """``owners`` [B]: whose each new key is (None: unknown)."""
         raise NotImplementedError
+
+    def _owners_of(self, new_keys: torch.Tensor, owners: torch.Tensor | None) -> torch.Tensor:
+        if owners is None:
+            return torch.full((new_keys.shape[0],), -1, dtype=torch.long,
+                              device=self.owners.device)
+        return owners.to(self.owners.device, torch.long)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # a checkpoint from before keys had owners: every key's owner is unknown
+        state_dict.setdefault(prefix + "owners", torch.full_like(self.owners, -1))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
 class FifoQueue(NegativeMemory):
@@ -64,16 +97,19 @@ class FifoQueue(NegativeMemory):
         super().__init__()
         self.register_buffer("keys", F.normalize(torch.randn(size, dim), dim=1))
         self.register_buffer("pointer", torch.zeros((), dtype=torch.long))
+        self.register_buffer("owners", torch.full((size,), -1, dtype=torch.long))
 
     def draw(self) -> NegativeDraw:
-        return NegativeDraw(keys=self.keys)
+        return NegativeDraw(keys=self.keys, owners=self.owners)
 
     @torch.no_grad()
-    def update(self, new_keys, draw, probabilities, step) -> None:
+    def update(self, new_keys, draw, probabilities, step, owners=None) -> None:
         size = self.keys.shape[0]
+        owners = self._owners_of(new_keys, owners)[-size:]
         new_keys = new_keys[-size:]
         slots = (self.pointer + torch.arange(new_keys.shape[0], device=self.keys.device)) % size
         self.keys[slots] = new_keys.to(self.keys.dtype)
+        self.owners[slots] = owners
         self.pointer.copy_((self.pointer + new_keys.shape[0]) % size)
 
 
@@ -113,6 +149,7 @@ class PriorityMemory(NegativeMemory):
         self.register_buffer("priorities", torch.zeros(size))
         self.register_buffer("birth_step", torch.zeros(size, dtype=torch.long))
         self.register_buffer("valid", torch.zeros(size, dtype=torch.bool))
+        self.register_buffer("owners", torch.full((size,), -1, dtype=torch.long))
         self.tree = SumTree(size)
 
     @property
@@ -124,7 +161,7 @@ class PriorityMemory(NegativeMemory):
         if num_valid == 0:
             masked = torch.full((self.size,), EMPTY_SLOT_LOG_WEIGHT, device=self.keys.device)
             slots = torch.arange(self.size, device=self.keys.device)
-            return NegativeDraw(self.keys, masked, slots)
+            return NegativeDraw(self.keys, masked, slots, self.owners)
         if self.sampling == "all":
             slots = torch.arange(self.size, device=self.keys.device)
             scaled = self._scaled_probabilities(slots, num_valid)
@@ -134,19 +171,20 @@ class PriorityMemory(NegativeMemory):
             slots = self.tree.sample(self.num_samples)
             scaled = self._scaled_probabilities(slots, num_valid)
             log_weights = -self.importance_beta * scaled.log() + math.log(num_valid / slots.numel())
-        keys = self.keys if self.sampling == "all" else self.keys[slots]
-        return NegativeDraw(keys, log_weights.float(), slots)
+        if self.sampling == "all":
+            return NegativeDraw(self.keys, log_weights.float(), slots, self.owners)
+        return NegativeDraw(self.keys[slots], log_weights.float(), slots, self.owners[slots])
 
     def _scaled_probabilities(self, slots: torch.Tensor, num_valid: int) -> torch.Tensor:
         """K_valid · P(slot) for the given slots: 1 where sampling would be uniform. -> [M]"""
         return (self.tree.probabilities(slots) * num_valid).to(self.keys.dtype)
 
     @torch.no_grad()
-    def update(self, new_keys, draw, probabilities, step) -> None:
+    def update(self, new_keys, draw, probabilities, step, owners=None) -> None:
         if probabilities is not None and draw.slots is not None:
             self._refresh_priorities(draw, probabilities)
         self._expire_old_keys(step)
-        self._insert(new_keys, step)
+        self._insert(new_keys, step, self._owners_of(new_keys, owners))
 
     def _refresh_priorities(self, draw: NegativeDraw, probabilities: torch.Tensor) -> None:
         """probabilities: [N, M] softmax mass on the drawn keys -> new priorities of those slots."""
@@ -171,15 +209,17 @@ class PriorityMemory(NegativeMemory):
             zeros = torch.zeros(slots.numel(), device=self.keys.device)
             self.tree.update(slots, zeros, validate=False)
 
-    def _insert(self, new_keys: torch.Tensor, step: int) -> None:
-        """Put [B, D] keys into the empty slots first, then over the lowest priorities."""
-        new_keys = new_keys[-self.size:]
+    def _insert(self, new_keys: torch.Tensor, step: int, owners: torch.Tensor) -> None:
+        """Put [B, D] keys (of ``owners`` [B]) into the empty slots first, then over the
+        lowest priorities."""
+        new_keys, owners = new_keys[-self.size:], owners[-self.size:]
         count = new_keys.shape[0]
         any_valid = bool(self.valid.any())
         entry_priority = self.priorities.max() if any_valid else self.priorities.new_tensor(1.0)
         eviction_score = torch.where(self.valid, self.priorities, -torch.inf)
         slots = torch.topk(eviction_score, count, largest=False).indices
         self.keys[slots] = new_keys.to(self.keys.dtype)
+        self.owners[slots] = owners
         self.birth_step[slots] = step
         self.valid[slots] = True
         self.priorities[slots] = entry_priority

@@ -93,7 +93,8 @@ class MoBY(SelfSupervisedMethod):
         self.dense = dense
         self.dense_predictor = dense_predictor
         self.defects = defects
-        self._pending: list[tuple[NegativeMemory, torch.Tensor, NegativeDraw, torch.Tensor]] = []
+        self._pending: list[tuple[NegativeMemory, torch.Tensor, NegativeDraw, torch.Tensor,
+                                  torch.Tensor | None]] = []
 
     @property
     def needs_geometry(self) -> bool:
@@ -141,20 +142,27 @@ class MoBY(SelfSupervisedMethod):
     def forward(self, view1: torch.Tensor, view2: torch.Tensor,
                 geometry1: ViewGeometry | None = None, geometry2: ViewGeometry | None = None,
                 generator: torch.Generator | None = None,
-                local_views: torch.Tensor | None = None) -> StepOutput:
+                local_views: torch.Tensor | None = None,
+                owners: torch.Tensor | None = None) -> StepOutput:
         """view1, view2: [N, C, H, W], the two augmentations of the same N images; their
         geometries (needed by the local objective only); ``generator`` draws the local
         objective's points and the synthetic defects (on the views' device); local_views:
-        [L, N, C, s, s] multi-crop views of the same images, or None."""
+        [L, N, C, s, s] multi-crop views of the same images, or None; owners: int64 [N],
+        whose each image is (itself or its physical part): memory keys of a query's own
+        owner are no negatives of it (None: every drawn key is)."""
         if self.dense is not None and (geometry1 is None or geometry2 is None):
             raise ValueError("the dense objective needs both views' geometry")
         encode = self._encode_both_ways if self.symmetric else self._encode_one_way
         pred1, key2, pred2, key1, dense_pairs = encode(view1, view2, geometry1, geometry2)
         draw1, draw2 = self.memory1.draw(), self.memory2.draw()
+        # whose the rows of (pred1, key2) and of (pred2, key1) are
+        owners1, owners2 = self._row_owners(owners, view1.shape[0])
 
         # One-way halves: each half's mean keeps the symmetric loss's weight per image (2/N).
-        logits_12 = memory_logits(pred1, key2, draw2.keys, self.temperature, draw2.log_weights)
-        logits_21 = memory_logits(pred2, key1, draw1.keys, self.temperature, draw1.log_weights)
+        logits_12 = memory_logits(pred1, key2, draw2.keys, self.temperature,
+                                  draw2.log_weights_for(owners1))
+        logits_21 = memory_logits(pred2, key1, draw1.keys, self.temperature,
+                                  draw1.log_weights_for(owners2))
         contrastive = info_nce(logits_12) + info_nce(logits_21)
         metrics = {"contrastive": contrastive.detach()}
         loss = contrastive
@@ -163,7 +171,7 @@ class MoBY(SelfSupervisedMethod):
             loss = loss + self.relic_alpha * invariance
             metrics["relic_kl"] = invariance.detach()
         if local_views is not None:
-            crops = self._local_crops_loss(local_views, key1, key2, draw1, draw2)
+            crops = self._local_crops_loss(local_views, key1, key2, draw1, draw2, owners)
             loss = loss + crops
             metrics["local_crops"] = crops.detach()
         if self.dense is not None:
@@ -179,15 +187,23 @@ class MoBY(SelfSupervisedMethod):
 
         self._pending = [
             (self.memory1, distributed.gather_from_all_ranks(key1), draw1,
-             logits_21.negative_probabilities.detach()),
+             logits_21.negative_probabilities.detach(), _gathered(owners2)),
             (self.memory2, distributed.gather_from_all_ranks(key2), draw2,
-             logits_12.negative_probabilities.detach()),
+             logits_12.negative_probabilities.detach(), _gathered(owners1)),
         ]
         return StepOutput(loss, metrics)
 
+    def _row_owners(self, owners: torch.Tensor | None, count: int
+                    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """owners [N] -> the owners of (pred1, key2)'s rows and of (pred2, key1)'s: all N
+        both ways; one way the first half and the second."""
+        if owners is None or self.symmetric:
+            return owners, owners
+        return owners[:count // 2], owners[count // 2:]
+
     def _local_crops_loss(self, local_views: torch.Tensor, key1: torch.Tensor,
-                          key2: torch.Tensor, draw1: NegativeDraw, draw2: NegativeDraw
-                          ) -> torch.Tensor:
+                          key2: torch.Tensor, draw1: NegativeDraw, draw2: NegativeDraw,
+                          owners: torch.Tensor | None = None) -> torch.Tensor:
         """local_views [L, N, C, s, s] and the step's target keys -> InfoNCE of each crop's
         prediction against its image's keys, summed over the keys (as the global pair is)
         and averaged over the L crops.
@@ -204,8 +220,9 @@ class MoBY(SelfSupervisedMethod):
         total = predictions.new_zeros(())
         for keys, draw, images in targets:
             queries = predictions[:, images].flatten(0, 1)
+            query_owners = None if owners is None else owners[images].repeat(crops)
             logits = memory_logits(queries, keys.repeat(crops, 1), draw.keys,
-                                   self.temperature, draw.log_weights)
+                                   self.temperature, draw.log_weights_for(query_owners))
             total = total + info_nce(logits)
         return total
 
@@ -289,9 +306,14 @@ class MoBY(SelfSupervisedMethod):
         return [q.to(dtype) @ candidates.T / self.temperature + log_weights for q in queries]
 
     def _update_memories(self, step: int) -> None:
-        for memory, keys, draw, probabilities in self._pending:
-            memory.update(keys, draw, probabilities, step)
+        for memory, keys, draw, probabilities, owners in self._pending:
+            memory.update(keys, draw, probabilities, step, owners)
         self._pending = []
+
+
+def _gathered(owners: torch.Tensor | None) -> torch.Tensor | None:
+    """Every rank's owners in rank order, as the keys are gathered."""
+    return None if owners is None else distributed.gather_from_all_ranks(owners)
 
 
 def _log_weights_or_zeros(draw: NegativeDraw) -> torch.Tensor:

@@ -41,6 +41,7 @@ from engine.checkpoint import (
 )
 from engine.data.augment import TwoViewAugment
 from engine.data.dataset import PaddedBatch, collate_padded
+from engine.data.other_shots import OtherShots
 from engine.data.sampler import ResumableBatchSampler, batches_per_epoch
 from engine.data.training_set import TrainingImages, load_training_images
 from engine.distributed import cpu_has_fast_bf16, init_distributed_from_env, resolve_device
@@ -138,6 +139,8 @@ class PretrainRun:
         check_pretrain(self.config, DataFacts(f"data folder {config.data.path}",
                                               len(self.images.dataset)), self.world_size)
         self._resolve_runtime()
+        self.other_shots = self._other_shots()
+        self.owners = self._owners()
 
         self.steps_per_epoch = batches_per_epoch(
             len(self.images.dataset), self.config.batch_size, self.world_size
@@ -164,6 +167,28 @@ class PretrainRun:
             raise HatcheryInputError(
                 f"{self.out_dir} already holds a checkpoint: pass --resume or choose another --out"
             )
+
+    def _other_shots(self) -> OtherShots | None:
+        """The groups file's shots of each image's part (``data.groups``), or None: where
+        view 2 may come from (``augment.other_shot_prob``), whose keys a query skips."""
+        if self.config.data.groups is None:
+            return None
+        dataset = self.images.dataset
+        return OtherShots.from_groups_file(self.config.data.groups, self.config.data.path,
+                                           dataset.paths, dataset.shapes())
+
+    def _owners(self) -> torch.Tensor | None:
+        """int64 [images] on the device: whose each image's keys are (its part, else
+        itself), when the method leaves a query's own keys out of its negatives."""
+        if not (self.config.memory.exclude_own_keys and self.method_takes_owners):
+            return None
+        if self.other_shots is not None:
+            return self.other_shots.part_of.to(self.device)
+        return torch.arange(len(self.images.dataset), device=self.device)
+
+    @property
+    def method_takes_owners(self) -> bool:
+        return self.config.method in ("moby", "hatchery")
 
     def _resolve_runtime(self) -> None:
         """Pick precision and memory format for the device (measured: docs/benchmarks.md)."""
@@ -256,9 +281,28 @@ class PretrainRun:
             return None
         return shapes
 
+    def _step_seed(self, step: int, stream: int = 0) -> int:
+        """A seed of (seed, rank, step): a resumed run draws what the first one would."""
+        key = (self.config.runtime.seed, self.rank, step) + ((stream,) if stream else ())
+        return hash(key) & ((1 << 62) - 1)
+
     def _seed_augmentation(self, step: int) -> None:
-        seed = hash((self.config.runtime.seed, self.rank, step)) & ((1 << 62) - 1)
-        self.generator.manual_seed(seed)
+        self.generator.manual_seed(self._step_seed(step))
+
+    def _other_shot_images(self, batch: PaddedBatch) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(images, sizes) on the device to cut view 2 from, row for row another shot of the
+        same part where one is drawn; None when view 2 comes from the batch itself."""
+        if self.other_shots is None or not self.config.augment.other_shot_prob:
+            return None
+        generator = torch.Generator().manual_seed(self._step_seed(self.step, stream=1))
+        partners = self.other_shots.draw(batch.indices, self.config.augment.other_shot_prob,
+                                         generator)
+        if torch.equal(partners, batch.indices):
+            return None
+        dataset = self.images.dataset
+        paired = collate_padded([(index, dataset.image(index)) for index in partners.tolist()])
+        paired = paired.to(self.device, non_blocking=True)
+        return paired.images, paired.sizes
 
     # ------------------------------------------------------------------------ checkpoint
     def _checkpoint_state(self, final: bool) -> dict[str, Any]:
@@ -316,6 +360,9 @@ class PretrainRun:
             (self.out_dir / "config.yaml").write_text(text)
             data_report = {
                 **self.images.describe(),
+                "images_with_another_shot": None if self.other_shots is None
+                else self.other_shots.images_with_partner,
+                "own_keys_excluded": self.owners is not None,
                 "skipped": [{"file": path, "reason": reason}
                             for path, reason in self.images.skipped],
             }
@@ -324,11 +371,12 @@ class PretrainRun:
     # ------------------------------------------------------------------------------ loop
     def train_step(self, batch: PaddedBatch) -> dict[str, torch.Tensor]:
         """One optimizer step on one batch; returns detached scalars (no host sync)."""
+        other_shots = self._other_shot_images(batch)
         batch = batch.to(self.device, non_blocking=True)
         self._seed_augmentation(self.step)
         with torch.no_grad():
             (view1, geometry1), (view2, geometry2) = self.augment.with_geometry(
-                batch.images, batch.sizes, self.generator)
+                batch.images, batch.sizes, self.generator, other_shots)
             local_views = None
             if self.config.augment.local_crops.count:
                 local_views = self.augment.local_views(batch.images, batch.sizes, self.generator)
@@ -348,6 +396,8 @@ class PretrainRun:
             inputs["generator"] = self.generator
         if local_views is not None:
             inputs["local_views"] = local_views
+        if self.owners is not None:
+            inputs["owners"] = self.owners[batch.indices.to(self.device)]
         with self._autocast():
             output = self.model(view1, view2, **inputs)
         self.optimizer.zero_grad(set_to_none=True)

@@ -24,15 +24,19 @@ def train_on_rank(rank: int, world: int, port: int, data: str, out: str, method:
     os.environ.update({"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world),
                        "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
     torch.set_num_threads(1)
-    run = PretrainRun(tiny_config(data, method, steps=3), out)
+    # moby and hatchery leave a query's own keys out: the owners are gathered like the keys
+    run = PretrainRun(tiny_config(data, method, steps=3, memory={"exclude_own_keys": True}),
+                      out)
     keys_seen = []
     original_update = None
     memory = getattr(run.method, "memory", None) or getattr(run.method, "memory1", None)
     original_update = memory.update
 
-    def recording_update(new_keys, draw, probabilities, step):
+    def recording_update(new_keys, draw, probabilities, step, owners=None):
         keys_seen.append(new_keys.shape[0])
-        return original_update(new_keys, draw, probabilities, step)
+        if owners is not None:
+            assert owners.shape[0] == new_keys.shape[0]
+        return original_update(new_keys, draw, probabilities, step, owners)
 
     memory.update = recording_update
     run.run()
@@ -57,4 +61,6 @@ def test_two_rank_ddp_keeps_ranks_identical(neu_small, tmp_path, method, keys_pe
         if "running_" in name or "num_batches_tracked" in name:
             continue  # BatchNorm statistics are per rank, as in MoCo
         torch.testing.assert_close(rank1["state"][name], tensor, msg=name)
+    if method != "mocov2":  # both ranks' images own keys in the one memory of both
+        assert (rank0["state"]["memory1.owners"] >= 0).sum() == 3 * keys_per_update
     assert (out / "checkpoint.pt").is_file()

@@ -111,6 +111,21 @@ def test_the_gpu_plan_is_larger_and_says_gpu_hours(tiny_defects):
     assert plan.finetune["steps"] >= 50
 
 
+def test_shots_of_one_part_are_measured_and_both_views_stay_one_shot(tiny_defects):
+    assert tiny_defects["groups"]["images_in_them"] == 30  # 10 parts x 3 lightings
+    plan = make_plan(tiny_defects, "anomaly")
+    assert plan.pretrain.augment.other_shot_prob == 0 and plan.pretrain.data.groups is None
+    why = reason(plan, "augment.other_shot_prob").why
+    assert "30 images are shots of a part" in why and "0.609 -> 0.444" in why
+    alone = copy.deepcopy(tiny_defects)
+    alone["groups"] = {"multi_shot_groups": 0, "images_in_them": 0, "largest": 1,
+                       "examples": []}
+    assert "no image shares its part" in reason(make_plan(alone, "anomaly"),
+                                                 "augment.other_shot_prob").why
+    assert not plan.pretrain.memory.exclude_own_keys
+    assert "0.767 -> 0.739" in reason(plan, "memory.exclude_own_keys").why
+
+
 def test_same_inputs_same_plan_and_the_plan_file_is_valid(tiny_defects, tmp_path):
     first = make_plan(tiny_defects, "classify", 15, "cpu").as_dict()
     assert first == make_plan(copy.deepcopy(tiny_defects), "classify", 15, "cpu").as_dict()

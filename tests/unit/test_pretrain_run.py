@@ -87,11 +87,36 @@ def test_transformer_backbones_train(neu_small, tmp_path, method, backbone):
          "augment": {"local_crops": {"count": 2}}},
 ], ids=["global", "with-local-objective-defects-and-local-crops"])
 def test_resume_continues_the_uninterrupted_loss_curve(neu_small, tmp_path, overrides):
-    def config():
-        return tiny_config(neu_small, steps=6, **overrides)
+    assert_resume_matches(lambda: tiny_config(neu_small, steps=6, **overrides), tmp_path)
 
-    straight = PretrainRun(config(), tmp_path / "straight").run()
-    assert straight.status == "completed"
+
+def test_resume_with_view_2_from_other_shots_and_own_keys_excluded(neu_small, tmp_path):
+    """Other shots drawn per step, and the memories' owners: a resumed run draws the
+    partners the first one would and masks the same keys. (NEU has no shots of one part;
+    the test's groups are its class folders.)"""
+    groups = tmp_path / "groups.csv"
+    images = sorted(neu_small.rglob("*.jpg"))
+    groups.write_text("path,group\n" + "".join(
+        f"{path.relative_to(neu_small).as_posix()},{path.parent.name}\n" for path in images))
+
+    def config():
+        config = tiny_config(neu_small, steps=6, augment={"other_shot_prob": 1.0},
+                             memory={"exclude_own_keys": True})
+        config.data.groups = str(groups)
+        return config
+
+    straight = assert_resume_matches(config, tmp_path)
+    report = json.loads((tmp_path / "straight" / "data.json").read_text())
+    assert report["images_with_another_shot"] == len(images) and report["own_keys_excluded"]
+    owners = set(straight.method.memory1.owners.tolist()) - {-1}
+    assert 1 <= len(owners) <= 6  # the keys' owners are the parts: here one per class
+
+
+def assert_resume_matches(config, tmp_path) -> PretrainRun:
+    """Six steps straight, and three + resume + three: the same losses and weights; the
+    straight run."""
+    straight_run = PretrainRun(config(), tmp_path / "straight")
+    assert straight_run.run().status == "completed"
 
     calls = {"n": 0}
 
@@ -109,6 +134,7 @@ def test_resume_continues_the_uninterrupted_loss_curve(neu_small, tmp_path, over
     straight_state = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
     for name, tensor in straight_state["method"].items():
         torch.testing.assert_close(resumed_state["method"][name], tensor, msg=name)
+    return straight_run
 
 
 def test_sigterm_saves_a_checkpoint_and_exits_143(neu_small, tmp_path):
