@@ -3,9 +3,11 @@
 Inspection data often holds one part shot several times (under other lightings, in other
 sessions); ``hatchery analyze`` finds those shots and writes them as groups (``path,group``).
 A view pair cut from two shots of one part shares what the part is — its surface, its
-defects — and differs in what the lighting did, which is the invariance an inspection model
-needs. A partner must have the image's own size: the shots are then aligned (one camera), so
-the geometry of a crop means the same place in both, as the local objective assumes.
+defects — and differs in what the lighting did (``augment.other_shot_prob``; measured on
+generated parts under three lightings it lowered anomaly AUROC, docs/benchmarks.md section
+8, so plans leave it off). A partner must have the image's own size: the shots are then
+aligned (one camera), so the geometry of a crop means the same place in both, as the local
+objective assumes. ``part_of`` names each image's part for ``memory.exclude_own_keys``.
 
     shots = OtherShots.from_groups_file("groups.csv", "data/", dataset.paths, dataset.shapes)
     partners = shots.draw(batch.indices, probability=1.0, generator=cpu_generator)

@@ -115,7 +115,8 @@ class AugmentConfig(StrictModel):
     local_crops: LocalCropsConfig = Field(default_factory=LocalCropsConfig)
     # View 2 cut from another shot of the same physical part (``data.groups``: the same part
     # under another lighting, image of the same size) with this probability, so the pair
-    # shares what the part is, defects included, and differs in what the lighting is.
+    # shares what the part is and differs in the lighting (off in plans: it lowered anomaly
+    # AUROC, docs/benchmarks.md section 8).
     other_shot_prob: Float = Field(0.0, ge=0, le=1)
 
 
@@ -130,7 +131,8 @@ class DataConfig(StrictModel):
     # little; "auto": when the images' areas differ by more than a quarter.
     bucket_by_size: Literal["auto"] | Bool = "auto"
     # ``hatchery analyze``'s groups file (path,group; paths relative to ``path``): which
-    # images are shots of one physical part (``augment.other_shot_prob`` reads it)
+    # images are shots of one physical part (``augment.other_shot_prob`` and
+    # ``memory.exclude_own_keys`` read it)
     groups: str | None = Field(None, min_length=1, max_length=4096)
 
 
@@ -170,7 +172,8 @@ class MemoryConfig(StrictModel):
     importance_beta: Float = Field(0.5, ge=0, le=1)
     max_age: Int | None = Field(None, ge=1, le=MAX_STEPS)
     # moby, hatchery: a query meets no key of its own image (or, with data.groups, of its
-    # physical part) as a negative; a small data set's memory holds keys of nearly every image
+    # physical part) as a negative; a small data set's memory holds keys of nearly every
+    # image (off: it lowered anomaly AUROC on two data sets, docs/benchmarks.md section 8)
     exclude_own_keys: Bool = False
 
 
