@@ -173,7 +173,7 @@ class MemoryConfig(StrictModel):
     max_age: Int | None = Field(None, ge=1, le=MAX_STEPS)
     # moby, hatchery: a query meets no key of its own image (or, with data.groups, of its
     # physical part) as a negative; a small data set's memory holds keys of nearly every
-    # image (off: it lowered anomaly AUROC on two data sets, docs/benchmarks.md section 8)
+    # image (off: no consistent effect on anomaly AUROC, docs/benchmarks.md section 8)
     exclude_own_keys: Bool = False
 
 

@@ -10,7 +10,7 @@ Each key remembers its owner: the image it was computed from, or that image's ph
 (its shots under other lightings are the same part). On a small data set the memory holds
 keys of nearly every image, so a query meets stale keys of its own image as negatives;
 ``log_weights_for`` can leave them out of that query's loss (``memory.exclude_own_keys``,
-off by default: on two data sets it lowered anomaly AUROC, docs/benchmarks.md section 8).
+off by default: it showed no consistent effect on anomaly AUROC, docs/benchmarks.md §8).
 
 ``probabilities`` [N, M] is the softmax mass the N queries put on the M drawn negatives
 (ContrastiveLogits.negative_probabilities): the FIFO queue ignores it, the priority memory

@@ -123,7 +123,7 @@ def test_shots_of_one_part_are_measured_and_both_views_stay_one_shot(tiny_defect
     assert "no image shares its part" in reason(make_plan(alone, "anomaly"),
                                                  "augment.other_shot_prob").why
     assert not plan.pretrain.memory.exclude_own_keys
-    assert "0.767 -> 0.739" in reason(plan, "memory.exclude_own_keys").why
+    assert "no consistent effect" in reason(plan, "memory.exclude_own_keys").why
 
 
 def test_same_inputs_same_plan_and_the_plan_file_is_valid(tiny_defects, tmp_path):
