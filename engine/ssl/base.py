@@ -54,6 +54,12 @@ class SelfSupervisedMethod(nn.Module):
         """Whether ``forward`` takes a ``generator`` keyword for random draws of its own."""
         return self.needs_geometry
 
+    @property
+    def takes_owners(self) -> bool:
+        """Whether ``forward`` takes an ``owners`` keyword (whose each image is) to leave a
+        query's own memory keys out of its negatives: methods with memories of keys do."""
+        return False
+
     def forward(self, view1: torch.Tensor, view2: torch.Tensor) -> StepOutput:
         raise NotImplementedError
 

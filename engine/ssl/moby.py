@@ -106,6 +106,10 @@ class MoBY(SelfSupervisedMethod):
         """Whether ``forward`` draws random numbers of its own (points, blemishes)."""
         return self.dense is not None or self.defects is not None
 
+    @property
+    def takes_owners(self) -> bool:
+        return True
+
     def _predict_global(self, view: torch.Tensor) -> torch.Tensor:
         """[N, C, H, W] -> normalized predictions [N, D] (no dense map)."""
         predictions = ghost_batch_forward(

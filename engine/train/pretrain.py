@@ -139,8 +139,6 @@ class PretrainRun:
         check_pretrain(self.config, DataFacts(f"data folder {config.data.path}",
                                               len(self.images.dataset)), self.world_size)
         self._resolve_runtime()
-        self.other_shots = self._other_shots()
-        self.owners = self._owners()
 
         self.steps_per_epoch = batches_per_epoch(
             len(self.images.dataset), self.config.batch_size, self.world_size
@@ -150,6 +148,8 @@ class PretrainRun:
         self.peak_lr = scaled_learning_rate(self.config.optim, self.global_batch)
         self.warmup_steps = int(self.config.optim.warmup_fraction * self.total_steps)
         self._build_model()
+        self.other_shots = self._other_shots()
+        self.owners = self._owners()
         self.metrics_log = MetricsLog(self.out_dir / "metrics.jsonl")
         self.monitor = self._build_monitor()
         self.step = 0
@@ -168,10 +168,16 @@ class PretrainRun:
                 f"{self.out_dir} already holds a checkpoint: pass --resume or choose another --out"
             )
 
+    def _leaves_out_own_keys(self) -> bool:
+        return self.config.memory.exclude_own_keys and self.method.takes_owners
+
     def _other_shots(self) -> OtherShots | None:
-        """The groups file's shots of each image's part (``data.groups``), or None: where
-        view 2 may come from (``augment.other_shot_prob``), whose keys a query skips."""
-        if self.config.data.groups is None:
+        """The groups file's shots of each image's part (``data.groups``) when a feature
+        reads them: where view 2 may come from (``augment.other_shot_prob``), whose keys a
+        query skips (``memory.exclude_own_keys``); else None (no file, no image headers
+        read at start-up)."""
+        wanted = self.config.augment.other_shot_prob or self._leaves_out_own_keys()
+        if self.config.data.groups is None or not wanted:
             return None
         dataset = self.images.dataset
         return OtherShots.from_groups_file(self.config.data.groups, self.config.data.path,
@@ -180,15 +186,11 @@ class PretrainRun:
     def _owners(self) -> torch.Tensor | None:
         """int64 [images] on the device: whose each image's keys are (its part, else
         itself), when the method leaves a query's own keys out of its negatives."""
-        if not (self.config.memory.exclude_own_keys and self.method_takes_owners):
+        if not self._leaves_out_own_keys():
             return None
         if self.other_shots is not None:
             return self.other_shots.part_of.to(self.device)
         return torch.arange(len(self.images.dataset), device=self.device)
-
-    @property
-    def method_takes_owners(self) -> bool:
-        return self.config.method in ("moby", "hatchery")
 
     def _resolve_runtime(self) -> None:
         """Pick precision and memory format for the device (measured: docs/benchmarks.md)."""
