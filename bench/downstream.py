@@ -155,8 +155,10 @@ def pretrain(recipe: Recipe, name: str, out: Path, minutes: float,
     emit({"bench": "downstream", "pretrain": name, "data": config.data.path,
           "steps": result.step, "minutes": round((time.perf_counter() - started) / 60, 2),
           "image_size": config.data.image_size, "crop": config.augment.crop.model_dump(),
-          "dense_weight": config.loss.dense_weight, "batch_size": config.batch_size,
+          "dense_weight": config.loss.dense_weight,
+          "global_weight": config.loss.global_weight, "batch_size": config.batch_size,
           "other_shot_prob": config.augment.other_shot_prob,
+          "view_overlap": config.augment.view_overlap,
           "exclude_own_keys": config.memory.exclude_own_keys})
     return out / "checkpoint.pt"
 
@@ -199,7 +201,8 @@ def run_anomaly(args: argparse.Namespace) -> None:
                                val_defect=str(folders["val_defect"]),
                                masks=str(folders["masks"]), input_scale=scale,
                                bank_size=args.bank_size,
-                               patches_per_image=args.patches_per_image, device=args.device)
+                               patches_per_image=args.patches_per_image, device=args.device,
+                               seed=args.seed)
         started = time.perf_counter()
         report = train_anomaly(config, args.out / "models" / name)
         emit({"bench": "downstream", "task": "anomaly", "dataset": args.dataset,
@@ -280,7 +283,10 @@ def main() -> None:
                                "the same steps whatever else the machine is doing)")
         task.add_argument("--image-size", type=int, default=64)
         task.add_argument("--device", default="cpu")
-        task.add_argument("--seed", type=int, default=0)
+        task.add_argument("--seed", type=int, default=0,
+                          help="the downstream seed: a random-init backbone's weights, the "
+                               "models' sampling and, for classify, which images keep labels "
+                               "(a pretraining seed goes in --planned-override runtime.seed)")
         task.add_argument("--only", nargs="+", help="contenders to run")
         task.add_argument("--recipes", nargs="+", choices=("fixed", "default", "planned"),
                           default=["default", "planned"],

@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--dense-weight", type=float,
                           help="moby/hatchery: weight of the local objective, pixel-level "
                                "contrast between overlapping views (0: off)")
+    pretrain.add_argument("--global-weight", type=float,
+                          help="moby/hatchery: weight of the global objective (InfoNCE against "
+                               "the memories, plus ReLIC); 0 trains the local terms alone")
     pretrain.add_argument("--defect-weight", type=float,
                           help="moby/hatchery: weight of the synthetic-defect subtask "
                                "(blemishes painted into views, segmented; 0: off)")
@@ -80,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--other-shot-prob", type=float, metavar="P",
                           help="cut view 2 from another shot of the same part (--groups) "
                                "with probability P (0: off)")
+    pretrain.add_argument("--view-overlap", type=float, metavar="F",
+                          help="place view 2's crop where it shares at least F of the shorter "
+                               "side with view 1's along each axis (0-1; default: anywhere)")
     pretrain.add_argument("--crop-pixels", type=float, nargs=2, metavar=("MIN", "MAX"),
                           help="crop sides in native pixels instead of fractions of the image")
     pretrain.add_argument("--directions", choices=("both", "one"),
@@ -152,8 +158,10 @@ def pretrain_config_from_args(args: argparse.Namespace) -> PretrainConfig:
         "data.path": args.data, "method": args.method, "backbone.name": args.backbone,
         "backbone.stem": args.stem, "memory.kind": args.memory, "memory.size": args.memory_size,
         "loss.relic_alpha": args.relic_alpha, "loss.dense_weight": args.dense_weight,
+        "loss.global_weight": args.global_weight,
         "loss.defect_weight": args.defect_weight, "augment.local_crops.count": args.local_crops,
         "data.groups": args.groups, "augment.other_shot_prob": args.other_shot_prob,
+        "augment.view_overlap": args.view_overlap,
         "augment.crop.unit": None if args.crop_pixels is None else "pixels",
         "augment.crop.scale": args.crop_pixels, "batch_size": args.batch_size,
         "loss.symmetric": None if args.directions is None else args.directions == "both",

@@ -214,8 +214,11 @@ class TwoViewAugment:
         image's part, ``engine.data.other_shots``)."""
         first, second = self.view_configs
         images2, sizes2 = second_images if second_images is not None else (images, sizes)
-        return (self.view_with_geometry(images, sizes, first, generator),
-                self.view_with_geometry(images2, sizes2, second, generator))
+        view1, geometry1 = self.view_with_geometry(images, sizes, first, generator)
+        near = None if self.config.view_overlap is None else geometry1.boxes
+        view2 = self._cut_and_augment(images2, sizes2, self.config.crop, self.image_size,
+                                      second, generator, near)
+        return (view1, geometry1), view2
 
     def view(self, images: torch.Tensor, sizes: torch.Tensor, view_config: ViewAugmentConfig,
              generator: torch.Generator) -> torch.Tensor:
@@ -247,11 +250,14 @@ class TwoViewAugment:
 
     def _cut_and_augment(self, images: torch.Tensor, sizes: torch.Tensor, crop: CropConfig,
                          size: int, view_config: ViewAugmentConfig,
-                         generator: torch.Generator) -> tuple[torch.Tensor, ViewGeometry]:
-        """One view of side ``size`` cut as ``crop`` says, with the geometry that cut it."""
+                         generator: torch.Generator, near: torch.Tensor | None = None
+                         ) -> tuple[torch.Tensor, ViewGeometry]:
+        """One view of side ``size`` cut as ``crop`` says, with the geometry that cut it;
+        ``near``: boxes [B, 4] the crops must overlap by ``config.view_overlap``."""
         if images.shape[1] != self.channels:
             raise ValueError(f"expected {self.channels} channels, got images {tuple(images.shape)}")
-        boxes = sample_crop_boxes(sizes, crop, generator)
+        overlap = self.config.view_overlap or 0.0
+        boxes = sample_crop_boxes(sizes, crop, generator, near, overlap)
         x = crop_and_resize(images, boxes, size)
         x, geometry = self._flip_and_turn(x, boxes, generator)
         x = self._jitter_colors(x, view_config, generator)

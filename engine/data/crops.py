@@ -75,7 +75,8 @@ def _pixel_crop_sides(heights: torch.Tensor, widths: torch.Tensor, crop: CropCon
     return crop_widths, crop_heights
 
 
-def sample_crop_boxes(sizes: torch.Tensor, crop: CropConfig, generator: torch.Generator
+def sample_crop_boxes(sizes: torch.Tensor, crop: CropConfig, generator: torch.Generator,
+                      near: torch.Tensor | None = None, min_overlap: float = 0.0
                       ) -> torch.Tensor:
     """One random-resized-crop box per image: sizes int64 [B, 2] (height, width) -> float32
     boxes [B, 4] (x1, y1, x2, y2) inside each image.
@@ -83,8 +84,11 @@ def sample_crop_boxes(sizes: torch.Tensor, crop: CropConfig, generator: torch.Ge
     ``crop.unit == "fraction"``: torchvision RandomResizedCrop semantics (see
     ``_fraction_crop_sides``), without rounding the box to whole pixels. ``"pixels"``: the
     side is drawn in native pixels (see ``_pixel_crop_sides``). The position is uniform over
-    the places the box fits, except for a fraction-mode fallback, which is centered. All
-    randomness comes from ``generator``, which must live on ``sizes.device``.
+    the places the box fits, except for a fraction-mode fallback, which is centered. With
+    ``near`` (boxes [B, 4], one per image), it is uniform over the places where the new box
+    also shares at least ``min_overlap`` of the shorter of the two sides with ``near`` along
+    each axis (see ``_positions_near``). All randomness comes from ``generator``, which must
+    live on ``sizes.device``.
     """
     heights, widths = sizes[:, 0].float(), sizes[:, 1].float()
     count, device = sizes.shape[0], sizes.device
@@ -96,12 +100,36 @@ def sample_crop_boxes(sizes: torch.Tensor, crop: CropConfig, generator: torch.Ge
         centered = torch.zeros(count, dtype=torch.bool, device=device)
     position = torch.rand(count, 2, generator=generator, device=device)
     position = torch.where(centered[:, None], 0.5, position)
-    x1 = position[:, 0] * (widths - crop_widths)
-    y1 = position[:, 1] * (heights - crop_heights)
+    if near is None:
+        x1 = position[:, 0] * (widths - crop_widths)
+        y1 = position[:, 1] * (heights - crop_heights)
+    else:
+        near = near.to(device=device, dtype=torch.float32)
+        x1 = _positions_near(near[:, 0], near[:, 2], crop_widths, widths, min_overlap,
+                             position[:, 0])
+        y1 = _positions_near(near[:, 1], near[:, 3], crop_heights, heights, min_overlap,
+                             position[:, 1])
     # minimum(): x1 + width may round one ulp past the border.
     x2 = (x1 + crop_widths).minimum(widths)
     y2 = (y1 + crop_heights).minimum(heights)
     return torch.stack([x1, y1, x2, y2], dim=1)
+
+
+def _positions_near(near_start: torch.Tensor, near_end: torch.Tensor, sides: torch.Tensor,
+                    length: torch.Tensor, min_overlap: float, uniform: torch.Tensor
+                    ) -> torch.Tensor:
+    """Starts [B] along one axis for boxes of ``sides`` [B] inside [0, length] that share at
+    least ``min_overlap`` x min(side, near side) with [near_start, near_end] [B], placed at
+    ``uniform`` [B] (in [0, 1)) along the allowed range.
+
+    The range [near_start - side + shared, near_end - shared] met with [0, length - side] is
+    never empty: ``near`` lies inside the image and ``shared`` is at most either side.
+    """
+    shared = min_overlap * torch.minimum(sides, near_end - near_start)
+    low = (near_start - sides + shared).clamp(min=0.0)
+    high = torch.minimum(near_end - shared, length - sides).clamp(min=0.0)
+    high = torch.maximum(high, low)
+    return low + uniform * (high - low)
 
 
 def _replicate_box_borders(pixels: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:

@@ -118,6 +118,11 @@ class AugmentConfig(StrictModel):
     # shares what the part is and differs in the lighting (off in plans: it lowered anomaly
     # AUROC, docs/benchmarks.md section 8).
     other_shot_prob: Float = Field(0.0, ge=0, le=1)
+    # View 2's crop placed where it shares at least this fraction of the shorter side with
+    # view 1's crop along each axis, so the pair shows one place of the image (None: placed
+    # independently, as SimCLR and MoCo do; with small crops of a large image the two then
+    # often share nothing, and the global objective can only match the part, not the place).
+    view_overlap: Float | None = Field(None, ge=0, le=1)
 
 
 class DataConfig(StrictModel):
@@ -186,6 +191,9 @@ class LossConfig(StrictModel):
     temperature: Float | None = Field(None, ge=0.005, le=10)
     relic_alpha: Float | None = Field(None, ge=0, le=100)
     symmetric: Bool | None = None
+    # moby, hatchery: weight of the global objective (InfoNCE against the memories, plus
+    # ReLIC) in the total loss; 0 trains the local terms alone (dense, defects)
+    global_weight: Float = Field(1.0, ge=0, le=100)
     # The local objective (engine/ssl/dense.py): weight of the pixel-level contrast between
     # overlapping views in the total loss (0: off; moby and hatchery only), points sampled
     # per image, and the backbone stage whose map it trains (1-based, shallow to deep;

@@ -177,6 +177,12 @@ def _resolve_dense(cfg: PretrainConfig) -> None:
     loss, family = cfg.loss, BACKBONE_SPECS[cfg.backbone.name].family
     loss.dense_weight = _moby_term_weight(cfg, "dense_weight", "the local objective")
     loss.defect_weight = _moby_term_weight(cfg, "defect_weight", "synthetic defects")
+    if loss.global_weight != 1:
+        _require_moby(cfg, "loss.global_weight", "weighing the global term")
+    if loss.global_weight == 0 and not (loss.dense_weight or loss.defect_weight):
+        raise JobConfigError("loss.global_weight", "0 leaves nothing to learn: turn on the "
+                             "local objective (loss.dense_weight) or synthetic defects "
+                             "(loss.defect_weight)")
     if loss.dense_stage is None:
         loss.dense_stage = DENSE_STAGES[family]
     if loss.dense_stage > STAGE_COUNTS[family]:

@@ -148,4 +148,5 @@ def build_method(
         bn_splits=bn_splits, symmetric=config.loss.symmetric, dense=dense,
         dense_predictor=dense_predictor,
         defects=_defect_subtask(config, online.backbone, in_channels),
+        global_weight=config.loss.global_weight,
     )

@@ -4,6 +4,8 @@
     z1, z2 = normalize(target_projector(target_backbone(view_i))) EMA, no gradient
     loss = InfoNCE(p1, z2, memory2) + InfoNCE(p2, z1, memory1)
          + alpha · ReLIC-KL(p1, p2 over the same candidates)      (alpha = 0: plain MoBY)
+    (times ``global_weight``; 0 leaves the local terms below alone: the memories still fill,
+    the global heads get no gradient)
     after the optimizer step: target <- EMA(online) on a cosine schedule; z1 -> memory1,
     z2 -> memory2
 
@@ -74,6 +76,7 @@ class MoBY(SelfSupervisedMethod):
         dense: DenseObjective | None = None,
         dense_predictor: nn.Module | None = None,
         defects: DefectSegmentation | None = None,
+        global_weight: float = 1.0,
     ) -> None:
         super().__init__(momentum)
         self.online_encoder = online_encoder
@@ -85,6 +88,7 @@ class MoBY(SelfSupervisedMethod):
         self.memory2 = memory2
         self.temperature = temperature
         self.relic_alpha = relic_alpha
+        self.global_weight = global_weight
         self.shuffle_keys = shuffle_keys
         self.bn_splits = bn_splits
         self.symmetric = symmetric
@@ -169,11 +173,12 @@ class MoBY(SelfSupervisedMethod):
                                   draw1.log_weights_for(owners2))
         contrastive = info_nce(logits_12) + info_nce(logits_21)
         metrics = {"contrastive": contrastive.detach()}
-        loss = contrastive
+        global_term = contrastive
         if self.relic_alpha > 0:
             invariance = self._relic(pred1, key2, pred2, key1, draw1, draw2)
-            loss = loss + self.relic_alpha * invariance
+            global_term = global_term + self.relic_alpha * invariance
             metrics["relic_kl"] = invariance.detach()
+        loss = self.global_weight * global_term
         if local_views is not None:
             crops = self._local_crops_loss(local_views, key1, key2, draw1, draw2, owners)
             loss = loss + crops

@@ -124,6 +124,46 @@ def test_pixel_boxes_have_sides_in_range_and_are_clamped_to_small_images() -> No
     torch.testing.assert_close(boxes[256:], torch.tensor([[0.0, 0.0, 7.0, 5.0]]).expand(8, 4))
 
 
+def _shared_fraction(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """Boxes [B, 4] each -> [B, 2]: the overlap along x and y over the shorter side."""
+    low = torch.maximum(first[:, :2], second[:, :2])
+    high = torch.minimum(first[:, 2:], second[:, 2:])
+    shorter = torch.minimum(first[:, 2:] - first[:, :2], second[:, 2:] - second[:, :2])
+    return (high - low) / shorter
+
+
+@pytest.mark.parametrize("unit, scale", [("pixels", (16.0, 48.0)), ("fraction", (0.05, 0.3))])
+@pytest.mark.parametrize("min_overlap", [0.0, 0.5, 1.0])
+def test_boxes_near_others_overlap_them_by_the_fraction_asked(unit: str, scale, min_overlap
+                                                              ) -> None:
+    sizes = torch.tensor(random_sizes(512, 60, 200, seed=2))
+    crop = CropConfig(unit=unit, scale=scale)
+    near = sample_crop_boxes(sizes, crop, generator(4))
+    boxes = sample_crop_boxes(sizes, crop, generator(5), near=near, min_overlap=min_overlap)
+    heights, widths = sizes[:, 0].float(), sizes[:, 1].float()
+    x1, y1, x2, y2 = boxes.unbind(1)
+    assert (x1 >= 0).all() and (y1 >= 0).all()
+    assert (x2 <= widths + 1e-4).all() and (y2 <= heights + 1e-4).all()
+    shared = _shared_fraction(boxes, near)
+    assert shared.min() >= min_overlap - 1e-4
+    # The sides are drawn as without ``near``: only the position is constrained.
+    free = sample_crop_boxes(sizes, crop, generator(5))
+    torch.testing.assert_close(boxes[:, 2:] - boxes[:, :2], free[:, 2:] - free[:, :2])
+    if min_overlap < 1:  # positions still vary around the box they must meet
+        assert (boxes[:, 0] - near[:, 0]).std() > 1.0
+
+
+def test_independent_small_crops_of_a_large_image_mostly_share_nothing() -> None:
+    """Why ``augment.view_overlap`` exists: 64-128 px crops of 256 px images."""
+    sizes = torch.tensor([[256, 256]] * 2000)
+    crop = CropConfig(unit="pixels", scale=(64, 128))
+    first, second = (sample_crop_boxes(sizes, crop, generator(seed)) for seed in (0, 1))
+    apart = (_shared_fraction(first, second) <= 0).any(dim=1).float().mean()
+    assert apart > 0.3
+    paired = sample_crop_boxes(sizes, crop, generator(1), near=first, min_overlap=0.5)
+    assert (_shared_fraction(first, paired) >= 0.5 - 1e-4).all()
+
+
 # -------------------------------------------------------------------------- crop_and_resize
 @pytest.mark.parametrize("out_size", [8, 40])
 def test_crop_and_resize_of_constant_images_is_constant_despite_padding(out_size: int) -> None:
@@ -269,6 +309,22 @@ def test_same_seed_same_views_other_seed_other_views() -> None:
     for view, repeated, different in zip(first, again, other, strict=True):
         assert torch.equal(view, repeated)
         assert not torch.equal(view, different)
+
+
+def test_view_overlap_places_view_2_on_view_1_and_leaves_view_1_alone() -> None:
+    crop = CropConfig(unit="pixels", scale=(12, 24))
+    images, sizes = padded_batch(random_sizes(64, 60, 90, seed=3), 3)
+    free = TwoViewAugment(AugmentConfig(crop=crop, view1=mocov2_view(), view2=mocov2_view()),
+                          16, 3, MEAN3, STD3)
+    paired = TwoViewAugment(AugmentConfig(crop=crop, view1=mocov2_view(), view2=mocov2_view(),
+                                          view_overlap=0.6), 16, 3, MEAN3, STD3)
+    (view1, geometry1), (_, free_geometry2) = free.with_geometry(images, sizes, generator(2))
+    (paired_view1, paired_geometry1), (_, geometry2) = paired.with_geometry(images, sizes,
+                                                                            generator(2))
+    assert torch.equal(view1, paired_view1)
+    torch.testing.assert_close(geometry1.boxes, paired_geometry1.boxes)
+    assert (_shared_fraction(geometry1.boxes, geometry2.boxes) >= 0.6 - 1e-4).all()
+    assert (_shared_fraction(geometry1.boxes, free_geometry2.boxes) < 0.6).any()
 
 
 def test_padding_does_not_change_the_views() -> None:

@@ -155,3 +155,31 @@ def test_the_local_objective_is_refused_where_it_cannot_train():
             "data": {"path": "x"}, "backbone": {"name": "vit_small"},
             "loss": {"dense_weight": 1.0, "dense_stage": 3}}))
     assert dense_config().loss.dense_stage == 3
+
+
+def test_global_weight_zero_trains_the_local_objective_alone():
+    torch.manual_seed(0)
+    method = build_method(dense_config(global_weight=0.0), in_channels=1, total_steps=2)
+    images = torch.randint(0, 256, (8, 1, 40, 40), dtype=torch.uint8)
+    augment = TwoViewAugment(AugmentConfig(view1=no_photometric(), view2=no_photometric()),
+                             32, 1, mean=(0.5,), std=(0.25,))
+    generator = torch.Generator().manual_seed(0)
+    (view1, geometry1), (view2, geometry2) = augment.with_geometry(
+        images, torch.full((8, 2), 40), generator)
+    output = method(view1, view2, geometry1=geometry1, geometry2=geometry2, generator=generator)
+    # The global term is still measured, but weighs nothing: the loss is the local term.
+    assert "contrastive" in output.metrics
+    torch.testing.assert_close(output.loss, output.metrics["dense"])
+    output.loss.backward()
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in method.predictor.parameters())
+    layer3 = method.online_encoder.backbone.network.layer3
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in layer3.parameters())
+
+
+def test_global_weight_is_refused_where_it_means_nothing():
+    with pytest.raises(JobConfigError, match="nothing to learn"):
+        dense_config(dense_weight=0.0, global_weight=0.0)
+    with pytest.raises(JobConfigError, match="moby and hatchery"):
+        resolve_pretrain_config(PretrainConfig.model_validate({
+            "method": "mocov2", "data": {"path": "x"}, "loss": {"global_weight": 0.5}}))
+    assert dense_config(global_weight=0.0).loss.global_weight == 0

@@ -63,6 +63,20 @@ def test_an_anomaly_plan_says_why_it_paints_no_defects(tiny_defects):
     assert "KolektorSDD" in reason(plan, "augment.local_crops.count").why
 
 
+def test_only_a_local_anomaly_plan_leaves_the_global_objective_out(tiny_defects,
+                                                                   large_defects):
+    anomaly = make_plan(tiny_defects, "anomaly", budget_minutes=10, device="cpu")
+    assert anomaly.pretrain.loss.global_weight == 0 and anomaly.pretrain.loss.dense_weight > 0
+    assert "KolektorSDD" in reason(anomaly, "loss.global_weight").why
+    assert "global terms" in reason(anomaly, "method").why
+    for task in ("classify", "detect", "segment"):
+        plan = make_plan(tiny_defects, task, budget_minutes=10, device="cpu")
+        assert plan.pretrain.loss.global_weight == 1
+        assert "anomaly" in reason(plan, "loss.global_weight").why
+    large = make_plan(large_defects, "anomaly", budget_minutes=10, device="cpu")
+    assert large.pretrain.loss.global_weight == 1 and large.pretrain.loss.dense_weight == 0
+
+
 def test_gray_images_get_no_hue_or_saturation_and_color_ones_do(tiny_defects, tmp_path):
     gray = make_plan(tiny_defects, "anomaly").pretrain.augment
     assert gray.view1.hue == gray.view1.saturation == gray.view1.grayscale_prob == 0
