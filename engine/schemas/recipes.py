@@ -178,7 +178,7 @@ def _resolve_dense(cfg: PretrainConfig) -> None:
     loss.dense_weight = _moby_term_weight(cfg, "dense_weight", "the local objective")
     loss.defect_weight = _moby_term_weight(cfg, "defect_weight", "synthetic defects")
     if loss.global_weight != 1:
-        _require_moby(cfg, "loss.global_weight", "weighing the global term")
+        _require_moby(cfg, "loss.global_weight", "weighing the global term", neutral="1")
     if loss.global_weight == 0 and not (loss.dense_weight or loss.defect_weight):
         raise JobConfigError("loss.global_weight", "0 leaves nothing to learn: turn on the "
                              "local objective (loss.dense_weight) or synthetic defects "
@@ -218,11 +218,12 @@ def _moby_term_weight(cfg: PretrainConfig, field: str, term: str) -> float:
     return weight
 
 
-def _require_moby(cfg: PretrainConfig, field: str, term: str) -> None:
-    """Refuse ``field`` turning on ``term`` for a method other than moby or hatchery."""
+def _require_moby(cfg: PretrainConfig, field: str, term: str, neutral: str = "0") -> None:
+    """Refuse ``field`` turning on ``term`` for a method other than moby or hatchery; the
+    message says to leave it at ``neutral``, the value that changes nothing."""
     if cfg.method not in ("moby", "hatchery"):
         raise JobConfigError(field, f"{term} trains with moby and hatchery, not "
-                             f"{cfg.method}: use one of them or leave it 0")
+                             f"{cfg.method}: use one of them or leave it {neutral}")
 
 
 def _resolve_optimizer(cfg: PretrainConfig) -> None:
