@@ -123,7 +123,8 @@ def _positions_near(near_start: torch.Tensor, near_end: torch.Tensor, sides: tor
     ``uniform`` [B] (in [0, 1)) along the allowed range.
 
     The range [near_start - side + shared, near_end - shared] met with [0, length - side] is
-    never empty: ``near`` lies inside the image and ``shared`` is at most either side.
+    never empty: ``near`` lies inside the image and ``shared`` is at most either side (the
+    ``maximum`` below only absorbs float rounding at its ends).
     """
     shared = min_overlap * torch.minimum(sides, near_end - near_start)
     low = (near_start - sides + shared).clamp(min=0.0)
