@@ -83,6 +83,17 @@ def create_db_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
 
+        @event.listens_for(engine, "savepoint")
+        def _write_lock_before_savepoint(connection, _name) -> None:
+            # pysqlite opens a transaction only before INSERT/UPDATE/DELETE, which then waits
+            # (up to the timeout) for the write lock. A SAVEPOINT outside a transaction opens
+            # a deferred one instead: its first SELECT pins a snapshot, and if another
+            # process commits before the INSERT that follows, SQLite answers "database is
+            # locked" at once, without waiting. Taking the write lock first makes the
+            # read-then-insert inside ``begin_nested()`` wait its turn like any other write.
+            if not connection.connection.dbapi_connection.in_transaction:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+
         return engine
     # As many pooled connections as request threads (FastAPI's pool: 40): under load a pool
     # smaller than the threads would close and reopen connections all the time.
