@@ -202,7 +202,7 @@ def run_anomaly(args: argparse.Namespace) -> None:
                                masks=str(folders["masks"]), input_scale=scale,
                                bank_size=args.bank_size,
                                patches_per_image=args.patches_per_image, device=args.device,
-                               seed=args.seed)
+                               seed=args.seed, fit_normalization=args.fit_normalization)
         started = time.perf_counter()
         report = train_anomaly(config, args.out / "models" / name)
         emit({"bench": "downstream", "task": "anomaly", "dataset": args.dataset,
@@ -303,6 +303,10 @@ def main() -> None:
                          help="the baselines' input scale (the pretrained one's: its own)")
     anomaly.add_argument("--bank-size", type=int, default=8192)
     anomaly.add_argument("--patches-per-image", type=int, default=512)
+    anomaly.add_argument("--fit-normalization", action=argparse.BooleanOptionalAction,
+                         help="re-estimate every contender's BatchNorm statistics on the "
+                              "good parts first, or no contender's (default: a random-init "
+                              "network's only, as hatchery finetune anomaly does)")
     classify = tasks.choices["classify"]
     classify.add_argument("--labels-per-class", type=int, nargs="+", default=[5, 10, 20])
     classify.add_argument("--steps", type=int, default=300)

@@ -9,6 +9,7 @@ the bank would score it near zero).
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from engine.downstream.model_dir import (
     load_weights,
     save_model,
 )
+from engine.downstream.normalization import MAX_IMAGES, fit_batchnorm
 from engine.downstream.patchcore import PatchCore, PatchFeatures
 from engine.errors import HatcheryInputError
 from engine.eval.metrics import aupro, best_f1_threshold, binned_roc_auc, f1_at, roc_auc
@@ -98,6 +100,17 @@ def train_anomaly(config: AnomalyConfig, out: str | Path,
                                      "to learn from, one to set the threshold), or val_good "
                                      "and val_defect")
 
+    normalized = 0
+    fit_normalization = (config.fit_normalization if config.fit_normalization is not None
+                         else not sourced.pretrained)
+    if fit_normalization:
+        spread = fitted[::math.ceil(len(fitted) / MAX_IMAGES)]
+        progress("normalization", 0, 1)
+        normalized = fit_batchnorm(sourced.backbone, (model.prepare(decode_image(
+            path, image_format.channels, image_format.bit_depth)) for path in spread),
+            config.seed)
+        progress("normalization", 1, 1)
+
     generator = torch.Generator().manual_seed(config.seed)
     patches = []
     for index, path in enumerate(fitted, 1):
@@ -140,7 +153,7 @@ def train_anomaly(config: AnomalyConfig, out: str | Path,
         data_fingerprint=fingerprint(good, Path(config.good)),
         metrics=metrics, threshold=threshold,
         settings={"neighbourhood": config.neighbourhood, "bank_size": len(model.bank),
-                  "pretrained": sourced.pretrained})
+                  "pretrained": sourced.pretrained, "normalization_fitted_layers": normalized})
     save_model(out, card, {"backbone": sourced.backbone.state_dict(),
                            "bank": model.bank.cpu()})
     pictures = {}

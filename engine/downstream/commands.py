@@ -28,6 +28,9 @@ def add_commands(commands: argparse._SubParsersAction, parser_class: type) -> No
     anomaly.add_argument("--tile", type=int, help="tile side in network pixels (1024)")
     anomaly.add_argument("--bank-size", type=int, help="memory bank patches at most (8192)")
     anomaly.add_argument("--patches-per-image", type=int)
+    anomaly.add_argument("--fit-normalization", action=argparse.BooleanOptionalAction,
+                         help="re-estimate the backbone's BatchNorm statistics on the good "
+                              "parts first (default: a random-init backbone's only)")
     anomaly.add_argument("--out", required=True, help="model directory to write")
 
     classify = tasks.add_parser("classify", help="few-label classification")
@@ -106,7 +109,8 @@ def run_finetune(args: argparse.Namespace) -> int:
     if args.task == "anomaly":
         config: AnomalyConfig | ClassifyConfig | DetectConfig = AnomalyConfig.model_validate(
             _config(args, ("good", "val_good", "val_defect", "masks", "input_scale", "tile",
-                           "bank_size", "patches_per_image", "seed")))
+                           "bank_size", "patches_per_image", "fit_normalization",
+                           "seed")))
     elif args.task in ("detect", "segment"):
         config = DetectConfig.model_validate({**_config(args, (
             "train", "val", "unlabeled", "annotation_format", "steps", "batch_size",

@@ -168,12 +168,15 @@ class PatchCore:
         self.even_lighting = even_lighting
         self.bank: torch.Tensor | None = None
 
+    def prepare(self, image: torch.Tensor) -> torch.Tensor:
+        """uint8 [C, H, W] -> the network input [1, C, H·scale, W·scale] on the device."""
+        return scale_image(image.to(self.device), self.scale, self.mean, self.std,
+                           self.even_lighting)
+
     @torch.no_grad()
     def patches(self, image: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
         """uint8 [C, H, W] -> (patch features [h·w, D], grid (h, w))."""
-        x = scale_image(image.to(self.device), self.scale, self.mean, self.std,
-                        self.even_lighting)
-        features, _ = dense_features(self.extractor, x, self.tile)
+        features, _ = dense_features(self.extractor, self.prepare(image), self.tile)
         dims, rows, columns = features.shape
         return features.reshape(dims, -1).T, (rows, columns)
 

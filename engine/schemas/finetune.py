@@ -57,6 +57,10 @@ class AnomalySettings(StrictModel):
     neighbourhood: Int = Field(3, ge=1, le=9)
     # standardize each image by its own gray levels: lighting that varies is no anomaly
     even_lighting: Bool = True
+    # re-estimate the backbone's BatchNorm statistics on the good parts, as the model sees
+    # them (engine/downstream/normalization.py; no weight changes). None: a random-init
+    # backbone's only, whose statistics were never estimated on anything
+    fit_normalization: Bool | None = None
     # no labeled defects: the threshold is this quantile of held-out good parts' scores
     good_quantile: Float = Field(0.99, ge=0.5, le=1)
     device: Device = "auto"

@@ -79,7 +79,10 @@ def test_patchcore_finds_planted_pits_and_its_directory_loads_back(parts, tmp_pa
                for image in evaluation["images"])
     card = load_card(tmp_path / "model", task="anomaly")
     assert card.threshold == report["threshold"] and card.preprocessing.input_scale == 2.0
+    # a random-init backbone's BatchNorm statistics are fitted to the good parts, and kept
+    assert card.settings["normalization_fitted_layers"] == 20
     model, _ = load_anomaly_model(tmp_path / "model", torch.device("cpu"))
+    assert model.extractor.backbone.network.bn1.running_mean.abs().sum() > 0
     results = list(predict(tmp_path / "model", [str(parts / "val_defect"),
                                                 str(parts / "val_good" / "v0.png")],
                            heatmaps=tmp_path / "maps", device="cpu"))
@@ -89,9 +92,15 @@ def test_patchcore_finds_planted_pits_and_its_directory_loads_back(parts, tmp_pa
 
 def test_without_validation_the_threshold_comes_from_held_out_good_parts(parts, tmp_path):
     config = AnomalyConfig(backbone={"architecture": "resnet18"}, good=str(parts / "good"),
-                           input_scale=1.0, bank_size=256, device="cpu")
+                           input_scale=1.0, bank_size=256, device="cpu",
+                           fit_normalization=False)
     report = train_anomaly(config, tmp_path / "model")
     assert report["metrics"]["held_out_good"] == 1 and report["threshold"] > 0
+    # asked not to, the statistics stay as initialized (mean 0)
+    assert load_card(tmp_path / "model", task="anomaly").settings[
+        "normalization_fitted_layers"] == 0
+    weights = load_weights(tmp_path / "model")
+    assert not weights["backbone"]["network.bn1.running_mean"].any()
 
 
 def test_tiled_features_line_up_with_the_whole_images():
@@ -258,3 +267,30 @@ def test_fixmatch_on_a_pretrained_backbone_starts_from_the_linear_probe(neu_knn_
     for _ in range(10):
         ema.update(weights)
     assert ema.model.weight.item() > 0.5
+
+
+def test_a_pretrained_backbone_keeps_its_statistics_unless_asked(parts, tmp_path):
+    """Its statistics were estimated where its weights learned; refitting them is an option
+    (fit_normalization=True), the default only for random-init backbones."""
+    from engine.eval.load import load_pretrained_backbone
+    from engine.schemas.pretrain import PretrainConfig
+    from engine.train.pretrain import PretrainRun
+
+    PretrainRun(PretrainConfig.model_validate({
+        "method": "mocov2", "data": {"path": str(parts / "good"), "image_size": 32},
+        "backbone": {"name": "resnet18", "small_input": False}, "heads": {"hidden_dim": 64},
+        "batch_size": 8, "steps": 1, "memory": {"size": 8},
+        "runtime": {"device": "cpu", "precision": "fp32", "checkpoint_every": 1}}),
+        tmp_path / "pretrain").run()
+    checkpoint = str(tmp_path / "pretrain" / "checkpoint.pt")
+    kept = load_pretrained_backbone(checkpoint, "cpu").backbone.network.bn1.running_mean
+    fitted = {}
+    for fit in (None, True):
+        config = AnomalyConfig(backbone={"checkpoint": checkpoint}, good=str(parts / "good"),
+                               bank_size=64, device="cpu", fit_normalization=fit)
+        train_anomaly(config, tmp_path / f"model-{fit}")
+        fitted[fit] = load_card(tmp_path / f"model-{fit}", task="anomaly").settings[
+            "normalization_fitted_layers"]
+        means = load_weights(tmp_path / f"model-{fit}")["backbone"]["network.bn1.running_mean"]
+        assert torch.equal(means, kept) == (fit is None)
+    assert fitted == {None: 0, True: 20}
