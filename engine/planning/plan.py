@@ -64,6 +64,13 @@ GLOBAL_OFF_WHY = (
     "KolektorSDD; a likely cause is that features which tell parts apart make every part "
     "PatchCore has not seen look a little anomalous")
 
+FIT_NORMALIZATION_WHY = (
+    "the random-init network measured beside the model gets its BatchNorm statistics fitted "
+    "to the good parts, which raised its anomaly AUROC from 0.71 to 0.79 on generated parts "
+    "(four seeds) and from 0.79 to 0.83 on KolektorSDD (two); the pretrained backbone keeps "
+    "the statistics it learned with, as refitting them lowered its image AUROC (0.75 to "
+    "0.65; KolektorSDD 0.83 to 0.79)")
+
 
 @dataclass(frozen=True)
 class Reason:
@@ -383,6 +390,8 @@ def _finetune(task: Task, facts: _Facts, device: str, minutes: float, say
                    f"image brightness varies by {facts.lighting_spread:.2f}: "
                    + ("each image is standardized by its own gray levels, so a darker "
                       "lighting is no anomaly" if even else "lighting is steady")))
+        say(Reason("finetune.fit_normalization", "random-init backbones only",
+                   FIT_NORMALIZATION_WHY))
         return settings.model_dump(mode="json"), min(minutes, 2.0)
     if task == "classify":
         method = "fixmatch" if minutes >= 3 else "linear"

@@ -61,6 +61,9 @@ def test_an_anomaly_plan_says_why_it_paints_no_defects(tiny_defects):
     assert "KolektorSDD" in reason(plan, "loss.defect_weight").why
     assert plan.pretrain.augment.local_crops.count == 0
     assert "KolektorSDD" in reason(plan, "augment.local_crops.count").why
+    # the pretrained backbone keeps its statistics; the random-init baseline's are fitted
+    assert plan.finetune["fit_normalization"] is None
+    assert "KolektorSDD" in reason(plan, "finetune.fit_normalization").why
 
 
 def test_only_a_local_anomaly_plan_leaves_the_global_objective_out(tiny_defects,
