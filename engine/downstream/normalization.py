@@ -35,9 +35,9 @@ def fit_batchnorm(backbone: Backbone, images: Iterable[torch.Tensor], seed: int 
     network inputs [1, C, H, W] whose sides may differ, read one at a time) and leave
     ``backbone`` in eval mode. Each image gives one random square of at most ``CROP_SIDE``;
     batches stack ``CROPS_PER_BATCH`` or so of them, cut to the batch's smallest side; the
-    statistics are the equally weighted average over batches (a lone image gives two
-    crops: training-mode BatchNorm needs more than one value per channel). Returns how
-    many layers were fitted (0 for a network without BatchNorm)."""
+    statistics are the equally weighted average over batches (a lone image goes in twice:
+    training-mode BatchNorm needs more than one value per channel). Returns how many
+    layers were fitted (0 for a network without BatchNorm)."""
     layers = batchnorm_layers(backbone)
     if not layers:
         return 0
@@ -46,7 +46,7 @@ def fit_batchnorm(backbone: Backbone, images: Iterable[torch.Tensor], seed: int 
     if not crops:
         return 0
     if len(crops) == 1:
-        crops.append(_random_square(crops[0], CROP_SIDE, generator))
+        crops.append(crops[0])
     momenta = [layer.momentum for layer in layers]
     for layer in layers:
         layer.reset_running_stats()

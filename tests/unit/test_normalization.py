@@ -49,7 +49,7 @@ def test_images_of_any_size_and_a_lone_image_fit_and_a_network_without_batchnorm
     backbone = ResNetBackbone("resnet18", in_channels=3).eval()
     sizes = [(40, 300), (500, 64), (64, 64)]  # crops are cut to the batch's smallest side
     assert fit_batchnorm(backbone, (torch.randn(1, 3, h, w) for h, w in sizes)) == 20
-    assert fit_batchnorm(backbone, [torch.randn(1, 3, 32, 32)]) == 20  # two crops of it
+    assert fit_batchnorm(backbone, [torch.randn(1, 3, 32, 32)]) == 20  # twice
     assert torch.isfinite(backbone.network.layer4[1].bn2.running_var).all()
     assert fit_batchnorm(RawPixels(1), [torch.randn(1, 1, 32, 32)]) == 0
     assert fit_batchnorm(backbone, []) == 0
