@@ -42,7 +42,9 @@ def baseline_sources(architecture: str, model: BackboneSource) -> dict[str, Back
     return {name: source for name, source in sources.items() if source != model}
 
 
-def _kept(task: str, metrics: dict[str, Any]) -> dict[str, Any]:
+def kept_figures(task: str, metrics: dict[str, Any]) -> dict[str, Any]:
+    """The figures of ``metrics`` that a model is compared on (``KEPT``; a detector's per
+    section), F1 as a number, per-class recall when there is one."""
     if task in ("detect", "segment"):
         return {section: {key: metrics[section][key] for key in KEPT_DETECTION}
                 for section in ("box", "mask") if section in metrics}
@@ -77,17 +79,17 @@ def measure_baselines(config: AnomalyConfig | ClassifyConfig | DetectConfig,
                 continue
             report = train_detector(config.model_copy(update={"backbone": source}),
                                     out / name, stage)
-            results[name] = _kept(config.task, report["metrics"])
+            results[name] = kept_figures(config.task, report["metrics"])
         elif isinstance(config, AnomalyConfig):
             report = train_anomaly(config.model_copy(update={"backbone": source,
                                                              "input_scale": None}),
                                    out / name, stage)
-            results[name] = _kept("anomaly", report["metrics"])
+            results[name] = kept_figures("anomaly", report["metrics"])
         else:
             report = train_classifier(config.model_copy(update={
                 "backbone": source, "method": "linear", "unlabeled": None,
                 "image_size": image_size or config.image_size}), out / name, stage)
-            results[name] = _kept("classify", report["metrics"])
+            results[name] = kept_figures("classify", report["metrics"])
     return results
 
 

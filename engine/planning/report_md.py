@@ -1,12 +1,14 @@
 """``report.md`` of ``hatchery run``: what the data is like, what the plan chose and why, and
-what the model measured beside a random-init network and the raw pixels."""
+what the model measured beside a random-init network and the raw pixels, and which of them
+the run delivered."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from engine.schemas.metrics import metric_value
+from engine.planning.deliver import PRETRAINED
+from engine.schemas.metrics import TASK_METRIC, metric_value
 
 # the figures a task's table shows, in order (``engine.downstream.baselines.KEPT``); dotted
 # names read into a section
@@ -14,9 +16,9 @@ FIGURES = {"anomaly": ("image_auroc", "pixel_auroc", "aupro", "f1.f1"),
            "classify": ("balanced_accuracy", "top1", "macro_f1"),
            "detect": ("box.map_50", "box.map"),
            "segment": ("mask.map_50", "mask.map", "box.map_50", "box.map")}
-ROWS = {"model": "this model (the plan's pretrained backbone)",
-        "random_init": "baseline: random-init network, same architecture",
-        "raw_pixels": "baseline: raw pixels"}
+ROWS = {PRETRAINED: "the plan's pretrained backbone",
+        "random_init": "a random-init network, same architecture",
+        "raw_pixels": "the raw pixels"}
 NO_RAW_PIXELS = ("Raw pixels cannot feed a detector (it needs a feature pyramid): its only "
                  "baseline is the random-init network.")
 
@@ -28,15 +30,20 @@ def _figure(values: dict[str, Any], name: str) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def metrics_table(task: str, metrics: dict[str, Any]) -> list[str]:
-    """Markdown rows: the model, then each baseline, on the task's figures."""
+def metrics_table(task: str, result: dict[str, Any]) -> list[str]:
+    """Markdown rows: each candidate the run measured (``engine.planning.deliver``) on the
+    task's figures, the delivered one marked."""
     figures = FIGURES[task]
     header = [name.removesuffix(".f1") for name in figures]
-    lines = ["| | " + " | ".join(header) + " |", "|---" * (len(figures) + 1) + "|"]
-    rows = {"model": metrics, **metrics.get("baselines", {})}
-    for name, values in rows.items():
-        lines.append(f"| {ROWS.get(name, name)} | "
+    lines = ["| model on | " + " | ".join(header) + " |", "|---" * (len(figures) + 1) + "|"]
+    for name, values in result["candidates"].items():
+        mark = " (**delivered**)" if name == result["delivered"] else ""
+        lines.append(f"| {ROWS.get(name, name)}{mark} | "
                      + " | ".join(_figure(values, key) for key in figures) + " |")
+    if len(result["candidates"]) > 1:
+        lines += ["", "The delivered model is the one with the best "
+                  f"{TASK_METRIC[task]} here: chosen on these parts, its figure flatters it a "
+                  "little when the candidates are close."]
     if task in ("detect", "segment"):
         lines += ["", NO_RAW_PIXELS]
     return lines
@@ -61,9 +68,9 @@ def write_report(path: Path, request: Any, analysis: dict[str, Any], plan: dict[
              "## Pretraining",
              f"- {pretrain['steps']} steps, {pretrain['images_per_second'] or 0:.0f} images/s "
              f"at the end, final loss {pretrain['loss'] or float('nan'):.3f}", "",
-             "## Metrics on the held-out parts", *metrics_table(request.task, result["metrics"]),
+             "## Metrics on the held-out parts", *metrics_table(request.task, result),
              ""]
     warnings = result.get("warnings", [])
     lines += ["## Warnings", *[f"- {w}" for w in warnings]] if warnings else \
-        ["No warnings: the model beats its baselines on its headline figure."]
+        ["No warnings: the plan's model beats its baselines on its headline figure."]
     path.write_text("\n".join(lines) + "\n")

@@ -12,7 +12,11 @@ the command runs again, and an interrupted pretraining continues from its last c
     out/data/                             the split (by group), as folders of links
                                           (detect, segment: train.json and val.json too)
     out/pretrain/                         the self-supervised run (checkpoint.pt, metrics)
-    out/model/                            the model directory, its metrics beside baselines
+    out/candidates/pretrained/            the model on the plan's backbone, and under
+                                          baselines/ the same on a random-init one and on
+                                          raw pixels (``engine.planning.deliver``)
+    out/model/                            the best of them on the held-out parts, its
+                                          metrics beside the others'
     out/report.md                         the plan's reasons, the metrics, the baselines
 """
 
@@ -33,6 +37,7 @@ from engine.analysis.report import analyze_folder, read_groups, write_groups
 from engine.data.annotations import read_annotations
 from engine.data.coco_writer import write_coco
 from engine.errors import HatcheryInputError
+from engine.planning.deliver import DONE, PRETRAINED, deliver
 from engine.planning.plan import Plan, PlanDevice, Task, make_plan
 from engine.planning.report_md import write_report
 from engine.planning.splits import VAL_FRACTION, grouped_split
@@ -40,7 +45,6 @@ from engine.schemas.detect import DetectConfig
 from engine.schemas.finetune import GOOD_CLASS, AnomalyConfig, ClassifyConfig
 from engine.schemas.pretrain import PretrainConfig
 
-DONE = ".done"
 DETECTION_TASKS = ("detect", "segment")
 Say = Callable[[str], None]
 
@@ -103,24 +107,25 @@ def run_end_to_end(request: RunRequest, say: Say = print) -> dict[str, Any]:
                   request.progress_bar)
         (pretrain_dir / DONE).write_text("")
 
-    model_dir = out / "model"
-    _stage(say, 4, "finetune", (model_dir / DONE).exists())
-    if not (model_dir / DONE).exists():
+    finetuned = out / "candidates" / PRETRAINED
+    _stage(say, 4, "finetune", (finetuned / DONE).exists())
+    if not (finetuned / DONE).exists():
         from engine.downstream.finetune import finetune
 
         config = _finetune_config(request, plan_tree["finetune"],
                                   pretrain_dir / "checkpoint.pt", data)
-        result = finetune(config, model_dir, progress=_stage_printer(say), baselines=True)
-        (model_dir / "report.json").write_text(json.dumps(result, indent=2, default=str))
-        (model_dir / DONE).write_text("")
-    result = json.loads((model_dir / "report.json").read_text())
+        result = finetune(config, finetuned, progress=_stage_printer(say), baselines=True)
+        (finetuned / "report.json").write_text(json.dumps(result, indent=2, default=str))
+        (finetuned / DONE).write_text("")
 
-    _stage(say, 5, "evaluate and report", False)
+    _stage(say, 5, "evaluate, choose and report", False)
+    model_dir = out / "model"
+    result = deliver(request.task, finetuned, model_dir)
     write_report(out / "report.md", request, analysis, plan_tree, result,
                  _pretrain_summary(pretrain_dir))
     for warning in result.get("warnings", []):
         say(f"warning: {warning}")
-    say(f"model: {model_dir}  report: {out / 'report.md'}")
+    say(f"model: {model_dir} ({result['delivered']})  report: {out / 'report.md'}")
     return result
 
 

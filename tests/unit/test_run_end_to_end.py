@@ -29,11 +29,16 @@ def test_run_classifies_a_neu_subset_and_resumes_without_redoing(neu_small, tmp_
     card = load_card(out / "model")
     assert card.task == "classify" and len(card.class_names) == 6
     report = json.loads((out / "model" / "report.json").read_text())
+    # the best of the plan's model and its baselines on the held-out parts is delivered
+    candidates = report["candidates"]
+    assert set(candidates) == {"pretrained", "random_init", "raw_pixels"}
     metrics = report["metrics"]
     assert 0 <= metrics["balanced_accuracy"] <= 1
-    assert set(metrics["baselines"]) == {"random_init", "raw_pixels"}
+    assert metrics["balanced_accuracy"] == max(c["balanced_accuracy"] for c in candidates.values())
+    assert set(metrics["baselines"]) == set(candidates) - {report["delivered"]}
     markdown = (out / "report.md").read_text()
-    assert "## The plan and why" in markdown and "baseline: raw pixels" in markdown
+    assert "## The plan and why" in markdown and "| the raw pixels" in markdown
+    assert markdown.count("(**delivered**)") == 1
 
     # the validation split holds whole groups and no training image
     train = {p.name for p in (out / "data" / "train").rglob("*.jpg")}
@@ -76,8 +81,8 @@ def test_run_detects_with_a_pretrained_backbone_beside_a_random_init_one(tmp_pat
     report = json.loads((out / "model" / "report.json").read_text())
     assert report["method"] == "semi-supervised"
     assert 0 <= report["metrics"]["box"]["map_50"] <= 1
-    assert set(report["metrics"]["baselines"]) == {"random_init"}
-    assert set(report["metrics"]["baselines"]["random_init"]["box"]) == {"map_50", "map"}
+    assert set(report["candidates"]) == {"pretrained", "random_init"}
+    assert set(report["candidates"]["random_init"]["box"]) == {"map_50", "map"}
     train = read_annotations(out / "data" / "train.json")
     val = read_annotations(out / "data" / "val.json")
     names = {image.path.name for image in train.images} | {i.path.name for i in val.images}
