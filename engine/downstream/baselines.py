@@ -27,6 +27,8 @@ from engine.schemas.pretrain import BackboneConfig
 from engine.train.progress import StageProgress
 
 RANDOM_INIT, RAW = "random_init", "raw_pixels"
+BASELINE_WORDS = {RANDOM_INIT: "a random-init network of the same architecture",
+                  RAW: "the raw pixels"}
 # the figure each task's model is compared with its baselines on
 HEADLINE = {**TASK_METRIC, "knn": "balanced_accuracy"}
 KEPT = {"anomaly": ("image_auroc", "pixel_auroc", "aupro", "f1"),
@@ -98,8 +100,6 @@ def beside_baselines(task: str, metrics: dict[str, Any],
     """Plain-words warnings: where the model does not beat a baseline on its task's
     headline figure."""
     headline = HEADLINE[task]
-    words = {RANDOM_INIT: "a random-init network of the same architecture",
-             RAW: "the raw pixels"}
     warnings: list[str] = []
     mine = metric_value(metrics, headline)
     if mine is None:
@@ -108,7 +108,7 @@ def beside_baselines(task: str, metrics: dict[str, Any],
         theirs = metric_value(figures, headline)
         if theirs is not None and mine <= theirs:
             warnings.append(
-                f"the model scores no better than {words.get(name, name)} ({headline} "
+                f"the model scores no better than {BASELINE_WORDS.get(name, name)} ({headline} "
                 f"{mine:.3f} against {theirs:.3f}): its features "
                 "have not learned what tells these parts apart yet")
     return warnings

@@ -23,14 +23,17 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from engine.downstream.baselines import HEADLINE, beside_baselines, kept_figures
+from engine.downstream.baselines import (
+    BASELINE_WORDS,
+    HEADLINE,
+    beside_baselines,
+    kept_figures,
+)
 from engine.downstream.model_dir import load_card
 from engine.schemas.metrics import metric_value
 
 PRETRAINED = "pretrained"
 DONE = ".done"
-WORDS = {"random_init": "a random-init network of the same architecture",
-         "raw_pixels": "the raw pixels"}
 
 
 def candidate_figures(task: str, report: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -75,7 +78,7 @@ def deliver(task: str, finetuned: Path, model_dir: Path) -> dict[str, Any]:
         headline = HEADLINE[task]
         mine = metric_value(candidates[PRETRAINED], headline)
         theirs = metric_value(candidates[chosen], headline)
-        words = WORDS.get(chosen, chosen)
+        words = BASELINE_WORDS.get(chosen, chosen)
         delivered = {
             "task": task, "method": card.settings.get("method"),
             "classes": card.class_names, "threshold": card.threshold,

@@ -4,18 +4,18 @@ unless a baseline measured beside it scores higher, whole directories, ties to t
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image
 
 from engine.downstream.anomaly import load_anomaly_model
 from engine.downstream.finetune import finetune
 from engine.downstream.model_dir import load_card
 from engine.planning.deliver import PRETRAINED, choose, deliver
 from engine.schemas.finetune import AnomalyConfig
-from tests.unit.test_downstream import texture, with_spot
+from tests.unit.test_downstream import write_parts
 
 
 def test_the_highest_headline_figure_wins_and_ties_go_to_the_plan():
@@ -34,15 +34,7 @@ def test_the_highest_headline_figure_wins_and_ties_go_to_the_plan():
 def finetuned(tmp_path_factory) -> Path:
     """An anomaly model finetune wrote with its baselines, as hatchery run's candidates: the
     plan's model here on a random-init network, so its one baseline is the raw pixels."""
-    root = tmp_path_factory.mktemp("deliver")
-    for name in ("good", "val_good", "val_defect"):
-        (root / name).mkdir()
-    for index in range(6):
-        Image.fromarray(texture(index)).save(root / "good" / f"g{index}.png")
-    for index in range(3):
-        Image.fromarray(texture(100 + index)).save(root / "val_good" / f"v{index}.png")
-        spotted, _ = with_spot(texture(200 + index), index)
-        Image.fromarray(spotted).save(root / "val_defect" / f"d{index}.png")
+    root = write_parts(tmp_path_factory.mktemp("deliver"), good=6, val=3)
     config = AnomalyConfig(backbone={"architecture": "resnet18"}, good=str(root / "good"),
                            val_good=str(root / "val_good"),
                            val_defect=str(root / "val_defect"), bank_size=128, device="cpu")
@@ -54,8 +46,6 @@ def finetuned(tmp_path_factory) -> Path:
 
 def _with_plan_scoring(finetuned: Path, image_auroc: float, folder: Path) -> Path:
     """A copy of the candidates whose plan's model reads ``image_auroc``."""
-    import shutil
-
     copy = folder / "candidates" / PRETRAINED
     shutil.copytree(finetuned, copy)
     report = json.loads((copy / "report.json").read_text())

@@ -46,20 +46,25 @@ def with_spot(image: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return out, mask
 
 
-@pytest.fixture(scope="module")
-def parts(tmp_path_factory) -> Path:
-    """good/ (12), val_good/ (4), val_defect/ (4) with masks/ (PNG) of generated parts."""
-    root = tmp_path_factory.mktemp("parts")
+def write_parts(root: Path, good: int = 12, val: int = 4) -> Path:
+    """``root`` with good/ (``good``), val_good/ and val_defect/ (``val`` each) and masks/
+    (PNG) of generated parts."""
     for name in ("good", "val_good", "val_defect", "masks"):
         (root / name).mkdir()
-    for index in range(12):
+    for index in range(good):
         Image.fromarray(texture(index)).save(root / "good" / f"g{index}.png")
-    for index in range(4):
+    for index in range(val):
         Image.fromarray(texture(100 + index)).save(root / "val_good" / f"v{index}.png")
         spotted, mask = with_spot(texture(200 + index), index)
         Image.fromarray(spotted).save(root / "val_defect" / f"d{index}.png")
         Image.fromarray(mask).save(root / "masks" / f"d{index}.png")
     return root
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory) -> Path:
+    """good/ (12), val_good/ (4), val_defect/ (4) with masks/ (PNG) of generated parts."""
+    return write_parts(tmp_path_factory.mktemp("parts"))
 
 
 def test_patchcore_finds_planted_pits_and_its_directory_loads_back(parts, tmp_path):
