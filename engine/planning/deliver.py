@@ -39,8 +39,8 @@ DONE = ".done"
 def candidate_figures(task: str, report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The kept figures of every candidate by name: the plan's model first, then its
     baselines (none when the run had nothing to validate on)."""
-    metrics = {key: value for key, value in report["metrics"].items() if key != "baselines"}
-    return {PRETRAINED: kept_figures(task, metrics), **report["metrics"].get("baselines", {})}
+    return {PRETRAINED: kept_figures(task, report["metrics"]),
+            **report["metrics"].get("baselines", {})}
 
 
 def choose(task: str, candidates: dict[str, dict[str, Any]]) -> str:

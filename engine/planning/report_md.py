@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from engine.downstream.baselines import BASELINE_WORDS
 from engine.planning.deliver import PRETRAINED
 from engine.schemas.metrics import TASK_METRIC, metric_value
 
@@ -16,9 +17,7 @@ FIGURES = {"anomaly": ("image_auroc", "pixel_auroc", "aupro", "f1.f1"),
            "classify": ("balanced_accuracy", "top1", "macro_f1"),
            "detect": ("box.map_50", "box.map"),
            "segment": ("mask.map_50", "mask.map", "box.map_50", "box.map")}
-ROWS = {PRETRAINED: "the plan's pretrained backbone",
-        "random_init": "a random-init network, same architecture",
-        "raw_pixels": "the raw pixels"}
+ROWS = {PRETRAINED: "the plan's pretrained backbone", **BASELINE_WORDS}
 NO_RAW_PIXELS = ("Raw pixels cannot feed a detector (it needs a feature pyramid): its only "
                  "baseline is the random-init network.")
 
