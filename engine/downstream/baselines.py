@@ -35,6 +35,8 @@ KEPT = {"anomaly": ("image_auroc", "pixel_auroc", "aupro", "f1"),
         "classify": ("balanced_accuracy", "top1", "macro_f1")}
 # a detector's figures per section (box; mask for a segmenter)
 KEPT_DETECTION = ("map_50", "map")
+# what a model costs to use (engine.downstream.serving_cost), kept beside its figures
+SERVING_COST = ("latency_ms", "model_bytes")
 
 
 def baseline_sources(architecture: str, model: BackboneSource) -> dict[str, BackboneSource]:
@@ -46,11 +48,13 @@ def baseline_sources(architecture: str, model: BackboneSource) -> dict[str, Back
 
 def kept_figures(task: str, metrics: dict[str, Any]) -> dict[str, Any]:
     """The figures of ``metrics`` that a model is compared on (``KEPT``; a detector's per
-    section), F1 as a number, per-class recall when there is one."""
+    section), F1 as a number, per-class recall when there is one, and its serving cost
+    when measured."""
+    cost = {key: metrics[key] for key in SERVING_COST if key in metrics}
     if task in ("detect", "segment"):
-        return {section: {key: metrics[section][key] for key in KEPT_DETECTION}
-                for section in ("box", "mask") if section in metrics}
-    kept = {key: metrics[key] for key in KEPT[task] if key in metrics}
+        return {**{section: {key: metrics[section][key] for key in KEPT_DETECTION}
+                   for section in ("box", "mask") if section in metrics}, **cost}
+    kept = {key: metrics[key] for key in (*KEPT[task], *SERVING_COST) if key in metrics}
     if isinstance(kept.get("f1"), dict):  # anomaly: F1 at the threshold, with its counts
         kept["f1"] = kept["f1"]["f1"]
     if "per_class" in metrics:

@@ -22,8 +22,8 @@ def finetune(config: AnomalyConfig | ClassifyConfig | DetectConfig, out: str | P
     """Train, measure and write the model directory ``out``; returns the report. With
     ``baselines`` and validation images, the metrics also hold ``baselines`` (the same model
     on a random-init backbone and, but for a detector, on raw pixels, written under
-    ``out/baselines/``); ``warnings`` says in plain words where it does not beat them. A
-    detector's baseline trains as long as the model did."""
+    ``out/baselines/``, each with its serving cost); ``warnings`` says in plain words where
+    it does not beat them. A detector's baseline trains as long as the model did."""
     if isinstance(config, DetectConfig):
         from engine.downstream.detect import train_detector
 
@@ -36,12 +36,15 @@ def finetune(config: AnomalyConfig | ClassifyConfig | DetectConfig, out: str | P
         from engine.downstream.classify import train_classifier
 
         task, report = "classify", train_classifier(config, out, progress)
-    report["metrics"].update(serving_cost(out, _images_of(config), config.device))
+    images = _images_of(config)
+    report["metrics"].update(serving_cost(out, images, config.device))
     warnings = [report["metrics"]["warning"]] if "warning" in report["metrics"] else []
     if baselines and config_validates(config):
         card = load_card(out)
         measured = measure_baselines(config, card.backbone["name"], Path(out) / "baselines",
                                      card.preprocessing.image_size, progress)
+        for name, figures in measured.items():
+            figures.update(serving_cost(Path(out) / "baselines" / name, images, config.device))
         warnings += beside_baselines(task, report["metrics"], measured)
         report["metrics"]["baselines"] = measured
     report["warnings"] = warnings

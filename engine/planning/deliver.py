@@ -26,6 +26,7 @@ from typing import Any
 from engine.downstream.baselines import (
     BASELINE_WORDS,
     HEADLINE,
+    SERVING_COST,
     beside_baselines,
     kept_figures,
 )
@@ -41,6 +42,11 @@ def candidate_figures(task: str, report: dict[str, Any]) -> dict[str, dict[str, 
     baselines (none when the run had nothing to validate on)."""
     return {PRETRAINED: kept_figures(task, report["metrics"]),
             **report["metrics"].get("baselines", {})}
+
+
+def serving_cost_of(figures: dict[str, Any]) -> dict[str, Any]:
+    """A candidate's serving cost (latency, weights size) out of its kept figures."""
+    return {key: figures[key] for key in SERVING_COST if key in figures}
 
 
 def choose(task: str, candidates: dict[str, dict[str, Any]]) -> str:
@@ -82,7 +88,8 @@ def deliver(task: str, finetuned: Path, model_dir: Path) -> dict[str, Any]:
         delivered = {
             "task": task, "method": card.settings.get("method"),
             "classes": card.class_names, "threshold": card.threshold,
-            "metrics": {**card.metrics, "baselines": others},
+            "metrics": {**card.metrics, **serving_cost_of(candidates[chosen]),
+                        "baselines": others},
             "warnings": [
                 f"the plan's pretrained backbone scored below {words} on the held-out parts "
                 f"({headline} {mine:.3f} against {theirs:.3f}), so the delivered model is "

@@ -63,6 +63,10 @@ def test_a_baseline_that_beats_the_plan_is_delivered_whole(finetuned, tmp_path):
     assert set(delivered["candidates"]) == {PRETRAINED, "raw_pixels"}
     assert delivered["metrics"]["baselines"] == {PRETRAINED: delivered["candidates"][PRETRAINED]}
     assert delivered["metrics"]["image_auroc"] == load_card(raw_pixels).metrics["image_auroc"]
+    # what the delivered model costs to use is its own, not the plan's
+    assert delivered["metrics"]["model_bytes"] == (raw_pixels / "weights.pt").stat().st_size
+    assert delivered["metrics"]["latency_ms"] == delivered["candidates"]["raw_pixels"][
+        "latency_ms"] > 0
     assert "scored below the raw pixels" in delivered["warnings"][0]
     assert "image_auroc 0.100 against" in delivered["warnings"][0]
     # the raw-pixel model, weights and heat maps, nothing of the plan's
