@@ -87,6 +87,7 @@ def config_for(args: argparse.Namespace, folders: dict[str, Path], contender: st
         "train": str(folders["all_boxes" if contender == "all_boxes" else "few_boxes"]),
         "val": str(folders["test"]), "image_size": args.image_size, "steps": steps,
         "batch_size": args.batch_size, "unlabeled_batch_size": args.batch_size,
+        "rois_per_image": args.rois_per_image,
         "device": args.device, "seed": args.seed}
     if contender == "semi":
         fields["unlabeled"] = str(folders["unlabeled"])
@@ -139,6 +140,10 @@ def main() -> None:
     parser.add_argument("--per-class", type=int, help="NEU-DET images per class at most")
     parser.add_argument("--image-size", type=int, help="shorter side (default: native 200)")
     parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--rois-per-image", type=int,
+                        default=DetectConfig.model_fields["rois_per_image"].default,
+                        help="proposals sampled per image for the RoI heads (on a CPU the "
+                             "box head's cost is about proportional to it)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", nargs="+", choices=CONTENDERS, help="contenders to run")

@@ -8,7 +8,9 @@ cosine decay. With unlabeled images it is Unbiased Teacher (Liu et al. 2021):
 
 1. burn-in: the first ``burn_in`` share of the steps learns from the labels alone;
 2. the teacher starts as a copy of the student and follows it as an EMA (its BatchNorm
-   statistics too: it only ever runs in eval mode);
+   statistics too: it only ever runs in eval mode), at decay ``ema`` or lower on a short
+   run (``teacher_decay``): the teacher is the model kept, and on a run of a few hundred
+   steps a decay of 0.999 would keep it mostly the burn-in copy;
 3. each later step, the teacher detects objects on weakly augmented (flipped) unlabeled
    images; those scoring >= ``confidence`` are pseudo-labels (their masks, for segment) for
    the student on a strong view of the same images (photometric changes, cut-outs). Only the
@@ -57,6 +59,8 @@ from engine.train.progress import StageProgress
 UNSUPERVISED_LOSSES = ("loss_objectness", "loss_classifier", "loss_mask")
 GRADIENT_CLIP = 10.0
 WARMUP_START = 0.001  # the learning rate's first factor, rising linearly to 1
+# by the last step the burn-in copy weighs at most e^-TEACHER_FORGETS in the teacher
+TEACHER_FORGETS = 5.0
 MAX_ASPECT = 4.0  # the longer side may be at most this many times the shorter
 
 
@@ -153,6 +157,13 @@ def learning_rate(config: DetectConfig, step: int) -> float:
     return config.learning_rate * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def teacher_decay(config: DetectConfig, teacher_steps: int) -> float:
+    """The teacher's EMA decay over ``teacher_steps`` updates: ``config.ema``, lowered so
+    that the copy it starts from weighs at most e^-``TEACHER_FORGETS`` at the end
+    ((1 - x/n)^n < e^-x). Unbiased Teacher's 0.9996 was set for 180,000 steps."""
+    return min(config.ema, max(0.0, 1 - TEACHER_FORGETS / max(1, teacher_steps)))
+
+
 def _train(model: GeneralizedRCNN, config: DetectConfig, batches: Batches,
            progress: StageProgress) -> tuple[nn.Module, dict[str, float]]:
     """The kept model (teacher or student, eval mode) and the last step's losses."""
@@ -162,6 +173,7 @@ def _train(model: GeneralizedRCNN, config: DetectConfig, batches: Batches,
     semi = batches.unlabeled is not None
     burn_in = round(config.burn_in * config.steps) if semi else config.steps
     teacher: Teacher | None = None
+    decay = teacher_decay(config, config.steps - burn_in)
     masks = config.task == "segment"
     last: dict[str, float] = {}
     for step in range(config.steps):
@@ -190,7 +202,7 @@ def _train(model: GeneralizedRCNN, config: DetectConfig, batches: Batches,
         torch.nn.utils.clip_grad_norm_(parameters, GRADIENT_CLIP)
         optimizer.step()
         if teacher is not None:
-            teacher.update(model, config.ema)
+            teacher.update(model, decay)
         progress("train", step + 1, config.steps)
     return (teacher.model if teacher is not None else model.eval()), last
 

@@ -29,7 +29,8 @@ class DetectSettings(StrictModel):
     Images are resized so their shorter side is ``image_size`` network pixels (``None``: the
     typical shorter side of the training images, their native scale). With unlabeled images
     the training is Unbiased Teacher (Liu et al. 2021): ``burn_in`` of the steps on the
-    labels alone, then a teacher (an EMA of the student, decay ``ema``) labels weakly
+    labels alone, then a teacher (an EMA of the student, decay ``ema`` or lower on a run too
+    short for it to forget its start) labels weakly
     augmented unlabeled images where it is confident (score >= ``confidence``), and the
     student learns those pseudo-labels from strongly augmented views, weighted by
     ``unlabeled_weight``. Predictions below ``score_threshold`` are left out."""

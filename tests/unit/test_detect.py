@@ -6,6 +6,7 @@ back and predicts, and the CLI."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,14 @@ from engine.backbones.swin import SwinBackbone
 from engine.backbones.vit import VIT_ARCHITECTURES, VisionTransformer
 from engine.cli import main
 from engine.data.annotations import AnnotationError, read_annotations
-from engine.downstream.detect import Teacher, input_size, learning_rate, train_detector
+from engine.downstream.detect import (
+    TEACHER_FORGETS,
+    Teacher,
+    input_size,
+    learning_rate,
+    teacher_decay,
+    train_detector,
+)
 from engine.downstream.detection_metrics import detection_metrics
 from engine.downstream.detection_model import (
     PyramidBackbone,
@@ -205,6 +213,14 @@ def test_the_teacher_follows_the_student_with_its_statistics():
     teacher.update(student, decay=0.75)
     assert torch.allclose(teacher.model[0].weight, before + 0.5)
     assert torch.allclose(teacher.model[1].running_mean, torch.ones(2))
+
+
+def test_the_teacher_forgets_its_burn_in_copy_on_a_short_run():
+    config = tiny(train="t", val="v", ema=0.999)
+    short = teacher_decay(config, 200)
+    assert short < 0.999 and short ** 200 < math.exp(-TEACHER_FORGETS) < 0.999 ** 200
+    assert teacher_decay(config, 1_000_000) == 0.999  # a long run keeps the asked decay
+    assert teacher_decay(config, 1) == 0.0  # one update: the student itself
 
 
 def test_schedule_and_input_size(parts):
