@@ -297,7 +297,7 @@ def train_detector(config: DetectConfig, out: str | Path,
     min_size, max_size = input_size(train, config.image_size)
     model = build_detector(sourced.backbone, len(train.class_names), masks, mean, std,
                            min_size, max_size, config.norm, config.rois_per_image,
-                           config.max_detections).to(device)
+                           config.max_detections, config.proposals).to(device)
 
     unlabeled = None
     if config.unlabeled is not None:
@@ -319,7 +319,7 @@ def train_detector(config: DetectConfig, out: str | Path,
         data_fingerprint=fingerprint(sources, Path(os.path.commonpath(sources))),
         metrics=metrics, class_names=train.class_names, threshold=config.score_threshold,
         settings={"max_size": max_size, "norm": config.norm,
-                  "max_detections": config.max_detections,
+                  "max_detections": config.max_detections, "proposals": config.proposals,
                   "method": "semi-supervised" if unlabeled is not None else "supervised",
                   "pretrained": sourced.pretrained, "annotation_format": train.format,
                   "labeled_images": len(train.images), "labeled_objects": train.objects,

@@ -49,6 +49,9 @@ ANCHOR_PER_STRIDE = 8  # anchor side / level stride, as torchvision's FPN (32 at
 ASPECT_RATIOS = (0.5, 1.0, 2.0)
 PROBE_SIZE = 64  # input side used once to learn the backbone's strides and widths
 MASK_THRESHOLD = 0.5
+# torchvision's region proposals per image at inference, and what cards without a
+# ``proposals`` setting (written before it existed) were measured with
+TORCHVISION_PROPOSALS = 1000
 NormLayer = Callable[[int], nn.Module]
 
 
@@ -158,12 +161,14 @@ class PyramidBackbone(nn.Module):
 
 def build_detector(backbone: Backbone, num_classes: int, masks: bool, mean: list[float],
                    std: list[float], min_size: int, max_size: int, norm: str,
-                   rois_per_image: int = 512, max_detections: int = 100) -> GeneralizedRCNN:
+                   rois_per_image: int = 512, max_detections: int = 100,
+                   proposals: int = TORCHVISION_PROPOSALS) -> GeneralizedRCNN:
     """Faster R-CNN (``masks=False``) or Mask R-CNN on ``backbone`` for ``num_classes``
     object classes. Images (float [C, H, W] in [0, 1]) are normalized by ``mean``/``std``
     and resized so the shorter side is ``min_size`` and the longer at most ``max_size``.
     ``rois_per_image``: proposals sampled per image to train the RoI heads;
-    ``max_detections``: objects found per image at most."""
+    ``max_detections``: objects found per image at most; ``proposals``: region proposals
+    per image the box head scores at inference (its cost is about proportional to them)."""
     layer = norm_layer(norm)
     if norm == "group":
         batchnorm_to_groupnorm(backbone)
@@ -175,7 +180,9 @@ def build_detector(backbone: Backbone, num_classes: int, masks: bool, mean: list
         "image_mean": list(mean), "image_std": list(std), "rpn_anchor_generator": anchors,
         "box_roi_pool": MultiScaleRoIAlign(body.level_names, 7, 2),
         "box_batch_size_per_image": rois_per_image,
-        "box_detections_per_img": max_detections}
+        "box_detections_per_img": max_detections,
+        "rpn_pre_nms_top_n_test": max(proposals, TORCHVISION_PROPOSALS),
+        "rpn_post_nms_top_n_test": proposals}
     if not masks:
         return FasterRCNN(body, **common)
     return MaskRCNN(body, mask_roi_pool=MultiScaleRoIAlign(body.level_names, 14, 2),
@@ -190,7 +197,8 @@ def detector_of_card(card: ModelCard) -> GeneralizedRCNN:
     return build_detector(backbone, len(card.class_names), card.task == "segment", prep.mean,
                           prep.std, prep.image_size, card.settings["max_size"],
                           card.settings["norm"],
-                          max_detections=card.settings["max_detections"])
+                          max_detections=card.settings["max_detections"],
+                          proposals=card.settings.get("proposals", TORCHVISION_PROPOSALS))
 
 
 def load_detector(directory: str | Path, device: torch.device

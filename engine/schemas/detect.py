@@ -51,6 +51,9 @@ class DetectSettings(StrictModel):
     unlabeled_weight: Float = Field(2.0, ge=0, le=100)
     score_threshold: Float = Field(0.5, ge=0, le=1)
     max_detections: Int = Field(100, ge=1, le=1000)  # objects per image at most
+    # region proposals per image scored at inference (and by the teacher): on NEU-DET 300
+    # found what torchvision's 1,000 find (mAP50 0.402 against 0.401) in half the time
+    proposals: Int = Field(300, ge=1, le=4000)
     device: Device = "auto"
     seed: Int = Field(0, ge=0, le=MAX_SEED)
 

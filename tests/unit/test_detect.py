@@ -34,6 +34,7 @@ from engine.downstream.detection_metrics import detection_metrics
 from engine.downstream.detection_model import (
     PyramidBackbone,
     batchnorm_to_groupnorm,
+    detector_of_card,
     load_detector,
     predict_objects,
 )
@@ -264,6 +265,11 @@ def test_supervised_detection_writes_a_model_that_loads_and_predicts(parts, tmp_
     assert card.class_names == ["bar", "spot"] and card.preprocessing.image_size == SIZE
     assert card.backbone["name"] == "resnet18" and card.metrics == report["metrics"]
     model, card = load_detector(tmp_path / "model", torch.device("cpu"))
+    # the inference settings it was measured with come back with it
+    assert model.rpn.post_nms_top_n() == card.settings["proposals"] == 300
+    older = load_card(tmp_path / "model")
+    del older.settings["proposals"]  # a card written before the setting: torchvision's
+    assert detector_of_card(older).eval().rpn.post_nms_top_n() == 1000
     card.threshold = 0.0  # an untrained model's scores are low: show every box
     image = torch.from_numpy(part(7)[0])[None]
     found = predict_objects(model, card, image, torch.device("cpu"))
