@@ -46,15 +46,21 @@ def baseline_sources(architecture: str, model: BackboneSource) -> dict[str, Back
     return {name: source for name, source in sources.items() if source != model}
 
 
+def serving_cost_of(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The serving cost (``SERVING_COST``: latency, weights size) among ``metrics``."""
+    return {key: metrics[key] for key in SERVING_COST if key in metrics}
+
+
 def kept_figures(task: str, metrics: dict[str, Any]) -> dict[str, Any]:
     """The figures of ``metrics`` that a model is compared on (``KEPT``; a detector's per
     section), F1 as a number, per-class recall when there is one, and its serving cost
     when measured."""
-    cost = {key: metrics[key] for key in SERVING_COST if key in metrics}
     if task in ("detect", "segment"):
         return {**{section: {key: metrics[section][key] for key in KEPT_DETECTION}
-                   for section in ("box", "mask") if section in metrics}, **cost}
-    kept = {key: metrics[key] for key in (*KEPT[task], *SERVING_COST) if key in metrics}
+                   for section in ("box", "mask") if section in metrics},
+                **serving_cost_of(metrics)}
+    kept = {**{key: metrics[key] for key in KEPT[task] if key in metrics},
+            **serving_cost_of(metrics)}
     if isinstance(kept.get("f1"), dict):  # anomaly: F1 at the threshold, with its counts
         kept["f1"] = kept["f1"]["f1"]
     if "per_class" in metrics:

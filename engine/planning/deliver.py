@@ -26,9 +26,9 @@ from typing import Any
 from engine.downstream.baselines import (
     BASELINE_WORDS,
     HEADLINE,
-    SERVING_COST,
     beside_baselines,
     kept_figures,
+    serving_cost_of,
 )
 from engine.downstream.model_dir import load_card
 from engine.schemas.metrics import metric_value
@@ -42,11 +42,6 @@ def candidate_figures(task: str, report: dict[str, Any]) -> dict[str, dict[str, 
     baselines (none when the run had nothing to validate on)."""
     return {PRETRAINED: kept_figures(task, report["metrics"]),
             **report["metrics"].get("baselines", {})}
-
-
-def serving_cost_of(figures: dict[str, Any]) -> dict[str, Any]:
-    """A candidate's serving cost (latency, weights size) out of its kept figures."""
-    return {key: figures[key] for key in SERVING_COST if key in figures}
 
 
 def choose(task: str, candidates: dict[str, dict[str, Any]]) -> str:
