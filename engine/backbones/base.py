@@ -24,6 +24,7 @@ class Backbone(nn.Module):
     that need local evidence (patch-level anomaly scores, detection, segmentation)."""
 
     feature_dim: int
+    stage_count: int  # how many maps ``feature_maps`` returns
 
     def feature_maps(self, x: torch.Tensor) -> list[FeatureMap]:
         """x: [N, C, H, W] -> the stages' maps, shallow to deep."""

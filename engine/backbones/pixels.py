@@ -22,6 +22,8 @@ WINDOW = 8  # the patch descriptor's side
 
 
 class RawPixels(Backbone):
+    stage_count = 2
+
     def __init__(self, in_channels: int) -> None:
         super().__init__()
         self.in_channels = in_channels

@@ -27,6 +27,8 @@ class ResNetBackbone(Backbone):
     the first stage instead of 16x16.
     """
 
+    stage_count = 4
+
     def __init__(self, name: str, in_channels: int = 3, small_input: bool = False) -> None:
         super().__init__()
         network = getattr(torchvision.models, name)(weights=None)

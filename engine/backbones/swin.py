@@ -19,6 +19,8 @@ class SwinBackbone(Backbone):
     ``freeze_patch_embed`` keeps the patch projection at its random initialization.
     """
 
+    stage_count = 4
+
     def __init__(
         self,
         in_channels: int = 3,
@@ -53,9 +55,15 @@ class SwinBackbone(Backbone):
     def feature_maps(self, x: torch.Tensor) -> list[FeatureMap]:
         """The four stages' outputs [N, 96 .. 768, H/s, W/s]; strides p, 2p, 4p, 8p for
         patch size p."""
-        maps = []
+        return self.shallow_maps(x, self.stage_count)
+
+    def shallow_maps(self, x: torch.Tensor, depth: int) -> list[FeatureMap]:
+        """The first ``depth`` stages' outputs; the deeper ones are not computed."""
+        maps: list[FeatureMap] = []
         stride = self.patch_size
         for index, layer in enumerate(self.network.features):
+            if len(maps) == depth:
+                break
             x = layer(x)  # NHWC
             if index % 2 == 1:  # a stage's blocks (even indices embed or merge patches)
                 maps.append(FeatureMap(x.permute(0, 3, 1, 2), stride))

@@ -170,6 +170,8 @@ class VisionTransformer(Backbone):
     and bias at their random initialization. The conv stem removes one block (depth - 1).
     """
 
+    stage_count = 2  # the middle block's tokens and the last's
+
     def __init__(
         self,
         architecture: ViTArchitecture,

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.backbones import Backbone
+from engine.backbones.base import FeatureMap
 from engine.data.augment import gaussian_blur, normalize
 
 PROJECTION_DIM = 128  # Johnson-Lindenstrauss projection for the coreset's distances
@@ -36,14 +37,16 @@ class PatchFeatures(nn.Module):
         self.backbone = backbone
         self.neighbourhood = neighbourhood
 
-    @staticmethod
-    def middle(maps: list) -> list:
-        start = max(0, len(maps) // 2 - 1)
-        return maps[start:start + 2]
-
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
-        """-> (features [N, D, h, w], stride of the grid in input pixels)."""
-        chosen = self.middle(self.backbone.feature_maps(x))
+        """-> (features [N, D, h, w], stride of the grid in input pixels). The stages
+        deeper than the two middle ones are not computed (a ResNet's layer4: about a
+        quarter of its work)."""
+        first = max(0, self.backbone.stage_count // 2 - 1)
+        return self.combine(self.backbone.shallow_maps(x, first + 2)[first:])
+
+    def combine(self, chosen: list[FeatureMap]) -> tuple[torch.Tensor, int]:
+        """Two stages' maps, shallow first -> (their neighbourhood averages on the shallower
+        grid, concatenated [N, D, h, w], that grid's stride)."""
         size = chosen[0].values.shape[-2:]
         parts = []
         for feature_map in chosen:

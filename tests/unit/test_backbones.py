@@ -204,3 +204,25 @@ def test_unresolved_config_is_an_error():
         build_backbone(BackboneConfig(name="resnet18"), in_channels=3)
     with pytest.raises(ValueError, match="resolve_pretrain_config"):
         build_backbone(BackboneConfig(name="vit_small", small_input=True), in_channels=3)
+
+
+@pytest.mark.parametrize(("name", "size"),
+                         [("resnet18", 32), ("vit_small", 16), ("swin_tiny", 32), ("pixels", 32)])
+def test_shallow_maps_are_the_first_stages_of_feature_maps(name, size):
+    """PatchCore and the synthetic defects stop early; what they get must be what the whole
+    pass gives, and ``stage_count`` must say how many maps that is."""
+    from engine.backbones.pixels import RawPixels
+    from engine.schemas.recipes import STAGE_COUNTS
+
+    backbone = RawPixels(3) if name == "pixels" else build_backbone(resolved(name), 3)
+    backbone.eval()
+    if name != "pixels":
+        assert backbone.stage_count == STAGE_COUNTS[BACKBONE_SPECS[name].family]
+    with torch.no_grad():
+        full = backbone.feature_maps(images(3, size))
+        assert len(full) == backbone.stage_count
+        for depth in range(1, backbone.stage_count + 1):
+            shallow = backbone.shallow_maps(images(3, size), depth)
+            assert [m.stride for m in shallow] == [m.stride for m in full[:depth]]
+            for ours, theirs in zip(shallow, full[:depth], strict=True):
+                torch.testing.assert_close(ours.values, theirs.values)
