@@ -7,6 +7,7 @@ import torchvision
 from torch import nn
 
 from engine.backbones.base import Backbone, FeatureMap
+from engine.schemas.recipes import STAGE_COUNTS
 
 
 def _stem_convolution(in_channels: int, out_channels: int, small_input: bool) -> nn.Conv2d:
@@ -27,7 +28,7 @@ class ResNetBackbone(Backbone):
     the first stage instead of 16x16.
     """
 
-    stage_count = 4
+    stage_count = STAGE_COUNTS["resnet"]
 
     def __init__(self, name: str, in_channels: int = 3, small_input: bool = False) -> None:
         super().__init__()

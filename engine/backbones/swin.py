@@ -7,6 +7,7 @@ from torch import nn
 from torchvision.models.swin_transformer import SwinTransformer
 
 from engine.backbones.base import Backbone, FeatureMap
+from engine.schemas.recipes import STAGE_COUNTS
 
 
 class SwinBackbone(Backbone):
@@ -19,7 +20,7 @@ class SwinBackbone(Backbone):
     ``freeze_patch_embed`` keeps the patch projection at its random initialization.
     """
 
-    stage_count = 4
+    stage_count = STAGE_COUNTS["swin"]
 
     def __init__(
         self,

@@ -30,6 +30,7 @@ from torchvision.ops import StochasticDepth
 
 from engine.backbones.base import Backbone, FeatureMap
 from engine.schemas.pretrain import Stem
+from engine.schemas.recipes import STAGE_COUNTS
 
 LAYER_NORM_EPS = 1e-6
 
@@ -170,7 +171,7 @@ class VisionTransformer(Backbone):
     and bias at their random initialization. The conv stem removes one block (depth - 1).
     """
 
-    stage_count = 2  # the middle block's tokens and the last's
+    stage_count = STAGE_COUNTS["vit"]  # the middle block's tokens and the last's
 
     def __init__(
         self,
