@@ -47,7 +47,7 @@ from engine.analysis.report import analyze_folder, write_groups
 from engine.downstream.anomaly import train_anomaly
 from engine.downstream.classify import train_classifier
 from engine.planning.plan import PRETRAIN_SHARE, make_plan
-from engine.schemas.finetune import AnomalyConfig, ClassifyConfig
+from engine.schemas.finetune import AnomalyConfig, AnomalySettings, ClassifyConfig
 from engine.schemas.pretrain import PretrainConfig
 from engine.train.pretrain import PretrainRun
 
@@ -301,8 +301,11 @@ def main() -> None:
                          help="pretraining crop sides in native pixels")
     anomaly.add_argument("--input-scale", type=float, default=1.0,
                          help="the baselines' input scale (the pretrained one's: its own)")
-    anomaly.add_argument("--bank-size", type=int, default=8192)
-    anomaly.add_argument("--patches-per-image", type=int, default=512)
+    # the defaults a user of `hatchery finetune anomaly` gets, read from the schema
+    anomaly.add_argument("--bank-size", type=int,
+                         default=AnomalySettings.model_fields["bank_size"].default)
+    anomaly.add_argument("--patches-per-image", type=int,
+                         default=AnomalySettings.model_fields["patches_per_image"].default)
     anomaly.add_argument("--fit-normalization", action=argparse.BooleanOptionalAction,
                          help="re-estimate every contender's BatchNorm statistics on the "
                               "good parts first, or no contender's (default: a random-init "

@@ -27,7 +27,8 @@ def add_commands(commands: argparse._SubParsersAction, parser_class: type) -> No
                          help="network pixels per image pixel (default: the backbone's)")
     anomaly.add_argument("--tile", type=int, help="tile side in network pixels (1024)")
     anomaly.add_argument("--bank-size", type=int, help="memory bank patches at most (8192)")
-    anomaly.add_argument("--patches-per-image", type=int)
+    anomaly.add_argument("--patches-per-image", type=int,
+                         help="good patches drawn per image before the coreset (512)")
     anomaly.add_argument("--fit-normalization", action=argparse.BooleanOptionalAction,
                          help="re-estimate the backbone's BatchNorm statistics on the good "
                               "parts first (default: a random-init backbone's only)")

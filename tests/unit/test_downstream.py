@@ -130,6 +130,19 @@ def test_tiles_cover_an_image_once_and_the_coreset_spreads_out():
     assert {int(i) // 50 for i in chosen} == {0, 1}
 
 
+def test_each_coreset_patch_is_the_farthest_from_those_kept_before_it():
+    features = torch.randn(300, 16)
+    chosen = greedy_coreset(features, 40, seed=3)
+    # the same random projection the coreset measures distances in (16 dims: kept whole)
+    projection = torch.randn(16, 16, generator=torch.Generator().manual_seed(3))
+    projected = features @ projection
+    assert len(set(chosen.tolist())) == 40
+    for index in range(1, 40):
+        nearest_kept = torch.cdist(projected, projected[chosen[:index]]).min(dim=1).values
+        assert nearest_kept[chosen[index]] == pytest.approx(float(nearest_kept.max()),
+                                                            rel=1e-4)
+
+
 @pytest.mark.parametrize("method", ["linear", "supervised", "fixmatch"])
 def test_classifiers_train_and_report(neu_knn_split, tmp_path, method):
     train, test = neu_knn_split
