@@ -130,7 +130,7 @@ def greedy_coreset(features: torch.Tensor, size: int, seed: int = 0) -> torch.Te
 
     The projection is kept column-major ([128, N]): each step's distances are then one
     row vector times that matrix, which reads it in long contiguous runs; the row-major
-    matrix-vector product was about 2.5x slower on a CPU (bench/coreset.py)."""
+    matrix-vector product was 2.6x slower on a CPU (bench/coreset.py)."""
     count = features.shape[0]
     if size >= count:
         return torch.arange(count)
