@@ -14,11 +14,11 @@ differently (float sums in another order may break a near tie the other way).
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import torch
 
+from bench.peer_timing import print_medians
 from engine.downstream.patchcore import PROJECTION_DIM, greedy_coreset
 
 
@@ -64,10 +64,7 @@ def main() -> None:
     differ = len(set(before.tolist()) ^ set(now.tolist())) // 2
     print(f"pool {pool.shape[0]:,} x {args.dims}, bank {args.bank:,}, "
           f"{torch.get_num_threads()} threads, median of {args.rounds} rounds")
-    for name, values in timings.items():
-        print(f"  {name:>20}: {statistics.median(values):7.1f} s")
-    ratio = statistics.median(timings["row-major (before)"]) / statistics.median(
-        timings["column-major (now)"])
+    ratio = print_medians(timings, "row-major (before)", "column-major (now)")
     print(f"  speed-up {ratio:.2f}x; kept patches chosen differently: {differ} of {args.bank}")
 
 

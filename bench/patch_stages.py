@@ -12,12 +12,12 @@ alternating, in one process, checks that the features are the same, and prints t
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from pathlib import Path
 
 import torch
 
+from bench.peer_timing import print_medians
 from engine.backbones import Backbone
 from engine.backbones.resnet import ResNetBackbone
 from engine.data.decode import decode_image
@@ -65,11 +65,7 @@ def main() -> None:
     size = "x".join(str(side) for side in images[0].shape[-2:])
     print(f"{args.backbone}, {len(images)} KolektorSDD images of about {size} px, "
           f"{torch.get_num_threads()} threads, median of {args.rounds} rounds")
-    for name, values in timings.items():
-        median = statistics.median(values)
-        print(f"  {name:>20}: {median:6.2f} s  ({len(images) / median:5.2f} images/s)")
-    ratio = statistics.median(timings["whole network"]) / statistics.median(
-        timings["middle stages only"])
+    ratio = print_medians(timings, "whole network", "middle stages only", len(images))
     print(f"  speed-up {ratio:.2f}x; features identical: {same}")
 
 
