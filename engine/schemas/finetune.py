@@ -52,8 +52,9 @@ class AnomalySettings(StrictModel):
     input_scale: Float | None = Field(None, gt=0, le=4)
     tile: Int = Field(1024, ge=64, le=4096)
     # patches kept per good image before the coreset (a random draw), and the coreset's size
-    # at most. 512 is what docs/benchmarks.md measured: 2048 cost the coreset 4x the time
-    # for no better figures on two data sets (session 29's entry)
+    # at most. 512 is what docs/benchmarks.md measured: 2048 cost the coreset 4x the time on
+    # KolektorSDD for lower figures there and +2 image AUROC on one generated seed (session
+    # 29's entry)
     patches_per_image: Int = Field(512, ge=16, le=1_000_000)
     bank_size: Int = Field(8192, ge=16, le=1_000_000)
     neighbourhood: Int = Field(3, ge=1, le=9)
