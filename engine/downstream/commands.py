@@ -10,10 +10,13 @@ import json
 import sys
 from typing import Any
 
+from engine.schemas.finetune import AnomalySettings
+
 DEVICES = ("auto", "cpu", "cuda")
 
 
 def add_commands(commands: argparse._SubParsersAction, parser_class: type) -> None:
+    anomaly_defaults = AnomalySettings()
     finetune = commands.add_parser("finetune", help="train a defect model on a backbone")
     tasks = finetune.add_subparsers(dest="task", required=True, parser_class=parser_class)
 
@@ -25,10 +28,13 @@ def add_commands(commands: argparse._SubParsersAction, parser_class: type) -> No
     anomaly.add_argument("--masks", help="defect masks of --val-defect (PNG or YOLO .txt)")
     anomaly.add_argument("--input-scale", type=float,
                          help="network pixels per image pixel (default: the backbone's)")
-    anomaly.add_argument("--tile", type=int, help="tile side in network pixels (1024)")
-    anomaly.add_argument("--bank-size", type=int, help="memory bank patches at most (8192)")
+    anomaly.add_argument("--tile", type=int,
+                         help=f"tile side in network pixels ({anomaly_defaults.tile})")
+    anomaly.add_argument("--bank-size", type=int,
+                         help=f"memory bank patches at most ({anomaly_defaults.bank_size})")
     anomaly.add_argument("--patches-per-image", type=int,
-                         help="good patches drawn per image before the coreset (512)")
+                         help="good patches drawn per image before the coreset "
+                              f"({anomaly_defaults.patches_per_image})")
     anomaly.add_argument("--fit-normalization", action=argparse.BooleanOptionalAction,
                          help="re-estimate the backbone's BatchNorm statistics on the good "
                               "parts first (default: a random-init backbone's only)")
