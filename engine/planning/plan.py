@@ -51,6 +51,15 @@ PRETRAIN_SHARE: dict[str, float] = {"classify": 0.75, "anomaly": 0.8, "detect": 
                                     "segment": 0.5}
 # A small data set is seen at most this many times: past it, more steps memorize images.
 MAX_EPOCHS = 400
+# A good-only anomaly plan's local objective stops after this many views (150 steps of 64):
+# trained longer, it lowered PatchCore's image AUROC on both data sets measured
+# (docs/benchmarks.md section 8, session 24).
+ANOMALY_VIEWS = 150 * 64
+ANOMALY_STEPS_WHY = (
+    "the local objective trained longer lowered good-only anomaly AUROC: on generated "
+    "parts 0.71 after 150 steps of 64 views against 0.59 after 900 (two pretraining "
+    "seeds), on KolektorSDD 0.83 against 0.76 after 1,348 (one seed); so the run stops "
+    "after the 9,600 views measured best and leaves the rest of the budget unspent")
 MEMORY_SIZE = 4096
 # Detector images per second (Faster R-CNN, ResNet-18 FPN, ~512 px), for its step count.
 DETECTOR_THROUGHPUT: dict[str, float] = {"cpu": 1.5, "cuda": 40.0}
@@ -63,6 +72,14 @@ GLOBAL_OFF_WHY = (
     "generated parts (means of four pretraining seeds) and from 0.73 to 0.83 on "
     "KolektorSDD; a likely cause is that features which tell parts apart make every part "
     "PatchCore has not seen look a little anomalous")
+
+# Why a classify plan cuts its views as fractions of the image (docs/benchmarks.md section 8,
+# session 30).
+CLASSIFY_CROP_WHY = (
+    "a classifier reads each whole image resized to {size} px, so the views are cut at the "
+    "scale it reads; native-resolution crops taught features at another scale (NEU-DET at "
+    "10 labels per class, linear probe at equal minutes: 0.729 with native crops, 0.758 with "
+    "these, means of two seeds)")
 
 FIT_NORMALIZATION_WHY = (
     "the random-init network measured beside the model gets its BatchNorm statistics fitted "
@@ -166,7 +183,7 @@ def make_plan(analysis: dict[str, Any], task: Task, budget_minutes: float = 20.0
 
     defect_px = facts.defect_px if facts.defect_px is not None else ASSUMED_DEFECT_PX
     local = facts.defect_fraction is None or facts.defect_fraction < LOCAL_DEFECT_FRACTION
-    crop = _crop(facts, image_size, defect_px, say)
+    crop = _crop(task, facts, image_size, defect_px, say)
     dense_weight = 1.0 if local else 0.0
     dense_stage = _dense_stage(image_size)
     if local:
@@ -227,7 +244,11 @@ def make_plan(analysis: dict[str, Any], task: Task, budget_minutes: float = 20.0
     pretrain_minutes = budget_minutes * PRETRAIN_SHARE[task]
     steps = max(1, int(pretrain_minutes * 60 * speed / batch))
     epochs_cap = max(1, MAX_EPOCHS * facts.images // batch)
-    if steps > epochs_cap:
+    local_only_cap = max(1, ANOMALY_VIEWS // batch) if global_weight == 0 else None
+    if local_only_cap is not None and local_only_cap < min(steps, epochs_cap):
+        say(Reason("steps", local_only_cap, ANOMALY_STEPS_WHY))
+        steps = local_only_cap
+    elif steps > epochs_cap:
         say(Reason("steps", epochs_cap,
                    f"{facts.images} images: {MAX_EPOCHS} passes over them are enough; more "
                    "steps would memorize the images, so the run ends early"))
@@ -274,9 +295,15 @@ def _multiple_of_16(side: int) -> int:
     return max(32, side // 16 * 16)
 
 
-def _crop(facts: _Facts, image_size: int, defect_px: float, say) -> dict[str, Any]:
+def _crop(task: Task, facts: _Facts, image_size: int, defect_px: float, say
+          ) -> dict[str, Any]:
     """Crop sides in native pixels so the smallest defects stay ``MIN_DEFECT_NETWORK_PX``
-    across in the view; fractions of the image when even the whole image keeps them so."""
+    across in the view; fractions of the image when even the whole image keeps them so, or
+    when a classifier reads whole images (it sees them at that scale, whatever the defects)."""
+    if task == "classify":
+        say(Reason("augment.crop", "20-100% of the image", CLASSIFY_CROP_WHY.format(
+            size=image_size)))
+        return {"unit": "fraction", "scale": [0.2, 1.0]}
     largest = image_size * defect_px / MIN_DEFECT_NETWORK_PX
     known = "labeled" if facts.defect_px is not None else "assumed"
     if largest >= facts.short_side:

@@ -48,6 +48,16 @@ def test_tiny_defects_get_the_local_objective_and_native_resolution_crops(tiny_d
     assert "native resolution" in reason(plan, "augment.crop").why
 
 
+def test_a_classifier_gets_views_at_the_scale_it_reads_whatever_the_defects(tiny_defects):
+    plan = make_plan(tiny_defects, "classify", budget_minutes=10, device="cpu")
+    crop = plan.pretrain.augment.crop
+    assert crop.unit == "fraction" and crop.scale == (0.2, 1.0)
+    why = reason(plan, "augment.crop").why
+    assert f"resized to {plan.pretrain.data.image_size} px" in why and "NEU-DET" in why
+    # the detectors read near native resolution: their views stay native crops
+    assert make_plan(tiny_defects, "detect", 10, "cpu").pretrain.augment.crop.unit == "pixels"
+
+
 def test_large_defects_keep_the_global_objective_and_whole_image_crops(large_defects):
     plan = make_plan(large_defects, "anomaly", budget_minutes=10, device="cpu")
     assert plan.pretrain.loss.dense_weight == 0
@@ -108,18 +118,31 @@ def test_rotations_follow_the_texture(tiny_defects):
 
 
 def test_thirty_images_against_thirty_thousand(tiny_defects):
-    few = make_plan(tiny_defects, "anomaly", budget_minutes=20, device="cpu")
+    few = make_plan(tiny_defects, "classify", budget_minutes=20, device="cpu")
     assert tiny_defects["images"] == 30
     assert few.pretrain.batch_size == 16 and few.pretrain.memory.size <= 30
     assert "passes over them are enough" in reason(few, "steps").why
     many_analysis = copy.deepcopy(tiny_defects)
     many_analysis["images"] = 30_000
-    many = make_plan(many_analysis, "anomaly", budget_minutes=20, device="cpu")
+    many = make_plan(many_analysis, "classify", budget_minutes=20, device="cpu")
     assert many.pretrain.batch_size == 64 and many.pretrain.memory.size == 4096
     assert "of the budget" in reason(many, "steps").why
     assert many.pretrain.steps > few.pretrain.steps
     # the budget is kept: the estimate fits in it
     assert many.estimate["total_minutes"] <= 20 + 1e-6
+
+
+def test_a_local_only_anomaly_plan_stops_after_the_views_measured_best(tiny_defects):
+    many_analysis = copy.deepcopy(tiny_defects)
+    many_analysis["images"] = 30_000
+    short = make_plan(many_analysis, "anomaly", budget_minutes=10, device="cpu")
+    long = make_plan(many_analysis, "anomaly", budget_minutes=60, device="cpu")
+    assert short.pretrain.steps == long.pretrain.steps == 150  # 9,600 views of 64
+    assert "KolektorSDD" in reason(long, "steps").why
+    assert long.estimate["pretrain_minutes"] < 0.8 * 60 / 4
+    # a budget too small for the cap keeps the budget's count
+    tight = make_plan(many_analysis, "anomaly", budget_minutes=0.5, device="cpu")
+    assert tight.pretrain.steps < 150 and "of the budget" in reason(tight, "steps").why
 
 
 def test_the_gpu_plan_is_larger_and_says_gpu_hours(tiny_defects):
