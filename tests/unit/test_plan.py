@@ -139,6 +139,7 @@ def test_a_local_only_anomaly_plan_stops_after_the_views_measured_best(tiny_defe
     long = make_plan(many_analysis, "anomaly", budget_minutes=60, device="cpu")
     assert short.pretrain.steps == long.pretrain.steps == 150  # 9,600 views of 64
     assert "KolektorSDD" in reason(long, "steps").why
+    # a quarter of the 48 minutes (80% of 60) it would have spent at most
     assert long.estimate["pretrain_minutes"] < 0.8 * 60 / 4
     # a budget too small for the cap keeps the budget's count
     tight = make_plan(many_analysis, "anomaly", budget_minutes=0.5, device="cpu")
