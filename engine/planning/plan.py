@@ -300,16 +300,13 @@ def _crop(task: Task, facts: _Facts, image_size: int, defect_px: float, say
     """Crop sides in native pixels so the smallest defects stay ``MIN_DEFECT_NETWORK_PX``
     across in the view; fractions of the image when even the whole image keeps them so, or
     when a classifier reads whole images (it sees them at that scale, whatever the defects)."""
-    if task == "classify":
-        say(Reason("augment.crop", "20-100% of the image", CLASSIFY_CROP_WHY.format(
-            size=image_size)))
-        return {"unit": "fraction", "scale": [0.2, 1.0]}
     largest = image_size * defect_px / MIN_DEFECT_NETWORK_PX
     known = "labeled" if facts.defect_px is not None else "assumed"
-    if largest >= facts.short_side:
-        say(Reason("augment.crop", "20-100% of the image",
-                   f"even the whole image resized to {image_size} px keeps the {known} "
-                   f"smallest defects ({defect_px:g} px) {MIN_DEFECT_NETWORK_PX:g} px across"))
+    if task == "classify" or largest >= facts.short_side:
+        why = (CLASSIFY_CROP_WHY.format(size=image_size) if task == "classify" else
+               f"even the whole image resized to {image_size} px keeps the {known} "
+               f"smallest defects ({defect_px:g} px) {MIN_DEFECT_NETWORK_PX:g} px across")
+        say(Reason("augment.crop", "20-100% of the image", why))
         return {"unit": "fraction", "scale": [0.2, 1.0]}
     high = max(float(image_size), largest)
     low = max(image_size * 0.75, high / 2)
