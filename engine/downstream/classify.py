@@ -8,8 +8,10 @@ on the pretrained backbone. ``hatchery finetune classify`` calls ``train_classif
   on the labels alone with weak augmentation — the baseline that shows what pretraining buys.
 - ``fixmatch`` (Sohn et al. 2020): the pretrained backbone and a head, trained on the labels
   (class-balanced batches, weak augmentation) plus the unlabeled images: the model's
-  prediction on a weak view, where confident (>= ``confidence``), is the target for a
-  strong view of the same image. The weights kept are an EMA of the trained ones.
+  prediction on a weak view, where confident (above its class's FlexMatch bar, which rises
+  to ``confidence`` as the class is learned, ``engine.downstream.thresholds``; with
+  ``thresholds`` ``fixed``, >= ``confidence``), is the target for a strong view of the same
+  image. The weights kept are an EMA of the trained ones.
 
 Every image is resized whole to the input size (its crop is random in training).
 """
@@ -47,6 +49,7 @@ from engine.downstream.model_dir import (
     load_weights,
     save_model,
 )
+from engine.downstream.thresholds import PseudoLabelThresholds
 from engine.eval.labeled import scan_class_folders
 from engine.eval.metrics import classification_metrics
 from engine.schemas.finetune import BackboneSource, ClassifyConfig
@@ -241,6 +244,9 @@ def _train(classifier: Classifier, config: ClassifyConfig, labeled: PreparedImag
     ema = _EMA(classifier, config.ema)
     generator = torch.Generator().manual_seed(config.seed)
     weights = _class_weights(labeled.labels, len(labeled.class_names)).to(device)
+    thresholds = PseudoLabelThresholds(config.thresholds, config.confidence,
+                                       len(unlabeled) if unlabeled is not None else 0,
+                                       len(labeled.class_names), device)
     for step in range(config.steps):
         for group in optimizer.param_groups:
             group["lr"] = group["scale"] * config.learning_rate * math.cos(
@@ -251,8 +257,8 @@ def _train(classifier: Classifier, config: ClassifyConfig, labeled: PreparedImag
         if unlabeled is not None:
             picked = torch.randint(len(unlabeled), (config.batch_size
                                                     * config.unlabeled_ratio,),
-                                   generator=generator).tolist()
-            inputs += list(views.pair(unlabeled, picked, device))
+                                   generator=generator)
+            inputs += list(views.pair(unlabeled, picked.tolist(), device))
         logits = classifier(torch.cat(inputs))  # one pass: BatchNorm sees all of them
         labeled_logits = logits[:config.batch_size]
         targets = labeled.labels[chosen].to(device)
@@ -261,7 +267,7 @@ def _train(classifier: Classifier, config: ClassifyConfig, labeled: PreparedImag
             weak, strong = logits[config.batch_size:].chunk(2)
             probabilities = weak.detach().softmax(dim=1)
             confidence, pseudo = probabilities.max(dim=1)
-            mask = (confidence >= config.confidence).float()
+            mask = thresholds.mask(confidence, pseudo, picked.to(device))
             unlabeled_loss = (F.cross_entropy(strong, pseudo, reduction="none") * mask).mean()
             loss = loss + config.unlabeled_weight * unlabeled_loss
         optimizer.zero_grad(set_to_none=True)

@@ -143,13 +143,15 @@ def test_each_coreset_patch_is_the_farthest_from_those_kept_before_it():
                                                             rel=1e-4)
 
 
-@pytest.mark.parametrize("method", ["linear", "supervised", "fixmatch"])
-def test_classifiers_train_and_report(neu_knn_split, tmp_path, method):
+@pytest.mark.parametrize(("method", "thresholds"), [
+    ("linear", "fixed"), ("supervised", "fixed"), ("fixmatch", "fixed"),
+    ("fixmatch", "flexible")])
+def test_classifiers_train_and_report(neu_knn_split, tmp_path, method, thresholds):
     train, test = neu_knn_split
     config = ClassifyConfig(backbone={"architecture": "resnet18"}, method=method,
                             labeled=str(train), unlabeled=str(test), val=str(test),
                             image_size=32, steps=2, batch_size=6, unlabeled_ratio=1,
-                            device="cpu")
+                            thresholds=thresholds, device="cpu")
     report = train_classifier(config, tmp_path / "model")
     metrics = report["metrics"]
     assert len(metrics["confusion_matrix"]) == 6 and metrics["val_images"] == 24
