@@ -40,7 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.budget import steps_for
+from bench.budget import Recipe, steps_for_each
 from bench.neu_split import make_splits
 from bench.parts import PartsSpec, generate
 from engine.analysis.report import analyze_folder, write_groups
@@ -102,7 +102,6 @@ def generated(out: Path, seed: int = 0) -> dict[str, Path]:
 
 
 # ------------------------------------------------------------------------------ pretraining
-Recipe = Callable[[int], PretrainConfig]  # steps -> the config of that many steps
 RUNTIME = {"log_every": 10, "checkpoint_every": 100_000}
 
 
@@ -144,11 +143,8 @@ def planned_recipe(images: Path, task: str, minutes: float, masks: Path | None =
         {**tree, "steps": steps, "runtime": {**tree["runtime"], **RUNTIME}})
 
 
-def pretrain(recipe: Recipe, name: str, out: Path, minutes: float,
-             steps: int | None = None) -> Path:
-    """``recipe`` for ``steps``, or about ``minutes`` (steps from a throughput probe) when
-    None; the checkpoint."""
-    steps = steps or steps_for(minutes, recipe)
+def pretrain(recipe: Recipe, name: str, out: Path, steps: int) -> Path:
+    """``recipe`` for ``steps``; the checkpoint."""
     started = time.perf_counter()
     config = recipe(steps)
     result = PretrainRun(config, out).run()
@@ -161,6 +157,17 @@ def pretrain(recipe: Recipe, name: str, out: Path, minutes: float,
           "view_overlap": config.augment.view_overlap,
           "exclude_own_keys": config.memory.exclude_own_keys})
     return out / "checkpoint.pt"
+
+
+def pretrain_all(recipes: dict[str, Recipe], out: Path, minutes: float,
+                 steps: int | None = None) -> dict[str, Path]:
+    """Each recipe for ``steps``, or for about ``minutes`` each (step counts from probes of
+    all of them, timed in alternating rounds) when None -> name: checkpoint."""
+    counts = ({name: steps for name in recipes} if steps
+              else steps_for_each(minutes, recipes))
+    emit({"bench": "downstream", "budget_minutes": minutes, "steps": counts})
+    return {name: pretrain(recipe, name, out / name, counts[name])
+            for name, recipe in recipes.items()}
 
 
 def recipes_for(names: list[str], images: Path, task: str, minutes: float,
@@ -185,9 +192,8 @@ def run_anomaly(args: argparse.Namespace) -> None:
         recipes = recipes_for([r for r in args.recipes if not args.only or r in args.only],
                               folders["unlabeled"], "anomaly", args.pretrain_minutes, crop,
                               args.image_size, planned_override=args.planned_override)
-        for name, recipe in recipes.items():
-            checkpoints[name] = pretrain(recipe, name, args.out / name, args.pretrain_minutes,
-                                         args.pretrain_steps)
+        checkpoints.update(pretrain_all(recipes, args.out, args.pretrain_minutes,
+                                        args.pretrain_steps))
     contenders: dict[str, dict[str, Any]] = {
         "raw_pixels": {"architecture": "raw_pixels"},
         "random": {"architecture": "resnet18"},
@@ -238,9 +244,8 @@ def run_classify(args: argparse.Namespace) -> None:
         recipes = recipes_for(args.recipes, splits / "all", "classify", args.pretrain_minutes,
                               {"unit": "fraction", "scale": [0.2, 1.0]}, args.image_size,
                               planned_override=args.planned_override)
-        for name, recipe in recipes.items():
-            checkpoints[name] = pretrain(recipe, name, args.out / name, args.pretrain_minutes,
-                                         args.pretrain_steps)
+        checkpoints.update(pretrain_all(recipes, args.out, args.pretrain_minutes,
+                                        args.pretrain_steps))
     for per_class in args.labels_per_class:
         labeled = neu_few_labels(splits, args.out / f"labeled_{per_class}", per_class,
                                  args.seed)
@@ -257,7 +262,8 @@ def run_classify(args: argparse.Namespace) -> None:
             config = ClassifyConfig(backbone=backbone, method=method, labeled=str(labeled),
                                     unlabeled=str(unlabeled) if method == "fixmatch" else None,
                                     val=str(splits / "test"), image_size=args.image_size,
-                                    steps=args.steps, device=args.device, seed=args.seed)
+                                    steps=args.steps, device=args.device, seed=args.seed,
+                                    **args.classify_override)
             started = time.perf_counter()
             report = train_classifier(config, args.out / "models" / f"{name}_{per_class}")
             metrics = report["metrics"]
@@ -313,6 +319,9 @@ def main() -> None:
     classify = tasks.choices["classify"]
     classify.add_argument("--labels-per-class", type=int, nargs="+", default=[5, 10, 20])
     classify.add_argument("--steps", type=int, default=300)
+    classify.add_argument("--classify-override", type=json.loads, default={},
+                          help="JSON of classifier settings (an ablation), e.g. "
+                               "'{\"thresholds\": \"flexible\"}'")
     args = parser.parse_args()
     if args.out.exists() and args.checkpoint is None:
         shutil.rmtree(args.out)
