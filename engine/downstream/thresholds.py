@@ -18,11 +18,9 @@ so a class few images are confidently predicted as gets a lower bar, and every b
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 
-ThresholdKind = Literal["fixed", "flexible"]
+from engine.schemas.finetune import ThresholdKind
 
 
 class PseudoLabelThresholds:

@@ -90,6 +90,7 @@ class AnomalyConfig(AnomalySettings):
 
 
 ClassifyMethod = Literal["linear", "supervised", "fixmatch"]
+ThresholdKind = Literal["fixed", "flexible"]  # FixMatch's pseudo-label bars
 
 
 class ClassifySettings(StrictModel):
@@ -110,7 +111,7 @@ class ClassifySettings(StrictModel):
     # flexible: FlexMatch's per-class bars, up to ``confidence`` (NEU-DET at 10 labels per
     # class, two seeds: +1.5 and +2.8 balanced accuracy; docs/benchmarks.md, session 31);
     # fixed: one bar, ``confidence``
-    thresholds: Literal["fixed", "flexible"] = "flexible"
+    thresholds: ThresholdKind = "flexible"
     unlabeled_weight: Float = Field(1.0, ge=0, le=100)
     learning_rate: Float = Field(0.03, gt=0, le=10)
     weight_decay: Float = Field(5e-4, ge=0, le=1)
