@@ -109,7 +109,7 @@ class ClassifySettings(StrictModel):
     unlabeled_ratio: Int = Field(4, ge=1, le=16)  # FixMatch's mu
     confidence: Float = Field(0.95, ge=0, le=1)
     # flexible: FlexMatch's per-class bars, up to ``confidence`` (NEU-DET at 10 labels per
-    # class, two seeds: +1.5 and +2.8 balanced accuracy; docs/benchmarks.md, session 31);
+    # class, three seeds: +1.5, +2.8, +3.0 balanced accuracy; docs/benchmarks.md, session 31);
     # fixed: one bar, ``confidence``
     thresholds: ThresholdKind = "flexible"
     unlabeled_weight: Float = Field(1.0, ge=0, le=100)
