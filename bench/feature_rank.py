@@ -25,7 +25,8 @@ from engine.downstream.model_dir import load_weights
 
 def spectrum(features: torch.Tensor) -> dict[str, float]:
     """features [N, D] -> effective rank, top-1 and top-10 variance shares, mean variance."""
-    centered = features.float() - features.float().mean(dim=0)
+    values = features.float()
+    centered = values - values.mean(dim=0)
     singular = torch.linalg.svdvals(centered)
     shares = singular.pow(2) / singular.pow(2).sum()
     entropy = -(shares * shares.clamp_min(1e-12).log()).sum()

@@ -48,8 +48,10 @@ class PseudoLabelThresholds:
              ) -> torch.Tensor:
         """confidence [B] (highest class probability of each weak view), pseudo [B] (that
         class), indices [B] (the images' positions in the unlabeled set) -> float mask [B]
-        of the pseudo-labels to learn from; then records the confident predictions."""
+        of the pseudo-labels to learn from; then, for flexible bars, records the confident
+        predictions."""
         mask = (confidence >= self.class_thresholds()[pseudo]).float()
-        confident = confidence >= self.confidence
-        self.latest[indices[confident]] = pseudo[confident]
+        if self.kind == "flexible":
+            confident = confidence >= self.confidence
+            self.latest[indices[confident]] = pseudo[confident]
         return mask
