@@ -37,6 +37,11 @@ DENSE_COST = 1.14
 # The network input side: what the device affords per image.
 BASE_IMAGE_SIZE: dict[str, int] = {"cpu": 64, "cuda": 128}
 BATCH_SIZE: dict[str, int] = {"cpu": 64, "cuda": 256}
+# FixMatch's views per second (labeled, weak and strong, forward and backward) against
+# pretraining's images per second on the same device: 600 steps of 288 views in 16 minutes
+# against 300 steps of 128 images in 4.5 on 2 CPU cores (docs/benchmarks.md, session 32).
+FIXMATCH_SPEED_RATIO = 1.25
+FEW_FIXMATCH_STEPS = 100  # fewer than this fit in the budget: a linear probe instead
 # A defect must stay this many network pixels across after resizing, or the features
 # cannot see it (PatchCore's middle stages look at 8-16 px cells).
 MIN_DEFECT_NETWORK_PX = 4.0
@@ -47,7 +52,9 @@ ASSUMED_DEFECT_PX = 8.0
 # the plan adds the local objective.
 LOCAL_DEFECT_FRACTION = 0.15
 # The share of the budget pretraining gets; the downstream model and its evaluation the rest.
-PRETRAIN_SHARE: dict[str, float] = {"classify": 0.75, "anomaly": 0.8, "detect": 0.5,
+# A classify plan gives FixMatch the other half: its steps lifted NEU-DET more than
+# pretraining minutes did (docs/benchmarks.md, sessions 31 and 32).
+PRETRAIN_SHARE: dict[str, float] = {"classify": 0.5, "anomaly": 0.8, "detect": 0.5,
                                     "segment": 0.5}
 # A small data set is seen at most this many times: past it, more steps memorize images.
 MAX_EPOCHS = 400
@@ -239,8 +246,9 @@ def make_plan(analysis: dict[str, Any], task: Task, budget_minutes: float = 20.0
                "with another; KolektorSDD 0.767 -> 0.739), so the published recipe stays"))
 
     measured = throughput is not None
-    speed = (throughput if measured else NOMINAL_THROUGHPUT[device]) \
-        * (REFERENCE_SIZE / image_size) ** 2 / (DENSE_COST if local else 1.0)
+    plain_speed = (throughput if measured else NOMINAL_THROUGHPUT[device]) \
+        * (REFERENCE_SIZE / image_size) ** 2  # images/s without the local objective
+    speed = plain_speed / (DENSE_COST if local else 1.0)
     pretrain_minutes = budget_minutes * PRETRAIN_SHARE[task]
     steps = max(1, int(pretrain_minutes * 60 * speed / batch))
     epochs_cap = max(1, MAX_EPOCHS * facts.images // batch)
@@ -280,7 +288,8 @@ def make_plan(analysis: dict[str, Any], task: Task, budget_minutes: float = 20.0
                    "loss.global_weight"))
 
     finetune, finetune_minutes = _finetune(task, facts, device,
-                                           budget_minutes - pretrain_minutes, say)
+                                           budget_minutes - pretrain_minutes, say,
+                                           plain_speed * FIXMATCH_SPEED_RATIO)
     pretrain_real = steps * batch / speed / 60
     total = pretrain_real + finetune_minutes
     estimate = {"pretrain_minutes": round(pretrain_real, 2),
@@ -405,9 +414,37 @@ def _batch(images: int, device: str) -> int:
     return min(BATCH_SIZE[device], largest)
 
 
-def _finetune(task: Task, facts: _Facts, device: str, minutes: float, say
-              ) -> tuple[dict[str, Any], float]:
-    """The downstream settings and their estimated minutes."""
+def _classify_settings(device: str, minutes: float, fixmatch_speed: float, say
+                       ) -> tuple[dict[str, Any], float]:
+    """FixMatch for as many steps as fit in ``minutes`` (at most its default), or a linear
+    probe when too few do; the settings and their estimated minutes."""
+    default = ClassifySettings(device=device)
+    views_per_step = default.batch_size * (1 + 2 * default.unlabeled_ratio)
+    fitting = int(minutes * 60 * fixmatch_speed / views_per_step)
+    if fitting < FEW_FIXMATCH_STEPS:
+        say(Reason("finetune.method", "linear",
+                   f"FixMatch would fit only {fitting} steps in the {minutes:.1f} minutes "
+                   "left: a linear probe on frozen features takes seconds"))
+        return ClassifySettings(method="linear", device=device).model_dump(mode="json"), \
+            min(minutes, 1.0)
+    steps = min(default.steps, fitting)
+    say(Reason("finetune.method", "fixmatch",
+               "FixMatch learns from the unlabeled images too, starting from a linear "
+               "probe's head (LP-FT)"))
+    say(Reason("finetune.steps", steps,
+               f"{default.steps} steps measured best on NEU-DET (0.85 balanced accuracy at "
+               "10 labels per class against 0.79 after 300)" + (
+                   "" if steps == default.steps else
+                   f"; {steps} fit in the {minutes:.1f} minutes left at about "
+                   f"{fixmatch_speed:.0f} views/s")))
+    settings = ClassifySettings(method="fixmatch", steps=steps, device=device)
+    return settings.model_dump(mode="json"), steps * views_per_step / fixmatch_speed / 60
+
+
+def _finetune(task: Task, facts: _Facts, device: str, minutes: float, say,
+              fixmatch_speed: float) -> tuple[dict[str, Any], float]:
+    """The downstream settings and their estimated minutes; ``fixmatch_speed``: FixMatch's
+    views per second at the plan's input size."""
     if task == "anomaly":
         even = facts.lighting_spread > 0.03
         settings = AnomalySettings(even_lighting=even, device=device)
@@ -419,14 +456,7 @@ def _finetune(task: Task, facts: _Facts, device: str, minutes: float, say
                    FIT_NORMALIZATION_WHY))
         return settings.model_dump(mode="json"), min(minutes, 2.0)
     if task == "classify":
-        method = "fixmatch" if minutes >= 3 else "linear"
-        settings = ClassifySettings(method=method, device=device)
-        say(Reason("finetune.method", method,
-                   "FixMatch learns from the unlabeled images too, starting from a linear "
-                   "probe's head (LP-FT)" if method == "fixmatch" else
-                   "too little time left for FixMatch: a linear probe on frozen features "
-                   "takes seconds"))
-        return settings.model_dump(mode="json"), minutes
+        return _classify_settings(device, minutes, fixmatch_speed, say)
     image_side = min(facts.short_side, 512 if device == "cpu" else 1024)
     # half the rest: the same detector on a random-init backbone, as many steps, is the
     # baseline `hatchery run` reports beside it

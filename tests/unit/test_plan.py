@@ -13,7 +13,8 @@ from PIL import Image
 from bench.parts import PartsSpec, generate
 from engine.analysis.report import analyze_folder
 from engine.cli import main
-from engine.planning.plan import make_plan
+from engine.planning.plan import FIXMATCH_SPEED_RATIO, make_plan
+from engine.schemas.finetune import ClassifySettings
 from engine.schemas.pretrain import PretrainConfig
 
 
@@ -130,6 +131,27 @@ def test_thirty_images_against_thirty_thousand(tiny_defects):
     assert many.pretrain.steps > few.pretrain.steps
     # the budget is kept: the estimate fits in it
     assert many.estimate["total_minutes"] <= 20 + 1e-6
+
+
+def test_fixmatch_gets_the_steps_that_fit_in_its_half_of_the_budget(tiny_defects):
+    settings = ClassifySettings()
+    views_per_step = settings.batch_size * (1 + 2 * settings.unlabeled_ratio)
+    for budget in (20, 60):
+        plan = make_plan(tiny_defects, "classify", budget_minutes=budget, device="cpu",
+                         throughput=100.0)
+        assert plan.finetune["method"] == "fixmatch"
+        speed = 100.0 * FIXMATCH_SPEED_RATIO * (64 / plan.pretrain.data.image_size) ** 2
+        fitting = int(budget / 2 * 60 * speed / views_per_step)
+        assert plan.finetune["steps"] == min(settings.steps, fitting)
+        assert plan.estimate["finetune_minutes"] == pytest.approx(
+            plan.finetune["steps"] * views_per_step / speed / 60, abs=0.01)
+        assert plan.estimate["total_minutes"] <= budget + 1e-6
+    assert "fit in the 10.0 minutes" in reason(
+        make_plan(tiny_defects, "classify", 20, "cpu", throughput=100.0), "finetune.steps").why
+    # too little time for FixMatch to learn: a linear probe, said so
+    short = make_plan(tiny_defects, "classify", budget_minutes=2, device="cpu")
+    assert short.finetune["method"] == "linear"
+    assert "linear probe" in reason(short, "finetune.method").why
 
 
 def test_a_local_only_anomaly_plan_stops_after_the_views_measured_best(tiny_defects):
