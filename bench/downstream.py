@@ -47,7 +47,12 @@ from engine.analysis.report import analyze_folder, write_groups
 from engine.downstream.anomaly import train_anomaly
 from engine.downstream.classify import train_classifier
 from engine.planning.plan import PRETRAIN_SHARE, make_plan
-from engine.schemas.finetune import AnomalyConfig, AnomalySettings, ClassifyConfig
+from engine.schemas.finetune import (
+    AnomalyConfig,
+    AnomalySettings,
+    ClassifyConfig,
+    ClassifySettings,
+)
 from engine.schemas.pretrain import PretrainConfig
 from engine.train.pretrain import PretrainRun
 
@@ -318,7 +323,10 @@ def main() -> None:
                               "network's only, as hatchery finetune anomaly does)")
     classify = tasks.choices["classify"]
     classify.add_argument("--labels-per-class", type=int, nargs="+", default=[5, 10, 20])
-    classify.add_argument("--steps", type=int, default=300)
+    classify.add_argument("--steps", type=int,
+                          default=ClassifySettings.model_fields["steps"].default,
+                          help="steps of each trained classifier (default: what "
+                               "hatchery finetune classify runs)")
     classify.add_argument("--classify-override", type=json.loads, default={},
                           help="JSON of classifier settings (an ablation), e.g. "
                                "'{\"thresholds\": \"flexible\"}'")
