@@ -3,6 +3,7 @@
     python -m bench.downstream anomaly --dataset kolektorsdd --pretrain-minutes 10
     python -m bench.downstream anomaly --dataset generated --pretrain-minutes 10
     python -m bench.downstream classify --labels-per-class 5 10 20 --pretrain-minutes 20
+    python -m bench.downstream classify --dataset parts --labels-per-class 10
 
 Pretraining recipes (``--recipes``), each for ``--pretrain-minutes`` on the data set's
 unlabeled images (the step count from a throughput probe, so every recipe gets the same
@@ -20,10 +21,17 @@ one physical part together:
 - generated (bench/parts.py): 48 parts x 3 lightings; 70% of the good parts train, the
   other good parts and every defective part are measured.
 
-classify (NEU-DET, six texture classes): per class, ``n`` labeled images of a fixed train
-pool, the rest of the pool unlabeled, a fixed test set of 30%. Contenders: ``supervised``
-(random init, labels only), ``linear_<recipe>`` and ``fixmatch_<recipe>`` on each
-pretrained backbone, and linear probes on a random-init backbone and on raw pixels.
+classify (``--dataset``): per class, ``n`` labeled images of a fixed train pool, the rest of
+the pool unlabeled, a fixed test set of 30%:
+- neu (NEU-DET): six whole-image texture classes, 300 images each, split by image (NEU has
+  no parts to keep together);
+- parts (bench/parts.py with one defect kind per part): good, pit, scratch and spot, local
+  defects on machined surfaces; 240 parts x 3 lightings at 128 px, 45% of them defective;
+  30% of each class's parts (every shot of them) are the test set.
+Contenders: ``supervised`` (random init, labels only), ``fixmatch_random`` (FixMatch from
+random init: what semi-supervision does without pretraining), ``linear_<recipe>`` and
+``fixmatch_<recipe>`` on each pretrained backbone, and linear probes on a random-init
+backbone and on raw pixels.
 
 Prints one JSON line per contender; the wall-clock minutes of each are in its line.
 """
@@ -225,11 +233,46 @@ def run_anomaly(args: argparse.Namespace) -> None:
 
 
 # --------------------------------------------------------------------------------- classify
-def neu_few_labels(splits: Path, out: Path, per_class: int, seed: int) -> Path:
-    """``per_class`` labeled images of each class from NEU's train split -> out/<class>/."""
+PARTS_CLASSES = PartsSpec(parts=240, size=128, defect_rate=0.45, defect_size=(6, 14),
+                          one_kind_per_part=True)
+
+
+def parts_splits(out: Path, seed: int = 0) -> Path:
+    """bench/parts.py's classification parts -> out/all, out/train/<class>, out/test/<class>:
+    30% of each class's parts, every shot of them, are the test set."""
+    source = generate(PARTS_CLASSES, out / "source")
+    with (source / "groups.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
     rng = random.Random(seed)
-    for folder in sorted(p for p in (splits / "train").iterdir() if p.is_dir()):
-        images = sorted(folder.glob("*.jpg"))
+    for label in sorted({row["label"] for row in rows}):
+        parts = sorted({row["group"] for row in rows if row["label"] == label})
+        rng.shuffle(parts)
+        testing = set(parts[:round(0.3 * len(parts))])
+        for row in rows:
+            if row["label"] == label:
+                image = source / row["path"]
+                side = "test" if row["group"] in testing else "train"
+                _link(image, out / side / label / image.name)
+                _link(image, out / "all" / image.name)
+    return out
+
+
+def classify_splits(dataset: str, out: Path) -> Path:
+    """all/ (pretraining), train/<class>/ (the labeled pool), test/<class>/."""
+    if dataset == "parts":
+        return parts_splits(out / "parts")
+    make_splits(SHARED / "neu-det" / "IMAGES", out / "neu")
+    return out / "neu"
+
+
+def few_labels(pool: Path, out: Path, per_class: int, seed: int) -> Path:
+    """``per_class`` labeled images of each class of ``pool`` (class folders) -> out/<class>/,
+    made anew: a run with ``--checkpoint`` keeps ``--out``, and another seed's links left
+    there would add to this seed's labels."""
+    shutil.rmtree(out, ignore_errors=True)
+    rng = random.Random(seed)
+    for folder in sorted(p for p in pool.iterdir() if p.is_dir()):
+        images = sorted(folder.iterdir())
         rng.shuffle(images)
         for image in images[:per_class]:
             _link(image, out / folder.name / image.name)
@@ -237,10 +280,9 @@ def neu_few_labels(splits: Path, out: Path, per_class: int, seed: int) -> Path:
 
 
 def run_classify(args: argparse.Namespace) -> None:
-    splits = args.out / "neu"
-    make_splits(SHARED / "neu-det" / "IMAGES", splits)
+    splits = classify_splits(args.dataset, args.out)
     unlabeled = splits / "train_unlabeled"
-    for image in (splits / "train").rglob("*.jpg"):
+    for image in (splits / "train").glob("*/*"):
         _link(image, unlabeled / image.name)
     checkpoints: dict[str, Path] = {}
     if args.checkpoint is not None:
@@ -252,12 +294,13 @@ def run_classify(args: argparse.Namespace) -> None:
         checkpoints.update(pretrain_all(recipes, args.out, args.pretrain_minutes,
                                         args.pretrain_steps))
     for per_class in args.labels_per_class:
-        labeled = neu_few_labels(splits, args.out / f"labeled_{per_class}", per_class,
-                                 args.seed)
+        labeled = few_labels(splits / "train", args.out / f"labeled_{per_class}", per_class,
+                             args.seed)
         contenders: dict[str, tuple[str, dict[str, Any]]] = {
             "supervised": ("supervised", {"architecture": "resnet18"}),
             "linear_raw_pixels": ("linear", {"architecture": "raw_pixels"}),
-            "linear_random": ("linear", {"architecture": "resnet18"})}
+            "linear_random": ("linear", {"architecture": "resnet18"}),
+            "fixmatch_random": ("fixmatch", {"architecture": "resnet18"})}
         for recipe, checkpoint in checkpoints.items():
             contenders[f"linear_{recipe}"] = ("linear", {"checkpoint": str(checkpoint)})
             contenders[f"fixmatch_{recipe}"] = ("fixmatch", {"checkpoint": str(checkpoint)})
@@ -272,7 +315,8 @@ def run_classify(args: argparse.Namespace) -> None:
             started = time.perf_counter()
             report = train_classifier(config, args.out / "models" / f"{name}_{per_class}")
             metrics = report["metrics"]
-            emit({"bench": "downstream", "task": "classify", "labels_per_class": per_class,
+            emit({"bench": "downstream", "task": "classify", "dataset": args.dataset,
+                  "labels_per_class": per_class,
                   "contender": name, "minutes": round((time.perf_counter() - started) / 60, 2),
                   "balanced_accuracy": round(metrics["balanced_accuracy"], 4),
                   "macro_f1": round(metrics["macro_f1"], 4),
@@ -322,6 +366,7 @@ def main() -> None:
                               "good parts first, or no contender's (default: a random-init "
                               "network's only, as hatchery finetune anomaly does)")
     classify = tasks.choices["classify"]
+    classify.add_argument("--dataset", choices=("neu", "parts"), default="neu")
     classify.add_argument("--labels-per-class", type=int, nargs="+", default=[5, 10, 20])
     classify.add_argument("--steps", type=int,
                           default=ClassifySettings.model_fields["steps"].default,

@@ -7,7 +7,11 @@ and contrast. Written as class folders plus masks and a groups file, so splits k
 of one part together:
 
     out/good/part017_light2.png     out/defect/part003_light0.png
-    out/masks/part003_light0.png    out/groups.csv  (path,group,defect)
+    out/masks/part003_light0.png    out/groups.csv  (path,group,defect,label)
+
+With ``one_kind_per_part`` (``--classes``) a defective part carries defects of one kind only
+and its shots go to a folder named after the kind (``out/pit/``, ``out/scratch/``,
+``out/spot/``), a four-class classification set beside ``out/good/``.
 
     python -m bench.parts --out runs/parts --parts 60 --defect-size 3 8
 """
@@ -33,7 +37,11 @@ class PartsSpec:
     defect_size: tuple[int, int] = (3, 10)  # pixels across
     defects_per_part: tuple[int, int] = (1, 3)
     contrast: float = 0.3  # of the local gray level
+    one_kind_per_part: bool = False  # classification: class folders pit/scratch/spot
     seed: int = 0
+
+
+DEFECT_KINDS = ("pit", "scratch", "spot")
 
 
 def _surface(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -51,7 +59,10 @@ def _surface(rng: np.random.Generator, size: int) -> np.ndarray:
 
 def _defects(rng: np.random.Generator, spec: PartsSpec) -> list[dict]:
     count = int(rng.integers(spec.defects_per_part[0], spec.defects_per_part[1] + 1))
-    kinds = rng.choice(["pit", "scratch", "spot"], size=count)
+    if spec.one_kind_per_part:
+        kinds = [rng.choice(DEFECT_KINDS)] * count
+    else:
+        kinds = rng.choice(list(DEFECT_KINDS), size=count)
     margin = spec.defect_size[1] * 2
     return [{"kind": str(kind), "x": float(rng.uniform(margin, spec.size - margin)),
              "y": float(rng.uniform(margin, spec.size - margin)),
@@ -90,28 +101,31 @@ def _lighting(rng: np.random.Generator, surface: np.ndarray) -> np.ndarray:
 def generate(spec: PartsSpec, out: str | Path) -> Path:
     """Write the data set (see the module docstring) to ``out``; returns ``out``."""
     out = Path(out)
-    for folder in ("good", "defect", "masks"):
-        (out / folder).mkdir(parents=True, exist_ok=True)
+    (out / "masks").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(spec.seed)
     defective = set(rng.choice(spec.parts, size=round(spec.parts * spec.defect_rate),
                                replace=False).tolist())
     rows = []
     for part in range(spec.parts):
         surface = _surface(rng, spec.size)
-        marks = _draw(_defects(rng, spec), spec.size) if part in defective else None
+        defects = _defects(rng, spec) if part in defective else []
+        marks = _draw(defects, spec.size) if defects else None
+        label = (defects[0]["kind"] if spec.one_kind_per_part else "defect") if defects \
+            else "good"
+        folder = "defect" if label != "good" and not spec.one_kind_per_part else label
+        (out / folder).mkdir(exist_ok=True)
         for light in range(spec.lightings):
             image = _lighting(rng, surface)
             name = f"part{part:03d}_light{light}.png"
-            folder = "defect" if marks is not None else "good"
             if marks is not None:
                 image = np.clip(image * (1 + spec.contrast * marks), 0, 1)
                 Image.fromarray(((marks != 0) * 255).astype(np.uint8)).save(
                     out / "masks" / name)
             Image.fromarray((image * 255).round().astype(np.uint8)).save(out / folder / name)
-            rows.append((f"{folder}/{name}", f"part{part:03d}", int(marks is not None)))
+            rows.append((f"{folder}/{name}", f"part{part:03d}", int(marks is not None), label))
     with (out / "groups.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["path", "group", "defect"])
+        writer.writerow(["path", "group", "defect", "label"])
         writer.writerows(rows)
     return out
 
@@ -124,11 +138,13 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=PartsSpec.size)
     parser.add_argument("--defect-size", type=int, nargs=2, default=PartsSpec.defect_size)
     parser.add_argument("--contrast", type=float, default=PartsSpec.contrast)
+    parser.add_argument("--classes", action="store_true",
+                        help="one defect kind per part, in folders pit/, scratch/, spot/")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     generate(PartsSpec(parts=args.parts, lightings=args.lightings, size=args.size,
                        defect_size=tuple(args.defect_size), contrast=args.contrast,
-                       seed=args.seed), args.out)
+                       one_kind_per_part=args.classes, seed=args.seed), args.out)
 
 
 if __name__ == "__main__":

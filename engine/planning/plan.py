@@ -416,10 +416,14 @@ def _batch(images: int, device: str) -> int:
 
 def _classify_settings(device: str, minutes: float, fixmatch_speed: float, say
                        ) -> tuple[dict[str, Any], float]:
-    """FixMatch for as many steps as fit in ``minutes`` (at most its default), or a linear
+    """FixMatch for as many steps as fit in ``minutes`` (at most its default) beside the
+    labels alone trained as many steps (the baseline it is delivered against), or a linear
     probe when too few do; the settings and their estimated minutes."""
     default = ClassifySettings(device=device)
-    views_per_step = default.batch_size * (1 + 2 * default.unlabeled_ratio)
+    # a FixMatch step: a labeled batch, weak and strong views of mu unlabeled ones; the
+    # labels alone: one labeled batch
+    views_per_step = default.batch_size * (1 + 2 * default.unlabeled_ratio) \
+        + default.batch_size
     fitting = int(minutes * 60 * fixmatch_speed / views_per_step)
     if fitting < FEW_FIXMATCH_STEPS:
         say(Reason("finetune.method", "linear",
@@ -430,7 +434,8 @@ def _classify_settings(device: str, minutes: float, fixmatch_speed: float, say
     steps = min(default.steps, fitting)
     say(Reason("finetune.method", "fixmatch",
                "FixMatch learns from the unlabeled images too, starting from a linear "
-               "probe's head (LP-FT)"))
+               "probe's head (LP-FT); the labels alone train as many steps beside it, and "
+               "hatchery run delivers the better of the two on the held-out parts"))
     say(Reason("finetune.steps", steps,
                f"{default.steps} steps measured best on NEU-DET (0.85 balanced accuracy at "
                "10 labels per class against 0.79 after 300)" + (

@@ -314,3 +314,27 @@ def test_a_pretrained_backbone_keeps_its_statistics_unless_asked(parts, tmp_path
         means = load_weights(tmp_path / f"model-{fit}")["backbone"]["network.bn1.running_mean"]
         assert torch.equal(means, kept) == (fit is None)
     assert fitted == {None: 0, True: 20}
+
+
+def test_fixmatch_is_measured_beside_the_labels_alone(neu_knn_split, tmp_path):
+    """FixMatch's baselines: the linear probes, and the same network from random init
+    trained as many steps on the labels only, at the model's input size."""
+    from engine.downstream.baselines import LABELS_ALONE
+    from engine.downstream.finetune import finetune
+
+    train, test = neu_knn_split
+    config = ClassifyConfig(backbone={"architecture": "resnet18"}, method="fixmatch",
+                            labeled=str(train), unlabeled=str(test), val=str(test),
+                            image_size=32, steps=2, batch_size=6, unlabeled_ratio=1,
+                            device="cpu")
+    report = finetune(config, tmp_path / "model", baselines=True)
+    baselines = report["metrics"]["baselines"]
+    assert set(baselines) == {"raw_pixels", LABELS_ALONE}
+    alone = load_card(tmp_path / "model" / "baselines" / LABELS_ALONE)
+    assert alone.settings["method"] == "supervised" and not alone.settings["pretrained"]
+    assert alone.preprocessing.image_size == 32
+    assert 0 <= baselines[LABELS_ALONE]["balanced_accuracy"] <= 1
+    # a linear probe has no labels-alone twin: it trains nothing but its head
+    probe = finetune(config.model_copy(update={"method": "linear", "unlabeled": None}),
+                     tmp_path / "probe", baselines=True)
+    assert LABELS_ALONE not in probe["metrics"]["baselines"]
