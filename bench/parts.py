@@ -110,10 +110,10 @@ def generate(spec: PartsSpec, out: str | Path) -> Path:
         surface = _surface(rng, spec.size)
         defects = _defects(rng, spec) if part in defective else []
         marks = _draw(defects, spec.size) if defects else None
+        # the part's class, which is also its folder: good, defect, or its one defect kind
         label = (defects[0]["kind"] if spec.one_kind_per_part else "defect") if defects \
             else "good"
-        folder = "defect" if label != "good" and not spec.one_kind_per_part else label
-        (out / folder).mkdir(exist_ok=True)
+        (out / label).mkdir(exist_ok=True)
         for light in range(spec.lightings):
             image = _lighting(rng, surface)
             name = f"part{part:03d}_light{light}.png"
@@ -121,8 +121,8 @@ def generate(spec: PartsSpec, out: str | Path) -> Path:
                 image = np.clip(image * (1 + spec.contrast * marks), 0, 1)
                 Image.fromarray(((marks != 0) * 255).astype(np.uint8)).save(
                     out / "masks" / name)
-            Image.fromarray((image * 255).round().astype(np.uint8)).save(out / folder / name)
-            rows.append((f"{folder}/{name}", f"part{part:03d}", int(marks is not None), label))
+            Image.fromarray((image * 255).round().astype(np.uint8)).save(out / label / name)
+            rows.append((f"{label}/{name}", f"part{part:03d}", int(marks is not None), label))
     with (out / "groups.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["path", "group", "defect", "label"])
