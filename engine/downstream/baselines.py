@@ -83,8 +83,10 @@ def measure_baselines(config: AnomalyConfig | ClassifyConfig | DetectConfig,
                       progress: StageProgress | None = None) -> dict[str, dict[str, Any]]:
     """The model of ``config`` again on each baseline backbone (``baseline_sources``; a
     detector: the random-init one), on the same images; their metrics by baseline name.
-    Classification baselines are linear probes at the model's ``image_size``, and for
-    FixMatch the labels alone (``LABELS_ALONE``)."""
+    Classification baselines are linear probes at the model's ``image_size``, and for a
+    network that is not itself the labels alone (FixMatch, a linear probe) the labels alone
+    (``LABELS_ALONE``, ``config.steps`` steps): on small local defects they beat a probe on
+    pooled features (docs/benchmarks.md, session 34)."""
     from engine.downstream.anomaly import train_anomaly
     from engine.downstream.classify import train_classifier
     from engine.downstream.detect import train_detector
@@ -109,7 +111,8 @@ def measure_baselines(config: AnomalyConfig | ClassifyConfig | DetectConfig,
                 "backbone": source, "method": "linear", "unlabeled": None,
                 "image_size": image_size or config.image_size}), out / name, stage)
             results[name] = kept_figures("classify", report["metrics"])
-    if isinstance(config, ClassifyConfig) and config.method == "fixmatch":
+    if isinstance(config, ClassifyConfig) and config.method != "supervised" \
+            and architecture != RAW_PIXELS:
         report = train_classifier(config.model_copy(update={
             "backbone": BackboneSource(architecture=architecture), "method": "supervised",
             "unlabeled": None, "image_size": image_size or config.image_size}),

@@ -89,7 +89,8 @@ def _backbone_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baselines", action="store_true",
                         help="measure the model again on a random-init backbone and on raw "
                              "pixels (a detector: on a random-init backbone only, as many "
-                             "steps again)")
+                             "steps again); a FixMatch or linear classifier also beside the "
+                             "labels alone (--steps steps from random init)")
 
 
 def _config(args: argparse.Namespace, fields: tuple[str, ...]) -> dict[str, Any]:

@@ -88,6 +88,14 @@ CLASSIFY_CROP_WHY = (
     "10 labels per class, linear probe at equal minutes: 0.729 with native crops, 0.758 with "
     "these, means of two seeds)")
 
+LABELS_ALONE_BESIDE_PROBE_WHY = (
+    "The labels alone train {steps} steps beside it (the same network from random init) and "
+    "hatchery run delivers the better of the two on the held-out parts: on small local "
+    "defects a probe on pooled features stays at chance while the labels alone learn them "
+    "(generated parts at 10 labels per class: 0.21-0.29 against 0.44-0.77 balanced "
+    "accuracy, docs/benchmarks.md session 34), while on whole-image textures the probe can "
+    "win (NEU-DET at 5 labels per class: 0.649 against 0.589)")
+
 FIT_NORMALIZATION_WHY = (
     "the random-init network measured beside the model gets its BatchNorm statistics fitted "
     "to the good parts, which raised its anomaly AUROC from 0.71 to 0.79 on generated parts "
@@ -417,8 +425,9 @@ def _batch(images: int, device: str) -> int:
 def _classify_settings(device: str, minutes: float, fixmatch_speed: float, say
                        ) -> tuple[dict[str, Any], float]:
     """FixMatch for as many steps as fit in ``minutes`` (at most its default) beside the
-    labels alone trained as many steps (the baseline it is delivered against), or a linear
-    probe when too few do; the settings and their estimated minutes."""
+    labels alone trained as many steps (the baseline it is delivered against), or, when too
+    few FixMatch steps fit, a linear probe beside the labels alone for as many steps as fit;
+    the settings and their estimated minutes."""
     default = ClassifySettings(device=device)
     # a FixMatch step: a labeled batch, weak and strong views of mu unlabeled ones; the
     # labels alone: one labeled batch
@@ -426,11 +435,15 @@ def _classify_settings(device: str, minutes: float, fixmatch_speed: float, say
         + default.batch_size
     fitting = int(minutes * 60 * fixmatch_speed / views_per_step)
     if fitting < FEW_FIXMATCH_STEPS:
+        alone_steps = max(1, min(default.steps,
+                                 int(minutes * 60 * fixmatch_speed / default.batch_size)))
         say(Reason("finetune.method", "linear",
                    f"FixMatch would fit only {fitting} steps in the {minutes:.1f} minutes "
-                   "left: a linear probe on frozen features takes seconds"))
-        return ClassifySettings(method="linear", device=device).model_dump(mode="json"), \
-            min(minutes, 1.0)
+                   "left: a linear probe on frozen features takes seconds. "
+                   + LABELS_ALONE_BESIDE_PROBE_WHY.format(steps=alone_steps)))
+        settings = ClassifySettings(method="linear", steps=alone_steps, device=device)
+        return settings.model_dump(mode="json"), \
+            alone_steps * default.batch_size / fixmatch_speed / 60
     steps = min(default.steps, fitting)
     say(Reason("finetune.method", "fixmatch",
                "FixMatch learns from the unlabeled images too, starting from a linear "

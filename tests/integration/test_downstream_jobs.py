@@ -101,13 +101,15 @@ def test_finetune_predict_export_and_register_defect_models(embedded):
     classify = succeeded(embedded, member, submit(member, project, {
         "kind": "finetune", "gpus": 0, "inputs": {"train_version_id": steel["id"]},
         "config": {"task": "classify", "backbone": {"architecture": "resnet18"},
-                   "classify": {"method": "linear", "image_size": 32, "device": "cpu"}}}))
+                   "classify": {"method": "linear", "image_size": 32, "steps": 20,
+                                "device": "cpu"}}}))
     report = classify["result"]
     assert report["classes"] == ["crazing", "scratches"]
     assert report["metrics"]["val_images"] == 4
     assert set(report["metrics"]["per_class"]) == {"crazing", "scratches"}
     assert report["metrics"]["majority_class_baseline"]["balanced_accuracy"] == 0.5
     assert "balanced_accuracy" in report["metrics"]["baselines"]["raw_pixels"]
+    assert "balanced_accuracy" in report["metrics"]["baselines"]["labels_alone"]
 
     # Nothing marked test: whole parts are held out, the split kept beside the model.
     unsplit = neu_version(member, project, marked=False)

@@ -27,7 +27,7 @@ from engine.downstream.patchcore import (
     greedy_coreset,
 )
 from engine.downstream.predict import predict
-from engine.schemas.finetune import AnomalyConfig, ClassifyConfig
+from engine.schemas.finetune import AnomalyConfig, BackboneSource, ClassifyConfig
 
 
 def texture(seed: int, size: int = 64) -> np.ndarray:
@@ -334,7 +334,15 @@ def test_fixmatch_is_measured_beside_the_labels_alone(neu_knn_split, tmp_path):
     assert alone.settings["method"] == "supervised" and not alone.settings["pretrained"]
     assert alone.preprocessing.image_size == 32
     assert 0 <= baselines[LABELS_ALONE]["balanced_accuracy"] <= 1
-    # a linear probe has no labels-alone twin: it trains nothing but its head
+    # a linear probe is measured beside the labels alone too (on small defects they beat
+    # it); a probe on raw pixels has no network to train on them
     probe = finetune(config.model_copy(update={"method": "linear", "unlabeled": None}),
                      tmp_path / "probe", baselines=True)
-    assert LABELS_ALONE not in probe["metrics"]["baselines"]
+    assert set(probe["metrics"]["baselines"]) == {"raw_pixels", LABELS_ALONE}
+    assert load_card(tmp_path / "probe" / "baselines" / LABELS_ALONE).settings["method"] \
+        == "supervised"
+    pixels = finetune(config.model_copy(update={
+        "method": "linear", "unlabeled": None,
+        "backbone": BackboneSource(architecture="raw_pixels")}),
+        tmp_path / "pixels", baselines=True)
+    assert LABELS_ALONE not in pixels["metrics"]["baselines"]

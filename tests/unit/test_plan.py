@@ -150,10 +150,19 @@ def test_fixmatch_gets_the_steps_that_fit_in_its_half_of_the_budget(tiny_defects
         assert plan.estimate["total_minutes"] <= budget + 1e-6
     assert "fit in the 10.0 minutes" in reason(
         make_plan(tiny_defects, "classify", 20, "cpu", throughput=100.0), "finetune.steps").why
-    # too little time for FixMatch to learn: a linear probe, said so
-    short = make_plan(tiny_defects, "classify", budget_minutes=2, device="cpu")
+    # too little time for FixMatch to learn: a linear probe beside the labels alone for as
+    # many steps as fit, said so
+    short = make_plan(tiny_defects, "classify", budget_minutes=2, device="cpu",
+                      throughput=100.0)
     assert short.finetune["method"] == "linear"
-    assert "linear probe" in reason(short, "finetune.method").why
+    why = reason(short, "finetune.method").why
+    assert "linear probe" in why and "labels alone" in why
+    speed = 100.0 * FIXMATCH_SPEED_RATIO * (64 / short.pretrain.data.image_size) ** 2
+    fitting_alone = int(1 * 60 * speed / settings.batch_size)  # half of 2 minutes
+    assert short.finetune["steps"] == min(settings.steps, fitting_alone)
+    assert short.estimate["finetune_minutes"] == pytest.approx(
+        short.finetune["steps"] * settings.batch_size / speed / 60, abs=0.01)
+    assert short.estimate["total_minutes"] <= 2 + 1e-6
 
 
 def test_a_local_only_anomaly_plan_stops_after_the_views_measured_best(tiny_defects):
