@@ -29,7 +29,7 @@ describe("the Train page's pipeline body", () => {
     expect(body.gpus).toBe(0);
     expect(body.config.plan).toBeUndefined();
     expect(body.config.pretrain).toMatchObject({ steps: 2, data: { image_size: 64 } });
-    expect(body.config.finetune).toMatchObject({ task: "classify", classify: { method: "linear" } });
+    expect(body.config.finetune).toMatchObject({ task: "classify", classify: { method: "linear", steps: 20 } });
     expect(pipelineBody("segment", "quick", "v", "s").config.finetune).toMatchObject({ detect: { steps: 2 } });
   });
 });

@@ -42,7 +42,8 @@ function settingsFor(goal: Goal, effort: Effort): Record<string, unknown> {
   if (effort === "planned") return {};
   switch (goal) {
     case "classify":
-      return { classify: { method: "linear", image_size: 64, device: "cpu" } };
+      // steps: the labels alone, the baseline measured beside the probe, train this many
+      return { classify: { method: "linear", image_size: 64, steps: 20, device: "cpu" } };
     case "anomaly":
       return { anomaly: { input_scale: 0.25, bank_size: 256, patches_per_image: 256, device: "cpu" } };
     default:
