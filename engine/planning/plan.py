@@ -433,10 +433,10 @@ def _classify_settings(device: str, minutes: float, fixmatch_speed: float, say
     # labels alone: one labeled batch
     views_per_step = default.batch_size * (1 + 2 * default.unlabeled_ratio) \
         + default.batch_size
-    fitting = int(minutes * 60 * fixmatch_speed / views_per_step)
+    views = minutes * 60 * fixmatch_speed  # the views that fit in the minutes left
+    fitting = int(views / views_per_step)
     if fitting < FEW_FIXMATCH_STEPS:
-        alone_steps = max(1, min(default.steps,
-                                 int(minutes * 60 * fixmatch_speed / default.batch_size)))
+        alone_steps = max(1, min(default.steps, int(views / default.batch_size)))
         say(Reason("finetune.method", "linear",
                    f"FixMatch would fit only {fitting} steps in the {minutes:.1f} minutes "
                    "left: a linear probe on frozen features takes seconds. "
