@@ -260,11 +260,28 @@ class TwoViewAugment:
         boxes = sample_crop_boxes(sizes, crop, generator, near, overlap)
         x = crop_and_resize(images, boxes, size)
         x, geometry = self._flip_and_turn(x, boxes, generator)
+        return self.photometric(x, view_config, generator), geometry
+
+    def cut(self, images: torch.Tensor, sizes: torch.Tensor, generator: torch.Generator
+            ) -> torch.Tensor:
+        """The geometric half of a view: uint8 [B, C, Hmax, Wmax], sizes [B, 2] -> float32
+        [B, C, S, S] in [0, 1], cropped as ``config.crop`` says, flipped and turned, not yet
+        recolored nor normalized (``photometric`` does both). Views that must show the same
+        pixels (FixMatch's weak and strong) are recolored from one cut."""
+        boxes = sample_crop_boxes(sizes, self.config.crop, generator)
+        x, _ = self._flip_and_turn(crop_and_resize(images, boxes, self.image_size), boxes,
+                                   generator)
+        return x
+
+    def photometric(self, x: torch.Tensor, view_config: ViewAugmentConfig,
+                    generator: torch.Generator) -> torch.Tensor:
+        """The photometric half of a view: float32 [B, C, S, S] in [0, 1] -> recolored,
+        blurred, solarized as ``view_config`` says, normalized."""
         x = self._jitter_colors(x, view_config, generator)
         x = self._random_grayscale(x, view_config.grayscale_prob, generator)
         x = self._random_blur(x, view_config, generator)
         x = self._random_solarize(x, view_config.solarize_prob, generator)
-        return normalize(x, self.mean, self.std), geometry
+        return normalize(x, self.mean, self.std)
 
     def _flip_and_turn(self, x: torch.Tensor, boxes: torch.Tensor, generator: torch.Generator
                        ) -> tuple[torch.Tensor, ViewGeometry]:

@@ -11,7 +11,8 @@ on the pretrained backbone. ``hatchery finetune classify`` calls ``train_classif
   prediction on a weak view, where confident (above its class's FlexMatch bar, which rises
   to ``confidence`` as the class is learned, ``engine.downstream.thresholds``; with
   ``thresholds`` ``fixed``, >= ``confidence``), is the target for a strong view of the same
-  image. The weights kept are an EMA of the trained ones.
+  crop (``strong_view``), recolored and partly cut out. The weights kept are an EMA of the
+  trained ones.
 
 Every image is resized whole to the input size (its crop is random in training).
 """
@@ -52,7 +53,7 @@ from engine.downstream.model_dir import (
 from engine.downstream.thresholds import PseudoLabelThresholds
 from engine.eval.labeled import scan_class_folders
 from engine.eval.metrics import classification_metrics
-from engine.schemas.finetune import BackboneSource, ClassifyConfig
+from engine.schemas.finetune import BackboneSource, ClassifyConfig, StrongViewKind
 from engine.schemas.pretrain import AugmentConfig, CropConfig, ViewAugmentConfig
 from engine.train.progress import StageProgress
 
@@ -129,11 +130,18 @@ class Views:
                                  self.generator)
         return self._cut_out(view) if strong else view
 
-    def pair(self, dataset: DecodedImageDataset, indices: list[int], device: torch.device
-             ) -> tuple[torch.Tensor, torch.Tensor]:
-        """A weak and a strong view of the same images, each with its own crop."""
-        return (self.of(dataset, indices, False, device),
-                self.of(dataset, indices, True, device))
+    def pair(self, dataset: DecodedImageDataset, indices: list[int], device: torch.device,
+             kind: StrongViewKind = "shared_crop") -> tuple[torch.Tensor, torch.Tensor]:
+        """A weak and a strong view of the same images, each [B, C, S, S]. ``shared_crop``:
+        both recolored from one crop, so the strong view holds whatever small defect the
+        weak view's pseudo-label saw; ``own_crop``: each view cut on its own."""
+        if kind == "own_crop":
+            return (self.of(dataset, indices, False, device),
+                    self.of(dataset, indices, True, device))
+        batch = collate_padded([dataset[index] for index in indices]).to(device)
+        crop = self.augment.cut(batch.images, batch.sizes, self.generator)
+        return (self.augment.photometric(crop, WEAK, self.generator),
+                self._cut_out(self.augment.photometric(crop, STRONG, self.generator)))
 
     def _cut_out(self, x: torch.Tensor) -> torch.Tensor:
         side = max(1, round(self.image_size * CUTOUT_FRACTION))
@@ -258,7 +266,8 @@ def _train(classifier: Classifier, config: ClassifyConfig, labeled: PreparedImag
             picked = torch.randint(len(unlabeled), (config.batch_size
                                                     * config.unlabeled_ratio,),
                                    generator=generator)
-            inputs += list(views.pair(unlabeled, picked.tolist(), device))
+            inputs += list(views.pair(unlabeled, picked.tolist(), device,
+                                      config.strong_view))
         logits = classifier(torch.cat(inputs))  # one pass: BatchNorm sees all of them
         labeled_logits = logits[:config.batch_size]
         targets = labeled.labels[chosen].to(device)

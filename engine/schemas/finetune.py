@@ -91,6 +91,7 @@ class AnomalyConfig(AnomalySettings):
 
 ClassifyMethod = Literal["linear", "supervised", "fixmatch"]
 ThresholdKind = Literal["fixed", "flexible"]  # FixMatch's pseudo-label bars
+StrongViewKind = Literal["shared_crop", "own_crop"]  # where FixMatch's strong view is cut
 
 
 class ClassifySettings(StrictModel):
@@ -115,6 +116,9 @@ class ClassifySettings(StrictModel):
     # class, three seeds: +1.5, +2.8, +3.0 balanced accuracy; docs/benchmarks.md, session 31);
     # fixed: one bar, ``confidence``
     thresholds: ThresholdKind = "flexible"
+    # shared_crop: the strong view recolors the weak view's crop, so it shows the defect the
+    # pseudo-label was read from; own_crop: a crop of its own, which can miss a small defect
+    strong_view: StrongViewKind = "shared_crop"
     unlabeled_weight: Float = Field(1.0, ge=0, le=100)
     learning_rate: Float = Field(0.03, gt=0, le=10)
     weight_decay: Float = Field(5e-4, ge=0, le=1)

@@ -311,6 +311,18 @@ def test_same_seed_same_views_other_seed_other_views() -> None:
         assert not torch.equal(view, different)
 
 
+def test_a_view_is_its_cut_recolored() -> None:
+    """``cut`` then ``photometric`` draws what ``view`` draws, in the same order."""
+    config = AugmentConfig(view1=mocov2_view(), view2=mocov2_view(), vflip_prob=0.5)
+    augment = TwoViewAugment(config, 16, 3, MEAN3, STD3)
+    images, sizes = padded_batch(random_sizes(8, 16, 40), 3)
+    whole = augment.view(images, sizes, mocov2_view(), generator(5))
+    halves_generator = generator(5)
+    halves = augment.photometric(augment.cut(images, sizes, halves_generator), mocov2_view(),
+                                 halves_generator)
+    assert torch.equal(whole, halves)
+
+
 def test_view_overlap_places_view_2_on_view_1_and_leaves_view_1_alone() -> None:
     crop = CropConfig(unit="pixels", scale=(12, 24))
     images, sizes = padded_batch(random_sizes(64, 60, 90, seed=3), 3)

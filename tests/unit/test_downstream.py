@@ -346,3 +346,24 @@ def test_fixmatch_is_measured_beside_the_labels_alone(neu_knn_split, tmp_path):
         "backbone": BackboneSource(architecture="raw_pixels")}),
         tmp_path / "pixels", baselines=True)
     assert LABELS_ALONE not in pixels["metrics"]["baselines"]
+
+
+@pytest.mark.parametrize("kind", ["shared_crop", "own_crop"])
+def test_fixmatch_strong_view_is_cut_where_its_weak_view_was(kind, monkeypatch):
+    """With ``shared_crop`` the strong view recolors the weak view's crop, so a small
+    defect the weak view's pseudo-label saw is in the strong view too; with the strong
+    recoloring switched off, the two then differ only inside the cut-out square. With
+    ``own_crop`` each view is cut on its own and most pixels differ."""
+    from engine.downstream import classify
+
+    monkeypatch.setattr(classify, "STRONG", classify.WEAK)
+    images = [(index, torch.from_numpy(texture(index, size=48))[None]) for index in range(16)]
+    views = classify.Views(24, 1, [0.5], [0.2], seed=0, device=torch.device("cpu"))
+    weak, strong = views.pair(images, list(range(16)), torch.device("cpu"), kind)
+    assert weak.shape == strong.shape == (16, 1, 24, 24)
+    same = (weak == strong).float().mean().item()
+    cut_out = round(24 * classify.CUTOUT_FRACTION) ** 2 / 24 ** 2
+    if kind == "shared_crop":
+        assert same >= 1 - cut_out - 1e-6
+    else:
+        assert same < 0.5
