@@ -254,12 +254,7 @@ class TwoViewAugment:
                          ) -> tuple[torch.Tensor, ViewGeometry]:
         """One view of side ``size`` cut as ``crop`` says, with the geometry that cut it;
         ``near``: boxes [B, 4] the crops must overlap by ``config.view_overlap``."""
-        if images.shape[1] != self.channels:
-            raise ValueError(f"expected {self.channels} channels, got images {tuple(images.shape)}")
-        overlap = self.config.view_overlap or 0.0
-        boxes = sample_crop_boxes(sizes, crop, generator, near, overlap)
-        x = crop_and_resize(images, boxes, size)
-        x, geometry = self._flip_and_turn(x, boxes, generator)
+        x, geometry = self._cut_with_geometry(images, sizes, crop, size, generator, near)
         return self.photometric(x, view_config, generator), geometry
 
     def cut(self, images: torch.Tensor, sizes: torch.Tensor, generator: torch.Generator
@@ -268,10 +263,20 @@ class TwoViewAugment:
         [B, C, S, S] in [0, 1], cropped as ``config.crop`` says, flipped and turned, not yet
         recolored nor normalized (``photometric`` does both). Views that must show the same
         pixels (FixMatch's weak and strong) are recolored from one cut."""
-        boxes = sample_crop_boxes(sizes, self.config.crop, generator)
-        x, _ = self._flip_and_turn(crop_and_resize(images, boxes, self.image_size), boxes,
-                                   generator)
-        return x
+        return self._cut_with_geometry(images, sizes, self.config.crop, self.image_size,
+                                       generator)[0]
+
+    def _cut_with_geometry(self, images: torch.Tensor, sizes: torch.Tensor, crop: CropConfig,
+                           size: int, generator: torch.Generator,
+                           near: torch.Tensor | None = None
+                           ) -> tuple[torch.Tensor, ViewGeometry]:
+        """``cut`` at side ``size`` with ``crop``, and the geometry that cut it; ``near`` as
+        in ``_cut_and_augment``."""
+        if images.shape[1] != self.channels:
+            raise ValueError(f"expected {self.channels} channels, got images {tuple(images.shape)}")
+        overlap = self.config.view_overlap or 0.0
+        boxes = sample_crop_boxes(sizes, crop, generator, near, overlap)
+        return self._flip_and_turn(crop_and_resize(images, boxes, size), boxes, generator)
 
     def photometric(self, x: torch.Tensor, view_config: ViewAugmentConfig,
                     generator: torch.Generator) -> torch.Tensor:

@@ -31,7 +31,12 @@ from torch import nn
 
 from engine.backbones import Backbone
 from engine.data.augment import TwoViewAugment, normalize
-from engine.data.dataset import DecodedImageDataset, channel_statistics, collate_padded
+from engine.data.dataset import (
+    DecodedImageDataset,
+    PaddedBatch,
+    channel_statistics,
+    collate_padded,
+)
 from engine.data.folder import DataFolderError, ImageFormat, probe_format, scan_image_folder
 from engine.distributed import resolve_device
 from engine.downstream.backbone_source import SourcedBackbone, load_backbone, rebuild_backbone
@@ -125,7 +130,7 @@ class Views:
 
     def of(self, dataset: DecodedImageDataset, indices: list[int], strong: bool,
            device: torch.device) -> torch.Tensor:
-        batch = collate_padded([dataset[index] for index in indices]).to(device)
+        batch = self._batch(dataset, indices, device)
         view = self.augment.view(batch.images, batch.sizes, STRONG if strong else WEAK,
                                  self.generator)
         return self._cut_out(view) if strong else view
@@ -138,10 +143,16 @@ class Views:
         if kind == "own_crop":
             return (self.of(dataset, indices, False, device),
                     self.of(dataset, indices, True, device))
-        batch = collate_padded([dataset[index] for index in indices]).to(device)
+        batch = self._batch(dataset, indices, device)
         crop = self.augment.cut(batch.images, batch.sizes, self.generator)
         return (self.augment.photometric(crop, WEAK, self.generator),
                 self._cut_out(self.augment.photometric(crop, STRONG, self.generator)))
+
+    @staticmethod
+    def _batch(dataset: DecodedImageDataset, indices: list[int], device: torch.device
+               ) -> PaddedBatch:
+        """The images at ``indices``, padded into one uint8 batch on ``device``."""
+        return collate_padded([dataset[index] for index in indices]).to(device)
 
     def _cut_out(self, x: torch.Tensor) -> torch.Tensor:
         side = max(1, round(self.image_size * CUTOUT_FRACTION))
