@@ -53,7 +53,7 @@ from bench.neu_split import make_splits
 from bench.parts import PartsSpec, generate
 from engine.analysis.report import analyze_folder, write_groups
 from engine.downstream.anomaly import train_anomaly
-from engine.downstream.classify import train_classifier
+from engine.downstream.classify import PSEUDO_LABELS_FILE, train_classifier
 from engine.planning.plan import PRETRAIN_SHARE, make_plan
 from engine.schemas.finetune import (
     AnomalyConfig,
@@ -279,6 +279,24 @@ def few_labels(pool: Path, out: Path, per_class: int, seed: int) -> Path:
     return out
 
 
+def pseudo_label_quality(model: Path, pool: Path) -> dict[str, Any]:
+    """How right FixMatch's confident pseudo-labels were: ``model``'s pseudo_labels.json
+    against the classes of the unlabeled images (``pool``'s class folders, the bench's
+    unlabeled folder holding links by file name). accuracy: of the confidently labeled
+    images; recall: per true class, the share of its images confidently labeled as it."""
+    record = json.loads((model / PSEUDO_LABELS_FILE).read_text())
+    truth = {image.name: image.parent.name for image in pool.glob("*/*")}
+    taken = record["images"]
+    right = [name for name, label in taken.items() if truth[name] == label]
+    classes = sorted(set(truth.values()))
+    return {"confidently_labeled": round(len(taken) / record["unlabeled_images"], 3),
+            "accuracy": round(len(right) / max(len(taken), 1), 3),
+            "used_fraction": record["used_fraction"],
+            "recall": {name: round(sum(truth[image] == name for image in right)
+                                   / sum(label == name for label in truth.values()), 3)
+                       for name in classes}}
+
+
 def run_classify(args: argparse.Namespace) -> None:
     splits = classify_splits(args.dataset, args.out)
     unlabeled = splits / "train_unlabeled"
@@ -313,15 +331,19 @@ def run_classify(args: argparse.Namespace) -> None:
                                     steps=args.steps, device=args.device, seed=args.seed,
                                     **args.classify_override)
             started = time.perf_counter()
-            report = train_classifier(config, args.out / "models" / f"{name}_{per_class}")
+            model = args.out / "models" / f"{name}_{per_class}"
+            report = train_classifier(config, model)
             metrics = report["metrics"]
-            emit({"bench": "downstream", "task": "classify", "dataset": args.dataset,
-                  "labels_per_class": per_class,
-                  "contender": name, "minutes": round((time.perf_counter() - started) / 60, 2),
-                  "balanced_accuracy": round(metrics["balanced_accuracy"], 4),
-                  "macro_f1": round(metrics["macro_f1"], 4),
-                  "per_class_recall": {k: round(v["recall"], 3)
-                                       for k, v in metrics["per_class"].items()}})
+            line = {"bench": "downstream", "task": "classify", "dataset": args.dataset,
+                    "labels_per_class": per_class, "contender": name,
+                    "minutes": round((time.perf_counter() - started) / 60, 2),
+                    "balanced_accuracy": round(metrics["balanced_accuracy"], 4),
+                    "macro_f1": round(metrics["macro_f1"], 4),
+                    "per_class_recall": {k: round(v["recall"], 3)
+                                         for k, v in metrics["per_class"].items()}}
+            if method == "fixmatch":
+                line["pseudo_labels"] = pseudo_label_quality(model, splits / "train")
+            emit(line)
 
 
 def main() -> None:

@@ -12,7 +12,8 @@ on the pretrained backbone. ``hatchery finetune classify`` calls ``train_classif
   to ``confidence`` as the class is learned, ``engine.downstream.thresholds``; with
   ``thresholds`` ``fixed``, >= ``confidence``), is the target for a strong view of the same
   crop (``strong_view``), recolored and partly cut out. The weights kept are an EMA of the
-  trained ones.
+  trained ones; ``pseudo_labels.json`` records what each unlabeled image was last
+  confidently taken to be.
 
 Every image is resized whole to the input size (its crop is random in training).
 """
@@ -20,6 +21,7 @@ Every image is resized whole to the input size (its crop is random in training).
 from __future__ import annotations
 
 import copy
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +72,7 @@ STRONG = ViewAugmentConfig(color_jitter_prob=0.8, brightness=0.6, contrast=0.6,
                            blur_sigma=(0.1, 1.5), solarize_prob=0.2)
 CUTOUT_FRACTION = 0.4  # side of the erased square, as a fraction of the input
 PROBED_BACKBONE_LR_SCALE = 0.1  # a pretrained backbone under a probed head: a gentler rate
+PSEUDO_LABELS_FILE = "pseudo_labels.json"
 
 
 class Classifier(nn.Module):
@@ -109,12 +112,24 @@ def _labeled(folder: str, image_format: ImageFormat, class_names: list[str] | No
                           found.class_names)
 
 
-def _unlabeled(folder: str, image_format: ImageFormat) -> DecodedImageDataset:
+@dataclass
+class UnlabeledImages:
+    """FixMatch's unlabeled images and the bars their pseudo-labels must pass (which also
+    record what each image was confidently taken to be)."""
+
+    dataset: DecodedImageDataset
+    thresholds: PseudoLabelThresholds
+
+
+def _unlabeled(folder: str, image_format: ImageFormat, config: ClassifyConfig,
+               num_classes: int, device: torch.device) -> UnlabeledImages:
     scan = scan_image_folder(folder)
     if not scan.paths:
         raise DataFolderError(f"unlabeled folder {folder} holds no readable image")
-    return DecodedImageDataset(scan.paths, image_format.channels, image_format.bit_depth,
-                               cache=True)
+    dataset = DecodedImageDataset(scan.paths, image_format.channels, image_format.bit_depth,
+                                  cache=True)
+    return UnlabeledImages(dataset, PseudoLabelThresholds(
+        config.thresholds, config.confidence, len(dataset), num_classes, device))
 
 
 class Views:
@@ -251,7 +266,7 @@ def _balanced_indices(labels: torch.Tensor, count: int, generator: torch.Generat
 
 
 def _train(classifier: Classifier, config: ClassifyConfig, labeled: PreparedImages,
-           unlabeled: DecodedImageDataset | None, views: Views, device: torch.device,
+           unlabeled: UnlabeledImages | None, views: Views, device: torch.device,
            progress: StageProgress, backbone_lr_scale: float = 1.0) -> nn.Module:
     """SGD with Nesterov momentum and a cosine schedule; returns the EMA model. The
     backbone learns at ``backbone_lr_scale`` times the head's rate."""
@@ -263,9 +278,6 @@ def _train(classifier: Classifier, config: ClassifyConfig, labeled: PreparedImag
     ema = _EMA(classifier, config.ema)
     generator = torch.Generator().manual_seed(config.seed)
     weights = _class_weights(labeled.labels, len(labeled.class_names)).to(device)
-    thresholds = PseudoLabelThresholds(config.thresholds, config.confidence,
-                                       len(unlabeled) if unlabeled is not None else 0,
-                                       len(labeled.class_names), device)
     for step in range(config.steps):
         for group in optimizer.param_groups:
             group["lr"] = group["scale"] * config.learning_rate * math.cos(
@@ -274,10 +286,10 @@ def _train(classifier: Classifier, config: ClassifyConfig, labeled: PreparedImag
         chosen = _balanced_indices(labeled.labels, config.batch_size, generator)
         inputs = [views.of(labeled.dataset, chosen, False, device)]
         if unlabeled is not None:
-            picked = torch.randint(len(unlabeled), (config.batch_size
-                                                    * config.unlabeled_ratio,),
+            picked = torch.randint(len(unlabeled.dataset), (config.batch_size
+                                                            * config.unlabeled_ratio,),
                                    generator=generator)
-            inputs += list(views.pair(unlabeled, picked.tolist(), device,
+            inputs += list(views.pair(unlabeled.dataset, picked.tolist(), device,
                                       config.strong_view))
         logits = classifier(torch.cat(inputs))  # one pass: BatchNorm sees all of them
         labeled_logits = logits[:config.batch_size]
@@ -287,7 +299,7 @@ def _train(classifier: Classifier, config: ClassifyConfig, labeled: PreparedImag
             weak, strong = logits[config.batch_size:].chunk(2)
             probabilities = weak.detach().softmax(dim=1)
             confidence, pseudo = probabilities.max(dim=1)
-            mask = thresholds.mask(confidence, pseudo, picked.to(device))
+            mask = unlabeled.thresholds.mask(confidence, pseudo, picked.to(device))
             unlabeled_loss = (F.cross_entropy(strong, pseudo, reduction="none") * mask).mean()
             loss = loss + config.unlabeled_weight * unlabeled_loss
         optimizer.zero_grad(set_to_none=True)
@@ -331,8 +343,10 @@ def train_classifier(config: ClassifyConfig, out: str | Path,
                              resized(labeled.dataset, image_size, mean, std, device))
         _fit_linear(classifier, features, labeled.labels.to(device))
     model: nn.Module = classifier
+    unlabeled: UnlabeledImages | None = None
     if config.method != "linear":
-        unlabeled = (_unlabeled(config.unlabeled, image_format)
+        unlabeled = (_unlabeled(config.unlabeled, image_format, config,
+                                len(labeled.class_names), device)
                      if config.method == "fixmatch" else None)
         views = Views(image_size, image_format.channels, mean, std, config.seed, device)
         model = _train(classifier, config, labeled, unlabeled, views, device, progress,
@@ -357,8 +371,32 @@ def train_classifier(config: ClassifyConfig, out: str | Path,
         settings={"method": config.method, "normalize_features": probe_first,
                   "pretrained": sourced.pretrained, "labeled_images": len(labeled.dataset)})
     save_model(out, card, {"model": model.state_dict()})
-    return {"task": "classify", "out": str(out), "method": config.method,
-            "classes": labeled.class_names, "metrics": metrics}
+    report = {"task": "classify", "out": str(out), "method": config.method,
+              "classes": labeled.class_names, "metrics": metrics}
+    if unlabeled is not None:
+        report["pseudo_labels"] = _write_pseudo_labels(out, unlabeled, labeled.class_names,
+                                                       Path(str(config.unlabeled)))
+    return report
+
+
+def _write_pseudo_labels(out: str | Path, unlabeled: UnlabeledImages, class_names: list[str],
+                         root: Path) -> dict[str, Any]:
+    """``pseudo_labels.json``: the class FixMatch last took each unlabeled image to be where
+    it was confident (at or above ``confidence``), how many per class, and the share of
+    pseudo-labels that passed their bars over the run; returns all but the per-image list,
+    for the report. A run that labels most good parts as a defect shows it here."""
+    thresholds = unlabeled.thresholds
+    latest = thresholds.latest.cpu()
+    images = {path.relative_to(root).as_posix(): class_names[int(label)]
+              for path, label in zip(unlabeled.dataset.paths, latest, strict=True)
+              if label >= 0}
+    counts = torch.bincount(latest[latest >= 0], minlength=len(class_names))
+    summary = {"unlabeled_images": len(latest), "confidently_labeled": len(images),
+               "per_class": dict(zip(class_names, counts.tolist(), strict=True)),
+               "confidence": thresholds.confidence, "thresholds": thresholds.kind,
+               "used_fraction": round(thresholds.used_fraction, 4)}
+    (Path(out) / PSEUDO_LABELS_FILE).write_text(json.dumps({**summary, "images": images}))
+    return summary
 
 
 def _write_evaluation(out: str | Path, val: PreparedImages, probabilities: torch.Tensor,

@@ -24,8 +24,10 @@ from engine.schemas.finetune import ThresholdKind
 
 
 class PseudoLabelThresholds:
-    """Masks of the pseudo-labels to learn from; ``flexible`` keeps each unlabeled image's
-    latest confident prediction (-1: none yet) to set the per-class bars."""
+    """Masks of the pseudo-labels to learn from. Keeps each unlabeled image's latest
+    confident prediction (>= ``confidence``; -1: none yet), which sets ``flexible``'s
+    per-class bars and tells afterwards what the unlabeled images were taken to be, and the
+    share of pseudo-labels that passed their bars."""
 
     def __init__(self, kind: ThresholdKind, confidence: float, unlabeled_count: int,
                  num_classes: int, device: torch.device) -> None:
@@ -33,6 +35,8 @@ class PseudoLabelThresholds:
         self.confidence = confidence
         self.num_classes = num_classes
         self.latest = torch.full((unlabeled_count,), -1, dtype=torch.long, device=device)
+        self.passed = 0.0  # pseudo-labels that passed their bars, summed over the run
+        self.offered = 0  # pseudo-labels read
 
     def class_thresholds(self) -> torch.Tensor:
         """[K] the bar each class's pseudo-labels must reach now."""
@@ -48,10 +52,15 @@ class PseudoLabelThresholds:
              ) -> torch.Tensor:
         """confidence [B] (highest class probability of each weak view), pseudo [B] (that
         class), indices [B] (the images' positions in the unlabeled set) -> float mask [B]
-        of the pseudo-labels to learn from; then, for flexible bars, records the confident
-        predictions."""
+        of the pseudo-labels to learn from; then records the confident predictions."""
         mask = (confidence >= self.class_thresholds()[pseudo]).float()
-        if self.kind == "flexible":
-            confident = confidence >= self.confidence
-            self.latest[indices[confident]] = pseudo[confident]
+        confident = confidence >= self.confidence
+        self.latest[indices[confident]] = pseudo[confident]
+        self.passed += float(mask.sum())
+        self.offered += len(mask)
         return mask
+
+    @property
+    def used_fraction(self) -> float:
+        """The share of the pseudo-labels read so far that passed their bars."""
+        return self.passed / max(self.offered, 1)

@@ -166,6 +166,25 @@ def test_classifiers_train_and_report(neu_knn_split, tmp_path, method, threshold
     results = list(predict(tmp_path / "model", [str(test / "crazing")], device="cpu"))
     assert len(results) == 4 and set(results[0]["scores"]) == set(report["classes"])
     assert sum(results[0]["scores"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert ("pseudo_labels" in report) == (method == "fixmatch")
+
+
+def test_fixmatch_records_what_it_took_each_unlabeled_image_to_be(neu_knn_split, tmp_path):
+    train, test = neu_knn_split
+    # confidence 0: every pseudo-label is confident and passes its bar
+    config = ClassifyConfig(backbone={"architecture": "resnet18"}, method="fixmatch",
+                            labeled=str(train), unlabeled=str(test), image_size=32, steps=2,
+                            batch_size=6, unlabeled_ratio=1, confidence=0.0, device="cpu")
+    summary = train_classifier(config, tmp_path / "model")["pseudo_labels"]
+    record = json.loads((tmp_path / "model" / "pseudo_labels.json").read_text())
+    unlabeled = {path.relative_to(test).as_posix() for path in test.rglob("*.*")}
+    assert summary["unlabeled_images"] == len(unlabeled) == 24
+    # two steps of 6 draws: between 1 and 12 distinct images read, each one recorded
+    assert 1 <= summary["confidently_labeled"] == len(record["images"]) <= 12
+    assert set(record["images"]) <= unlabeled
+    assert set(record["images"].values()) <= set(summary["per_class"])
+    assert sum(summary["per_class"].values()) == summary["confidently_labeled"]
+    assert summary["used_fraction"] == 1.0 and summary["thresholds"] == "flexible"
 
 
 def test_a_model_directory_of_another_format_or_task_is_refused(parts, tmp_path):

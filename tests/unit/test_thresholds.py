@@ -15,6 +15,12 @@ def test_a_fixed_bar_keeps_exactly_the_pseudo_labels_at_or_above_it():
                      torch.arange(4))
     assert mask.tolist() == [1.0, 1.0, 0.0, 0.0]
     assert bars.class_thresholds().tolist() == pytest.approx([0.9, 0.9])
+    # what each image was confidently taken to be is recorded under a fixed bar too
+    assert bars.latest.tolist() == [0, 1, -1, -1]
+    assert bars.used_fraction == pytest.approx(0.5)
+    bars.mask(torch.tensor([0.99, 0.1]), torch.tensor([1, 0]), torch.tensor([0, 1]))
+    assert bars.latest.tolist() == [1, 1, -1, -1]  # the latest confident prediction counts
+    assert bars.used_fraction == pytest.approx(3 / 6)
 
 
 def test_flexible_bars_start_at_zero_and_lower_the_bar_of_the_class_learned_least():
