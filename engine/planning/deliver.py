@@ -93,6 +93,8 @@ def deliver(task: str, finetuned: Path, model_dir: Path) -> dict[str, Any]:
                 *beside_baselines(task, card.metrics, {n: f for n, f in others.items()
                                                         if n != PRETRAINED})]}
     delivered.update({"delivered": chosen, "candidates": candidates, "out": str(model_dir)})
+    if "pseudo_labels" in report:  # what FixMatch made of the unlabeled images, kept
+        delivered["pseudo_labels"] = report["pseudo_labels"]
 
     staging = model_dir.with_name(model_dir.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)

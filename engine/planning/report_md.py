@@ -48,6 +48,23 @@ def metrics_table(task: str, result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def pseudo_label_lines(summary: dict[str, Any] | None) -> list[str]:
+    """Markdown lines on what FixMatch took its unlabeled images to be (the classifier
+    report's ``pseudo_labels``); none for a model that read no unlabeled image."""
+    if not summary:
+        return []
+    taken = ", ".join(f"{name} {count}" for name, count in summary["per_class"].items())
+    return ["## What FixMatch took the unlabeled images to be",
+            f"- confident (at least {summary['confidence']:.2f}) about "
+            f"{summary['confidently_labeled']} of {summary['unlabeled_images']} images, "
+            f"last taken as: {taken}",
+            f"- {summary['used_fraction']:.0%} of the pseudo-labels it read passed their "
+            f"bars ({summary['thresholds']}) and were learned from",
+            "- pseudo_labels.json beside the FixMatch model names each image's class: a mix "
+            "far from your parts' (mostly good ones, say) means it learned its own mistakes",
+            ""]
+
+
 def write_report(path: Path, request: Any, analysis: dict[str, Any], plan: dict[str, Any],
                  result: dict[str, Any], pretrain: dict[str, Any]) -> None:
     groups, duplicates = analysis["groups"], analysis["duplicates"]
@@ -68,7 +85,7 @@ def write_report(path: Path, request: Any, analysis: dict[str, Any], plan: dict[
              f"- {pretrain['steps']} steps, {pretrain['images_per_second'] or 0:.0f} images/s "
              f"at the end, final loss {pretrain['loss'] or float('nan'):.3f}", "",
              "## Metrics on the held-out parts", *metrics_table(request.task, result),
-             ""]
+             "", *pseudo_label_lines(result.get("pseudo_labels"))]
     warnings = result.get("warnings", [])
     lines += ["## Warnings", *[f"- {w}" for w in warnings]] if warnings else \
         ["No warnings: the plan's model beats its baselines on its headline figure."]

@@ -14,6 +14,7 @@ from engine.downstream.anomaly import load_anomaly_model
 from engine.downstream.finetune import finetune
 from engine.downstream.model_dir import load_card
 from engine.planning.deliver import PRETRAINED, choose, deliver
+from engine.planning.report_md import pseudo_label_lines
 from engine.schemas.finetune import AnomalyConfig
 from tests.unit.test_downstream import write_parts
 
@@ -97,3 +98,22 @@ def test_the_plan_keeps_a_tie_and_its_own_report(finetuned, tmp_path):
     assert load_card(tmp_path / "model").backbone["name"] == "resnet18"
     assert not (tmp_path / "model" / "baselines").exists()
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_what_fixmatch_made_of_the_unlabeled_images_outlives_its_defeat(finetuned, tmp_path):
+    """A FixMatch report's pseudo-label summary stays in the delivered report when a baseline
+    wins (it tells why FixMatch lost), and report.md spells it out. (The fixture's candidates
+    are anomaly models: deliver passes the summary on whatever the task.)"""
+    candidates = _with_plan_scoring(finetuned, 0.1, tmp_path)
+    report = json.loads((candidates / "report.json").read_text())
+    report["pseudo_labels"] = {"unlabeled_images": 40, "confidently_labeled": 30,
+                               "per_class": {"good": 6, "pit": 24}, "confidence": 0.95,
+                               "thresholds": "flexible", "used_fraction": 0.8125}
+    (candidates / "report.json").write_text(json.dumps(report))
+    delivered = deliver("anomaly", candidates, tmp_path / "model")
+    assert delivered["delivered"] == "raw_pixels"
+    assert delivered["pseudo_labels"] == report["pseudo_labels"]
+    lines = pseudo_label_lines(delivered["pseudo_labels"])
+    assert "about 30 of 40 images, last taken as: good 6, pit 24" in lines[1]
+    assert lines[2].startswith("- 81% of the pseudo-labels it read passed their bars (flexible)")
+    assert pseudo_label_lines(None) == []
