@@ -35,7 +35,8 @@ class PseudoLabelThresholds:
         self.confidence = confidence
         self.num_classes = num_classes
         self.latest = torch.full((unlabeled_count,), -1, dtype=torch.long, device=device)
-        self.passed = 0.0  # pseudo-labels that passed their bars, summed over the run
+        # pseudo-labels that passed their bars, summed over the run (on the device: no sync)
+        self.passed = torch.zeros((), device=device)
         self.offered = 0  # pseudo-labels read
 
     def class_thresholds(self) -> torch.Tensor:
@@ -56,11 +57,11 @@ class PseudoLabelThresholds:
         mask = (confidence >= self.class_thresholds()[pseudo]).float()
         confident = confidence >= self.confidence
         self.latest[indices[confident]] = pseudo[confident]
-        self.passed += float(mask.sum())
+        self.passed += mask.sum()
         self.offered += len(mask)
         return mask
 
     @property
     def used_fraction(self) -> float:
         """The share of the pseudo-labels read so far that passed their bars."""
-        return self.passed / max(self.offered, 1)
+        return float(self.passed) / max(self.offered, 1)
