@@ -114,9 +114,11 @@ def _labeled(folder: str, image_format: ImageFormat, class_names: list[str] | No
 
 @dataclass
 class UnlabeledImages:
-    """FixMatch's unlabeled images and the bars their pseudo-labels must pass (which also
-    record what each image was confidently taken to be)."""
+    """FixMatch's unlabeled images (read from the folder ``root``) and the bars their
+    pseudo-labels must pass (which also record what each image was confidently taken to
+    be)."""
 
+    root: Path
     dataset: DecodedImageDataset
     thresholds: PseudoLabelThresholds
 
@@ -128,7 +130,7 @@ def _unlabeled(folder: str, image_format: ImageFormat, config: ClassifyConfig,
         raise DataFolderError(f"unlabeled folder {folder} holds no readable image")
     dataset = DecodedImageDataset(scan.paths, image_format.channels, image_format.bit_depth,
                                   cache=True)
-    return UnlabeledImages(dataset, PseudoLabelThresholds(
+    return UnlabeledImages(Path(folder), dataset, PseudoLabelThresholds(
         config.thresholds, config.confidence, len(dataset), num_classes, device))
 
 
@@ -374,20 +376,19 @@ def train_classifier(config: ClassifyConfig, out: str | Path,
     report = {"task": "classify", "out": str(out), "method": config.method,
               "classes": labeled.class_names, "metrics": metrics}
     if unlabeled is not None:
-        report["pseudo_labels"] = _write_pseudo_labels(out, unlabeled, labeled.class_names,
-                                                       Path(str(config.unlabeled)))
+        report["pseudo_labels"] = _write_pseudo_labels(out, unlabeled, labeled.class_names)
     return report
 
 
-def _write_pseudo_labels(out: str | Path, unlabeled: UnlabeledImages, class_names: list[str],
-                         root: Path) -> dict[str, Any]:
+def _write_pseudo_labels(out: str | Path, unlabeled: UnlabeledImages, class_names: list[str]
+                         ) -> dict[str, Any]:
     """``pseudo_labels.json``: the class FixMatch last took each unlabeled image to be where
     it was confident (at or above ``confidence``), how many per class, and the share of
     pseudo-labels that passed their bars over the run; returns all but the per-image list,
     for the report. A run that labels most good parts as a defect shows it here."""
     thresholds = unlabeled.thresholds
     latest = thresholds.latest.cpu()
-    images = {path.relative_to(root).as_posix(): class_names[int(label)]
+    images = {path.relative_to(unlabeled.root).as_posix(): class_names[int(label)]
               for path, label in zip(unlabeled.dataset.paths, latest, strict=True)
               if label >= 0}
     counts = torch.bincount(latest[latest >= 0], minlength=len(class_names))
