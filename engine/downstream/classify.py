@@ -39,7 +39,13 @@ from engine.data.dataset import (
     channel_statistics,
     collate_padded,
 )
-from engine.data.folder import DataFolderError, ImageFormat, probe_format, scan_image_folder
+from engine.data.folder import (
+    DataFolderError,
+    FolderScan,
+    ImageFormat,
+    probe_format,
+    scan_image_folder,
+)
 from engine.distributed import resolve_device
 from engine.downstream.backbone_source import SourcedBackbone, load_backbone, rebuild_backbone
 from engine.downstream.evaluation import (
@@ -114,11 +120,11 @@ def _labeled(folder: str, image_format: ImageFormat, class_names: list[str] | No
 
 @dataclass
 class UnlabeledImages:
-    """FixMatch's unlabeled images (read from the folder ``root``) and the bars their
-    pseudo-labels must pass (which also record what each image was confidently taken to
-    be)."""
+    """FixMatch's unlabeled images (the folder's ``scan``, decoded as ``dataset``) and the
+    bars their pseudo-labels must pass (which also record what each image was confidently
+    taken to be)."""
 
-    root: Path
+    scan: FolderScan
     dataset: DecodedImageDataset
     thresholds: PseudoLabelThresholds
 
@@ -130,7 +136,7 @@ def _unlabeled(folder: str, image_format: ImageFormat, config: ClassifyConfig,
         raise DataFolderError(f"unlabeled folder {folder} holds no readable image")
     dataset = DecodedImageDataset(scan.paths, image_format.channels, image_format.bit_depth,
                                   cache=True)
-    return UnlabeledImages(Path(folder), dataset, PseudoLabelThresholds(
+    return UnlabeledImages(scan, dataset, PseudoLabelThresholds(
         config.thresholds, config.confidence, len(dataset), num_classes, device))
 
 
@@ -388,7 +394,7 @@ def _write_pseudo_labels(out: str | Path, unlabeled: UnlabeledImages, class_name
     for the report. A run that labels most good parts as a defect shows it here."""
     thresholds = unlabeled.thresholds
     latest = thresholds.latest.cpu()
-    images = {path.relative_to(unlabeled.root).as_posix(): class_names[int(label)]
+    images = {unlabeled.scan.relative(path): class_names[int(label)]
               for path, label in zip(unlabeled.dataset.paths, latest, strict=True)
               if label >= 0}
     counts = torch.bincount(latest[latest >= 0], minlength=len(class_names))
